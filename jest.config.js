@@ -1,0 +1,23 @@
+// Tests run on the pinned Node 24 (npm scripts put node_modules/.bin first on PATH).
+// http-proxy-middleware 4 and httpxy ship only ES modules: ts-jest turns them into CommonJS for jest's loader,
+// while the built product loads them natively through Node's require(esm).
+/** @type {import('jest').Config} */
+const shared = {
+  preset: 'ts-jest/presets/js-with-ts',
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.[tj]sx?$': ['ts-jest', { isolatedModules: true, tsconfig: { allowJs: true, module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0', esModuleInterop: true, target: 'ES2023' } }],
+    '^.+\\.mjs$': ['ts-jest', { isolatedModules: true, tsconfig: { allowJs: true, module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0', esModuleInterop: true, target: 'ES2023' } }],
+  },
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  transformIgnorePatterns: ['/node_modules/(?!(http-proxy-middleware|httpxy)/)'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+};
+module.exports = {
+  testTimeout: 20000,
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...shared, displayName: 'hardening', testMatch: ['<rootDir>/test/hardening/**/*.test.ts'] },
+  ],
+};

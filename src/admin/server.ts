@@ -1,0 +1,90 @@
+/**
+ * The admin listener: health, readiness, metrics, the effective config, cache invalidation. A separate port,
+ * loopback by default (a non-loopback bind requires `server.adminToken`, checked on every call). Nothing here is
+ * reachable through the proxy port: the two servers share no router.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { sendProblem } from '../errors.js';
+import type { Metrics } from './metrics.js';
+import { redactConfig } from './redact.js';
+
+export interface ReadinessCheck {
+  readonly name: string;
+  /** `ok` false makes /readyz 503; `detail` is shown either way (e.g. "degraded: local fallback"). */
+  readonly check: () => { ok: boolean; detail?: string };
+}
+
+export interface AdminOptions {
+  readonly config: () => Config;
+  readonly configHash: () => string;
+  readonly draining: () => boolean;
+  readonly metrics: Metrics;
+  readonly readiness: () => readonly ReadinessCheck[];
+  /** Invalidates one cached user; undefined when the user lookup is off. */
+  readonly invalidateUser?: (id: string) => Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const header = req.headers.authorization ?? '';
+  const expected = Buffer.from(`Bearer ${token}`);
+  const given = Buffer.from(header);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function readiness(options: AdminOptions): { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> } {
+  const checks: Record<string, { ok: boolean; detail?: string }> = {};
+  let ready = !options.draining();
+  checks.draining = { ok: ready, ...(ready ? {} : { detail: 'shutting down' }) };
+  for (const probe of options.readiness()) {
+    const result = probe.check();
+    checks[probe.name] = result;
+    if (!result.ok) ready = false;
+  }
+  return { ready, checks };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0] as string;
+  const method = req.method ?? 'GET';
+  if (!authorized(req, options.config().server.adminToken)) {
+    sendProblem(res, 'PORTICO_UNAUTHORIZED', {}, { headers: { 'www-authenticate': 'Bearer' } });
+    return;
+  }
+  if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+  if (method === 'GET' && path === '/readyz') {
+    const state = readiness(options);
+    return sendJson(res, state.ready ? 200 : 503, { status: state.ready ? 'ready' : 'unready', checks: state.checks });
+  }
+  if (method === 'GET' && path === '/config') return sendJson(res, 200, { hash: options.configHash(), config: redactConfig(options.config()) });
+  if (method === 'GET' && path === '/metrics') {
+    const text = await options.metrics.render();
+    res.writeHead(200, { 'content-type': options.metrics.contentType });
+    res.end(text);
+    return;
+  }
+  const user = /^\/cache\/users\/([^/]+)$/.exec(path);
+  if (method === 'DELETE' && user && options.invalidateUser) {
+    await options.invalidateUser(decodeURIComponent(user[1] as string));
+    res.writeHead(204).end();
+    return;
+  }
+  sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', {});
+}
+
+export function createAdminServer(options: AdminOptions): http.Server {
+  return http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+    route(req, res, options).catch(() => {
+      if (!res.headersSent) sendProblem(res, 'PORTICO_INTERNAL', {});
+      else res.destroy();
+    });
+  });
+}

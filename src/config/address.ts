@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port`, `[::1]:port` or `:port` (all interfaces). Port 0 asks the OS for a free port (tests). */
+export function parseListen(text: string): ListenAddress | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  const host = match[1] ?? match[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+export const listenAddress = z.string().transform((value, ctx) => {
+  const parsed = parseListen(value);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: `invalid listen address "${value}" (use host:port)` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** An absolute http(s) URL, parsed once at load into a URL object (the proxy reuses it per request). */
+export const httpUrl = z.string().transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `invalid URL "${value}"` });
+    return z.NEVER;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `unsupported URL scheme "${url.protocol}" in "${value}" (use http or https)` });
+    return z.NEVER;
+  }
+  return url;
+});

@@ -1,0 +1,64 @@
+/**
+ * The per-request context, carried on the request object the way Go code passes `ctx`: request id, route, client
+ * ip and the start time are set once at the edge; the abort signal is created only when something asks for it
+ * (most proxied requests never do, and an AbortController per request is measurable on the hot path).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+
+export interface RequestContext {
+  readonly id: string;
+  /** Route name; `-` before matching and for unmatched requests. */
+  route: string;
+  readonly clientIp: string;
+  /** performance.now() at arrival. */
+  readonly startedAt: number;
+  /** The upstream origin chosen for this request, once chosen. */
+  upstream?: string;
+  /** Request-scoped logger; the logging middleware replaces it with a child carrying the request id. */
+  log: Logger;
+  /** Aborted when the client goes away before the response completes. */
+  readonly signal: AbortSignal;
+}
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    portico?: RequestContext;
+  }
+}
+
+/** Builds the context for one request. `res` tells when the client went away. */
+export function createContext(
+  req: IncomingMessage,
+  res: ServerResponse,
+  fields: { id: string; clientIp: string; log: Logger },
+): RequestContext {
+  let controller: AbortController | undefined;
+  const ctx: RequestContext = {
+    id: fields.id,
+    route: '-',
+    clientIp: fields.clientIp,
+    startedAt: performance.now(),
+    log: fields.log,
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        const created = new AbortController();
+        controller = created;
+        if (res.writableFinished || res.destroyed) created.abort();
+        else res.once('close', () => {
+          if (!res.writableFinished) created.abort(new Error('client closed the connection'));
+        });
+      }
+      return controller.signal;
+    },
+  };
+  req.portico = ctx;
+  return ctx;
+}
+
+/** The context set at the edge; every handler behind the edge can rely on it. */
+export function contextOf(req: IncomingMessage): RequestContext {
+  const ctx = req.portico;
+  if (ctx === undefined) throw new Error('request context missing: handler used outside the Portico edge');
+  return ctx;
+}

@@ -1,0 +1,113 @@
+/**
+ * The composition root: builds stores, agents, the plan and the listeners from a validated config, and owns
+ * reload and ordered shutdown. Tests call `startPortico` with their own config, stores and logger.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { createAdminServer, type ReadinessCheck } from './admin/server.js';
+import { noopMetrics, type Metrics } from './admin/metrics.js';
+import { buildPlan, upstreamErrorKind, type BuiltinRoute, type Plan } from './plan/build.js';
+import type { KindRegistry } from './middleware/entries.js';
+import { defaultRegistry } from './middleware/registry.js';
+import { createAgentPool } from './proxy/agents.js';
+import { createProxyServer } from './server.js';
+import { memoryStores, type Stores } from './stores/stores.js';
+
+export interface PorticoOptions {
+  readonly config: Config;
+  readonly logger?: Logger;
+  /** Injected stores; by default built from `config.redis` (in-process when no url). Not closed by shutdown if injected. */
+  readonly stores?: Stores;
+  readonly metrics?: Metrics;
+  readonly registry?: KindRegistry;
+  /** Built-in routes answered by Portico itself; by default the user lookup when enabled. */
+  readonly builtins?: readonly BuiltinRoute[];
+}
+
+export interface Portico {
+  readonly proxyUrl: string;
+  readonly adminUrl: string;
+  plan(): Plan;
+  /** Builds a plan from `config` and swaps it in for new requests. Throws (old plan keeps serving) on failure. */
+  reload(config: Config): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+async function listen(server: http.Server, host: string, port: number): Promise<string> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shownHost === '0.0.0.0' ? '127.0.0.1' : shownHost}:${address.port}`;
+}
+
+export async function startPortico(options: PorticoOptions): Promise<Portico> {
+  const logger = options.logger ?? pino({ level: options.config.telemetry.logs.level });
+  const metrics = options.metrics ?? noopMetrics;
+  const registry = options.registry ?? defaultRegistry;
+  const stores = options.stores ?? memoryStores();
+  const builtins = options.builtins ?? [];
+  const agents = createAgentPool({ maxSockets: options.config.server.upstreamMaxSockets, idleTimeout: options.config.server.upstreamIdleTimeout });
+  let proxy: ReturnType<typeof createProxyServer> | undefined;
+  const hooks = {
+    draining: () => proxy?.draining() ?? false,
+    onUpstreamError: (err: import('./errors.js').PorticoError, req: http.IncomingMessage) => {
+      const ctx = req.portico;
+      metrics.upstreamError(ctx?.route ?? '-', upstreamErrorKind(err));
+      (ctx?.log ?? logger).warn({ err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream }, 'upstream failed');
+    },
+  };
+  const makePlan = (config: Config): Plan => buildPlan(config, { config, logger, stores, metrics, registry, builtins, hooks, agents });
+
+  let plan = makePlan(options.config);
+  proxy = createProxyServer({ currentPlan: () => plan, logger, server: options.config.server });
+  const readiness = (): ReadinessCheck[] => [
+    {
+      name: 'stores',
+      check: () => {
+        const health = stores.health();
+        // A degraded store still serves through its configured fallback; readiness reports it without failing.
+        return { ok: true, detail: `${health.kind}: ${health.healthy ? 'healthy' : `degraded${health.detail ? ` (${health.detail})` : ''}`}` };
+      },
+    },
+  ];
+  const admin = createAdminServer({
+    config: () => plan.config,
+    configHash: () => plan.hash,
+    draining: () => proxy?.draining() ?? false,
+    metrics,
+    readiness,
+  });
+  const proxyUrl = await listen(proxy.server, options.config.server.listen.host, options.config.server.listen.port);
+  const adminUrl = await listen(admin, options.config.server.admin.host, options.config.server.admin.port);
+  logger.info({ proxy: proxyUrl, admin: adminUrl, config: plan.hash, routes: plan.config.routes.length }, 'portico listening');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    proxyUrl,
+    adminUrl,
+    plan: () => plan,
+    async reload(config) {
+      const next = makePlan(config);
+      plan = next;
+      metrics.configReload(true, next.hash);
+      logger.info({ config: next.hash, routes: config.routes.length }, 'config reloaded');
+    },
+    shutdown() {
+      stopping ??= (async () => {
+        const current = proxy as ReturnType<typeof createProxyServer>;
+        const { forced } = await current.drain(plan.config.server.drainTimeout);
+        if (forced) logger.warn({ drainTimeout: plan.config.server.drainTimeout }, 'drain timeout: remaining connections closed');
+        admin.close();
+        admin.closeAllConnections();
+        agents.destroy();
+        if (options.stores === undefined) await stores.close();
+        logger.info('portico stopped');
+      })();
+      return stopping;
+    },
+  };
+}

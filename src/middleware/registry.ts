@@ -1,0 +1,11 @@
+/**
+ * The middleware kinds, by their YAML name. Adding a kind: write `src/middleware/<kind>.ts` exporting a
+ * `defineKind({...})`, and add it to this list. Nothing else changes.
+ */
+import type { MiddlewareKind } from './kind.js';
+import type { KindRegistry } from './entries.js';
+import { headersKind } from './headers.js';
+
+const KINDS: readonly MiddlewareKind[] = [headersKind as MiddlewareKind];
+
+export const defaultRegistry: KindRegistry = new Map(KINDS.map((kind) => [kind.name, kind]));

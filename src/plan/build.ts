@@ -1,0 +1,202 @@
+/**
+ * Config → immutable runtime plan: matcher, compiled chains, forwarders, agents. A reload builds a new plan and
+ * swaps it; requests keep the plan they started with (they hold a reference to it, not to a global).
+ */
+import { createHash } from 'node:crypto';
+import type { BlockList, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request, Response } from 'express';
+import type { Config, MiddlewareEntryConfig, RouteConfig } from '../config/schema.js';
+import { toBlockList } from '../config/schema.js';
+import type { AgentPool } from '../proxy/agents.js';
+import { PorticoError, sendError, sendProblem } from '../errors.js';
+import type { Handler, KindDeps } from '../middleware/kind.js';
+import { entryKindName, resolveEntry, type KindRegistry } from '../middleware/entries.js';
+import { createForwarder, classifyUpstreamError, type ForwardHooks } from '../proxy/forward.js';
+import { compose, type Terminal } from './chain.js';
+import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
+import type { UpstreamErrorKind } from '../admin/metrics.js';
+
+/** A handler Portico answers itself (the user lookup), matched before proxied routes. */
+export interface BuiltinRoute {
+  readonly name: string;
+  /** True when this request is for the builtin (exact path shape and method). */
+  readonly matches: (method: string, path: string) => boolean;
+  readonly middleware: readonly MiddlewareEntryConfig[];
+  readonly handler: Handler;
+}
+
+export interface PlanDeps extends KindDeps {
+  readonly registry: KindRegistry;
+  readonly builtins: readonly BuiltinRoute[];
+  readonly hooks: ForwardHooks;
+  readonly agents: AgentPool;
+}
+
+interface CompiledRoute {
+  readonly name: string;
+  readonly prefix: string;
+  readonly strip: boolean;
+  readonly maxBodySize: number;
+  readonly run: Terminal;
+  readonly upgradeChain: Terminal;
+}
+
+export interface Plan {
+  readonly config: Config;
+  /** sha256 of the canonical config, first 12 hex digits; shown in /config and metrics. */
+  readonly hash: string;
+  readonly trusted: BlockList;
+  /** Runs the matched route's chain and forwards; answers 404/405 itself. Context must already be set. */
+  readonly dispatch: (req: Request, res: Response, path: string) => void;
+  readonly upgrade: (req: Request, res: Response, socket: Socket, head: Buffer, path: string) => void;
+}
+
+const UPSTREAM_KIND: Record<string, UpstreamErrorKind> = {
+  PORTICO_UPSTREAM_UNREACHABLE: 'refused',
+  PORTICO_UPSTREAM_TIMEOUT: 'timeout',
+};
+
+export function configHash(config: Config): string {
+  return createHash('sha256')
+    .update(JSON.stringify(config, (_key, value: unknown) => (value instanceof URL ? value.href : value)))
+    .digest('hex')
+    .slice(0, 12);
+}
+
+function buildHandlers(entries: readonly MiddlewareEntryConfig[], deps: PlanDeps, route: string): Handler[] {
+  return entries.map((entry) => {
+    const resolved = resolveEntry(entry, deps.registry, deps.config);
+    if (!resolved.ok) {
+      // The loader validated every entry already; reaching this means a plan was built from an unchecked config.
+      throw new PorticoError('PORTICO_CONFIG_INVALID', `middleware ${entryKindName(entry)} on ${route}: ${resolved.issues[0]?.message ?? 'invalid'}`);
+    }
+    return resolved.value.kind.create(resolved.value.options, deps, { route });
+  });
+}
+
+function chainFor(route: string, own: readonly MiddlewareEntryConfig[], exclude: readonly string[], deps: PlanDeps): Handler[] {
+  const excluded = new Set(exclude);
+  const globals = deps.config.middleware.filter((entry) => !excluded.has(entryKindName(entry)));
+  return [...buildHandlers(globals, deps, route), ...buildHandlers(own, deps, route)];
+}
+
+function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route: string): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > max) {
+    res.setHeader('connection', 'close');
+    sendProblem(res, 'PORTICO_PAYLOAD_TOO_LARGE', { requestId: req.portico?.id, route }, { detail: `limit is ${max} bytes` });
+    return false;
+  }
+  if (req.headers['transfer-encoding'] !== undefined) {
+    let seen = 0;
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > max) {
+        req.unpipe();
+        res.setHeader('connection', 'close');
+        sendProblem(res, 'PORTICO_PAYLOAD_TOO_LARGE', { requestId: req.portico?.id, route }, { detail: `limit is ${max} bytes` });
+        req.destroy();
+      }
+    });
+  }
+  return true;
+}
+
+function compileRoute(route: RouteConfig, deps: PlanDeps, onError: (err: unknown, req: Request, res: Response) => void): CompiledRoute {
+  const upstreams = Array.isArray(route.upstream) ? route.upstream : [route.upstream];
+  const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, agentFor: (url) => deps.agents.agentFor(url), hooks: deps.hooks });
+  const prefix = route.match.pathPrefix.endsWith('/') ? route.match.pathPrefix.slice(0, -1) : route.match.pathPrefix;
+  const handlers = chainFor(route.name, route.middleware, route.excludeMiddleware, deps);
+  const strip = route.stripPrefix;
+  const max = route.maxBodySize;
+  const terminal: Terminal = (req, res) => {
+    if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
+    if (strip) req.url = stripPrefix(req.url, prefix);
+    forwarder.forward(req, res);
+  };
+  const upgradeTerminal: Terminal = (req) => {
+    if (strip) req.url = stripPrefix(req.url, prefix);
+    const pending = (req as Request & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
+    if (pending) forwarder.upgrade(req, pending.socket, pending.head);
+  };
+  return {
+    name: route.name,
+    prefix,
+    strip,
+    maxBodySize: max,
+    run: compose(handlers, terminal, onError),
+    upgradeChain: compose(handlers, upgradeTerminal, onError),
+  };
+}
+
+/** Builds a plan. Throws PorticoError (PORTICO_CONFIG_INVALID) when a kind's factory rejects its options. */
+export function buildPlan(config: Config, deps: PlanDeps): Plan {
+  const onError = (err: unknown, req: Request, res: Response): void => {
+    const ctx = req.portico;
+    ctx?.log.error({ err, route: ctx.route }, 'middleware failed');
+    sendError(res, err, { requestId: ctx?.id, route: ctx?.route });
+  };
+  const routes = config.routes.map((route) => ({
+    rule: { host: route.match.host, pathPrefix: route.match.pathPrefix, methods: route.match.methods },
+    value: compileRoute(route, deps, onError),
+  }));
+  const rules: ReadonlyArray<CompiledRule<CompiledRoute>> = compileRules(routes);
+  const builtins = deps.builtins.map((builtin) => ({
+    builtin,
+    run: compose(chainFor(builtin.name, builtin.middleware, [], deps), (req, res) => {
+      void Promise.resolve(builtin.handler(req, res, (err?: unknown) => onError(err ?? new Error('builtin fell through'), req, res))).catch((err: unknown) => onError(err, req, res));
+    }, onError),
+  }));
+  const notFound = compose(buildHandlers(config.middleware, deps, '-'), (req, res) => {
+    sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', { requestId: req.portico?.id });
+  }, onError);
+  const methodNotAllowed = (allow: readonly string[]): Terminal => (req, res) => {
+    sendProblem(res, 'PORTICO_METHOD_NOT_ALLOWED', { requestId: req.portico?.id }, { headers: { allow: allow.join(', ') } });
+  };
+
+  const dispatch = (req: Request, res: Response, path: string): void => {
+    const method = req.method;
+    for (const { builtin, run } of builtins) {
+      if (builtin.matches(method, path)) {
+        if (req.portico) req.portico.route = builtin.name;
+        run(req, res);
+        return;
+      }
+    }
+    const found = matchRoute(rules, method, req.headers.host, path);
+    if (found.kind === 'match') {
+      if (req.portico) req.portico.route = found.value.name;
+      found.value.run(req, res);
+    } else if (found.kind === 'method') {
+      methodNotAllowed(found.allow)(req, res);
+    } else {
+      notFound(req, res);
+    }
+  };
+
+  const upgrade = (req: Request, res: Response, socket: Socket, head: Buffer, path: string): void => {
+    const found = matchRoute(rules, req.method, req.headers.host, path);
+    if (found.kind !== 'match') {
+      socket.destroy(); // an upgrade that matches no route is refused outright
+      return;
+    }
+    if (req.portico) req.portico.route = found.value.name;
+    (req as Request & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade = { socket, head };
+    found.value.upgradeChain(req, res);
+  };
+
+  return {
+    config,
+    hash: configHash(config),
+    trusted: toBlockList(config.server.trustedProxies),
+    dispatch,
+    upgrade,
+  };
+}
+
+/** Maps an upstream error code to the metrics label. */
+export function upstreamErrorKind(err: PorticoError): UpstreamErrorKind {
+  return UPSTREAM_KIND[classifyUpstreamError(err)] ?? 'reset';
+}
+

@@ -1,0 +1,97 @@
+/**
+ * Hop-by-hop and forwarding headers (RFC 9110 section 7.6.1). Order matters: headers nominated in `Connection` are
+ * removed first, then Portico sets its own, so `Connection: close, X-Forwarded-For, X-Request-Id` cannot strip what
+ * the proxy adds (the Traefik GHSA-62c8-mh53-4cqv / Apache CVE-2022-31813 class).
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+
+/** Always hop-by-hop. `upgrade` is kept only on an upgrade request (handled by the upgrade path). */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers that a client may never nominate away, whatever it puts in `Connection`. */
+const PROTECTED: ReadonlySet<string> = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'host',
+  'content-length',
+]);
+
+function connectionTokens(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const tokens: string[] = [];
+  for (const raw of text.split(',')) {
+    const token = raw.trim().toLowerCase();
+    if (token !== '') tokens.push(token);
+  }
+  return tokens;
+}
+
+/**
+ * Removes hop-by-hop headers in place. Returns whether the sender asked to close (`Connection: close`).
+ * `keepUpgrade` keeps `connection`/`upgrade` for a WebSocket handshake.
+ */
+export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unknown>, keepUpgrade = false): boolean {
+  const tokens = connectionTokens(headers.connection as string | string[] | undefined);
+  let close = false;
+  for (const token of tokens) {
+    if (token === 'close') close = true;
+    if (keepUpgrade && token === 'upgrade') continue;
+    if (!PROTECTED.has(token)) delete headers[token];
+  }
+  for (const name of HOP_BY_HOP) {
+    if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
+    delete headers[name];
+  }
+  return close;
+}
+
+export interface ForwardedFacts {
+  readonly clientIp: string;
+  readonly peer: string;
+  readonly peerTrusted: boolean;
+  readonly requestId: string;
+  readonly encrypted: boolean;
+}
+
+/** Sets X-Forwarded-For/-Proto/-Host and X-Request-Id on the outgoing copy of the request headers. */
+export function setForwarded(req: IncomingMessage, facts: ForwardedFacts): void {
+  const headers = req.headers;
+  const host = headers.host ?? '';
+  if (facts.peerTrusted) {
+    const prior = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${facts.peer}` : facts.peer;
+    if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
+    if (!headers['x-forwarded-host']) headers['x-forwarded-host'] = host;
+  } else {
+    headers['x-forwarded-for'] = facts.peer;
+    headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
+    headers['x-forwarded-host'] = host;
+    delete headers.forwarded;
+    delete headers['x-forwarded-port'];
+    delete headers['x-real-ip'];
+  }
+  headers['x-request-id'] = facts.requestId;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@+=/-]{1,128}$/;
+
+/** A client-sent request id is kept only when short and of a safe charset (it ends up in logs and headers). */
+export function saneRequestId(value: string | string[] | undefined): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return SANE_REQUEST_ID.test(value) ? value : undefined;
+}

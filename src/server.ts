@@ -1,0 +1,139 @@
+/**
+ * The proxy listener: the Express app, the edge handler that sets up each request's context, WebSocket upgrades,
+ * and drain. Wiring only; the behaviour lives in plan/, proxy/ and middleware/.
+ */
+import http, { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config/schema.js';
+import { createContext } from './context.js';
+import { sendProblem } from './errors.js';
+import type { Plan } from './plan/build.js';
+import { clientIp, isTrusted, normalizeAddress } from './proxy/client-ip.js';
+import { markCloseWanted } from './proxy/forward.js';
+import { saneRequestId, setForwarded, stripHopByHop } from './proxy/headers.js';
+import { safePath } from './proxy/path.js';
+
+export interface ProxyServerOptions {
+  /** The plan in force for new requests; each request keeps the one it started with. */
+  readonly currentPlan: () => Plan;
+  readonly logger: Logger;
+  readonly server: ServerConfig;
+}
+
+export interface ProxyServer {
+  readonly app: Express;
+  readonly server: http.Server;
+  readonly draining: () => boolean;
+  /** Stops accepting, closes idle keep-alive sockets, waits for in-flight requests up to `timeoutMs`. */
+  drain(timeoutMs: number): Promise<{ forced: boolean }>;
+}
+
+/** Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. */
+function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: Logger, keepUpgrade: boolean): void {
+  const peer = normalizeAddress(req.socket.remoteAddress ?? '');
+  const id = saneRequestId(req.headers['x-request-id']) ?? randomUUID();
+  createContext(req, res, { id, clientIp: clientIp(req, plan.trusted), log: logger });
+  res.setHeader('x-request-id', id);
+  const transferEncoding = req.headers['transfer-encoding'];
+  markCloseWanted(req, stripHopByHop(req.headers, keepUpgrade));
+  // Node already de-chunked the body; the outgoing request re-chunks it (the framing is hop-by-hop, the body is not).
+  if (transferEncoding !== undefined) req.headers['transfer-encoding'] = 'chunked';
+  setForwarded(req, {
+    clientIp: req.portico?.clientIp ?? peer,
+    peer,
+    peerTrusted: isTrusted(plan.trusted, peer),
+    requestId: id,
+    encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
+  });
+}
+
+export function createProxyServer(options: ProxyServerOptions): ProxyServer {
+  const { logger } = options;
+  let draining = false;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false); // proxied routes never read the query; built-ins parse what they need
+
+  app.use((req: Request, res: Response) => {
+    const plan = options.currentPlan();
+    prepare(req, res, plan, logger, false);
+    if (draining) res.setHeader('connection', 'close');
+    const path = safePath(req.url);
+    if (path === undefined) {
+      res.setHeader('connection', 'close');
+      sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: 'ambiguous or non-origin request target' });
+      return;
+    }
+    plan.dispatch(req, res, path);
+  });
+
+  const cfg = options.server;
+  const server = http.createServer(
+    {
+      keepAliveTimeout: cfg.keepAliveTimeout,
+      headersTimeout: cfg.headersTimeout,
+      requestTimeout: cfg.requestTimeout,
+      connectionsCheckingInterval: cfg.connectionsCheckingInterval,
+      maxHeaderSize: cfg.maxHeaderSize,
+      requireHostHeader: true,
+    },
+    app,
+  );
+  // Sockets must not outlive keepAliveTimeout by Node's default 1s grace only under load; leave the default.
+
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const plan = options.currentPlan();
+    const path = draining ? undefined : safePath(req.url ?? '');
+    if (path === undefined) {
+      socket.destroy();
+      return;
+    }
+    // A response object on the raw socket lets the route's chain refuse the upgrade with a normal HTTP answer.
+    const res = new ServerResponse(req);
+    res.assignSocket(socket);
+    res.on('finish', () => socket.destroySoon());
+    prepare(req, res, plan, logger, true);
+    plan.upgrade(req as Request, res as Response, socket, head, path);
+  });
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Malformed requests (smuggling attempts, oversized headers, slow headers) never reach the app.
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    const body = JSON.stringify({ type: 'about:blank', title: reason, status });
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.destroySoon();
+  });
+
+  const drain = (timeoutMs: number): Promise<{ forced: boolean }> =>
+    new Promise((resolve) => {
+      draining = true;
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        server.closeAllConnections();
+        resolve({ forced: true });
+      }, timeoutMs);
+      timer.unref();
+      server.close(() => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ forced: false });
+      });
+      // server.close() stops accepting; idle keep-alive sockets would otherwise hold it open until they time out.
+      server.closeIdleConnections();
+    });
+
+  return { app, server, draining: () => draining, drain };
+}
