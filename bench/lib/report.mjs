@@ -1,0 +1,111 @@
+// Summaries (median of rounds), the printed table, the comparisons the issues ask for, and the JSON file.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const RESULTS_DIR = fileURLToPath(new URL('../results', import.meta.url));
+
+export function median(values) {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return undefined;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** One row per target: medians over rounds, ratios to engine and nginx. */
+export function summarize(results) {
+  const rows = results.map((t) => {
+    if (t.unavailable) return { id: t.id, label: t.label, unavailable: t.unavailable };
+    const rounds = t.rounds;
+    return {
+      id: t.id,
+      label: t.label,
+      rps: median(rounds.map((r) => r.rps)),
+      p50Ms: median(rounds.map((r) => r.p50Ms)),
+      p99Ms: median(rounds.map((r) => r.p99Ms)),
+      cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
+      rssMb: Math.max(...rounds.map((r) => r.rssMb ?? 0)) || undefined,
+      p50c1Ms: t.latency?.p50Ms,
+      p99c1Ms: t.latency?.p99Ms,
+      errors: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
+      rounds: rounds.length,
+      check: t.check,
+    };
+  });
+  const rpsOf = (id) => rows.find((r) => r.id === id && r.rps)?.rps;
+  const engine = rpsOf('engine');
+  const nginx = rpsOf('nginx');
+  for (const row of rows) {
+    if (row.rps === undefined) continue;
+    row.xEngine = engine ? row.rps / engine : undefined;
+    row.xNginx = nginx ? row.rps / nginx : undefined;
+  }
+  return rows;
+}
+
+const fmt = (value, digits = 2) => (value === undefined || value === null || Number.isNaN(value) ? '-' : value.toFixed(digits));
+const int = (value) => (value === undefined ? '-' : Math.round(value).toLocaleString('en-US'));
+
+export function table(rows, connections) {
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'x engine', 'x nginx', 'CPU us/req', 'RSS MB', 'p50 ms c=1', 'note'];
+  const lines = rows.map((r) =>
+    r.unavailable
+      ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${r.unavailable}`]
+      : [r.label, int(r.rps), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.xEngine), fmt(r.xNginx), int(r.cpuUsPerReq), int(r.rssMb), fmt(r.p50c1Ms, 3), noteOf(r)],
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const render = (cells) => '| ' + cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const rule = '|' + widths.map((w, i) => (i === 0 || i === widths.length - 1 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [`(${connections} connections; median of rounds; CPU and RSS are the proxy process's own, read from /proc)`, render(header), rule, ...lines.map(render)].join('\n');
+}
+
+function noteOf(row) {
+  const notes = [];
+  if (row.errors > 0) notes.push(`${row.errors} errors/non-2xx`);
+  if (row.check) notes.push(`CHECK FAILED: ${row.check}`);
+  return notes.join('; ');
+}
+
+/** The comparisons issues 3, 4, 5 and 9 ask for, with their targets; reported, never asserted. */
+export function comparisons(rows) {
+  const by = Object.fromEntries(rows.filter((r) => r.rps).map((r) => [r.id, r]));
+  const out = [];
+  const ratio = (name, a, b, target) => {
+    if (!by[a] || !by[b]) return out.push({ name, value: undefined, target, met: undefined });
+    const value = by[a].rps / by[b].rps;
+    out.push({ name, value: `${value.toFixed(2)}x`, target: `>= ${target}x`, met: value >= target });
+  };
+  const addsP50 = (name, a, b, target) => {
+    if (!by[a] || !by[b] || by[a].p50c1Ms === undefined) return out.push({ name, value: undefined, target, met: undefined });
+    const c1 = by[a].p50c1Ms - by[b].p50c1Ms;
+    const loaded = by[a].p50Ms - by[b].p50Ms;
+    out.push({ name, value: `${c1.toFixed(3)} ms at c=1, ${loaded.toFixed(2)} ms at full load`, target: `< ${target} ms`, met: c1 < target });
+  };
+  ratio('portico, no middleware / engine', 'portico', 'engine', 0.95);
+  ratio('portico + logging + rateLimit(redis) / engine', 'portico-log-rl', 'engine', 0.8);
+  ratio('portico full chain / engine', 'portico-full', 'engine', 0.6);
+  ratio('portico full chain / nginx', 'portico-full', 'nginx', 0.2);
+  addsP50('rateLimit on redis adds at p50', 'portico-rl-redis', 'portico', 0.5);
+  addsP50('rateLimit in-process adds at p50', 'portico-rl-memory', 'portico', 0.5);
+  ratio('user lookup hit / bare proxied route', 'users-hit', 'portico', 1.0);
+  ratio('user lookup miss / hit', 'users-miss', 'users-hit', 0);
+  const full = by['portico-full'];
+  out.push({ name: 'RSS under load, full chain', value: full?.rssMb ? `${Math.round(full.rssMb)} MB` : undefined, target: '< 150 MB', met: full?.rssMb ? full.rssMb < 150 : undefined });
+  return out;
+}
+
+export function comparisonText(list) {
+  return list
+    .map((c) => `  ${c.met === undefined ? ' ' : c.met ? 'ok' : '!!'} ${c.name.padEnd(46)} ${String(c.value ?? 'n/a').padEnd(36)} target ${c.target}`)
+    .join('\n');
+}
+
+export function writeJson(report) {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = report.startedAt.replace(/[:.]/g, '-');
+  const file = join(RESULTS_DIR, `bench-${stamp}.json`);
+  const text = JSON.stringify(report, null, 2) + '\n';
+  writeFileSync(file, text);
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), text);
+  return file;
+}

@@ -1,0 +1,106 @@
+// The run's fixed surroundings, shared by run.mjs, soak.mjs and profile.mjs: the machine and pinning plan, a temp
+// dir, and the processes every target leans on (upstream, OTLP sink, a private redis-server), all on the load core.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, spawnPinned, stop, waitReady, which } from './proc.mjs';
+import { nginxBinary, nginxVersion } from './nginx.mjs';
+
+const SERVERS = fileURLToPath(new URL('../servers/', import.meta.url));
+
+/** Pinning plan: on >= 2 cores with taskset, the proxy under test gets core 1, everything else core 0. */
+export function machine() {
+  const cores = availableParallelism();
+  const taskset = which('taskset');
+  const pinning = cores >= 2 && taskset !== undefined && process.env.BENCH_PIN !== '0';
+  const nginx = nginxBinary();
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores,
+    memGb: Math.round(totalmem() / 2 ** 30),
+    loadavg: loadavg().map((v) => Number(v.toFixed(2))),
+    node: process.version,
+    nginx,
+    nginxVersion: nginx ? nginxVersion(nginx) : undefined,
+    pinning,
+    proxyCpu: pinning ? 1 : undefined,
+    loadCpu: pinning ? 0 : undefined,
+    pinReason: pinning ? undefined : cores < 2 ? 'fewer than 2 cores' : taskset ? 'BENCH_PIN=0' : 'taskset not installed',
+  };
+}
+
+export function pinningText(m) {
+  if (!m.pinning) return `no CPU pinning (${m.pinReason})`;
+  return `taskset: proxy under test on CPU ${m.proxyCpu}; upstream, load generator, OTLP sink and redis-server on CPU ${m.loadCpu}`;
+}
+
+export function warnIfNotPinnedNode() {
+  const major = Number(process.versions.node.split('.')[0]);
+  return major < 24 ? `running on Node ${process.version}, not the pinned Node 24: use npm run bench` : undefined;
+}
+
+/** Starts upstream, OTLP sink and (when redis-server exists) a private Redis; returns ctx + a stop function. */
+export async function startSurroundings(m, { redis = true } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'));
+  const started = [];
+  const pinned = (name, args, cpu = m.loadCpu) =>
+    spawnPinned({ cpu, pinning: m.pinning, command: process.execPath, args: [join(SERVERS, name), ...args], logFile: join(dir, `${name}.log`) });
+
+  const upstreamPort = await freePort();
+  const upstream = pinned('upstream.mjs', [String(upstreamPort)]);
+  started.push(upstream);
+  const sinkPort = await freePort();
+  const sink = pinned('otlp-sink.mjs', [String(sinkPort)]);
+  started.push(sink);
+  const ctx = {
+    dir,
+    pinning: m.pinning,
+    proxyCpu: m.proxyCpu,
+    loadCpu: m.loadCpu,
+    nginx: m.nginx,
+    upstream,
+    upstreamPort,
+    upstreamUrl: `http://127.0.0.1:${upstreamPort}`,
+    sinkUrl: `http://127.0.0.1:${sinkPort}`,
+    redisUrl: undefined,
+    redisNote: undefined,
+  };
+  await waitReady(`${ctx.upstreamUrl}/`, { child: upstream });
+  await waitReady(`${ctx.sinkUrl}/stats`, { child: sink });
+  if (redis) Object.assign(ctx, await startRedis(m, dir, started));
+
+  const stopAll = async () => {
+    await Promise.all(started.map((child) => stop(child)));
+    if (process.env.BENCH_KEEP_TMP !== '1') rmSync(dir, { recursive: true, force: true });
+  };
+  return { ctx, stopAll };
+}
+
+/** A private redis-server on a spare port (no persistence), else BENCH_REDIS_URL; undefined url when neither. */
+async function startRedis(m, dir, started) {
+  if (process.env.BENCH_REDIS_URL) return { redisUrl: process.env.BENCH_REDIS_URL, redisNote: 'BENCH_REDIS_URL' };
+  const binary = which('redis-server');
+  if (!binary) return { redisUrl: undefined, redisNote: 'redis-server not installed and BENCH_REDIS_URL not set' };
+  const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const child = spawnPinned({ cpu: m.loadCpu, pinning: m.pinning, command: binary, args, logFile: join(dir, 'redis.log') });
+  started.push(child);
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    if (child.exitInfo) return { redisUrl: undefined, redisNote: `redis-server exited: ${readFileSync(join(dir, 'redis.log'), 'utf8').slice(-200)}` };
+    if (/Ready to accept connections/.test(readFileSafe(join(dir, 'redis.log')))) {
+      return { redisUrl: `redis://127.0.0.1:${port}`, redisNote: `private redis-server on port ${port}` };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { redisUrl: undefined, redisNote: 'redis-server not ready within 10s' };
+}
+
+function readFileSafe(path) {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

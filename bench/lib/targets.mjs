@@ -1,0 +1,90 @@
+// What the bench measures. Every target answers GET `path` on its own port; `start(ctx)` returns the child process
+// whose CPU and RSS are "the proxy" (for direct: the upstream itself). `needs` lists what must exist, and `check`
+// proves after warm-up that the target really does what its name says (a rate limit that never ran would flatter it).
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { statSync } from 'node:fs';
+import { spawnPinned, get } from './proc.mjs';
+import { startNginx } from './nginx.mjs';
+import { startPortico, porticoUnavailable } from './portico.mjs';
+
+const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
+
+const has = (headers, name) => headers[name] !== undefined;
+
+function fileGrew(path) {
+  try {
+    return statSync(path).size > 0 ? undefined : `${path} is empty: no request log written`;
+  } catch {
+    return `${path} missing: no request log written`;
+  }
+}
+
+const portico = (id, label, spec, extra = {}) => ({
+  id,
+  label,
+  group: 'portico',
+  path: spec.users ? '/users/1' : '/api/bench',
+  needs: [...(spec.redis ? ['redis'] : []), ...(spec.users ? ['users'] : [])],
+  unavailable: porticoUnavailable,
+  start: (ctx) => startPortico({ id, ...spec }, ctx),
+  async check(ctx, response) {
+    if (spec.logging) {
+      const problem = fileGrew(join(ctx.dir, `${id}.requests.log`));
+      if (problem) return problem;
+    }
+    if (spec.rateLimit && !has(response.headers, 'ratelimit-policy') && !has(response.headers, 'ratelimit')) {
+      return 'no RateLimit headers: the rate limit did not run';
+    }
+    if (spec.users === 'hit' && !/hit/.test(String(response.headers['cache-status'] ?? ''))) {
+      return `Cache-Status is "${response.headers['cache-status'] ?? ''}", not a hit`;
+    }
+    if (spec.tracing) {
+      const stats = JSON.parse((await get(`${ctx.sinkUrl}/stats`)).body);
+      if (stats.exports === 0) return 'the OTLP sink received no export';
+    }
+    return extra.check?.(ctx, response);
+  },
+  spec,
+});
+
+const logging = 'logging';
+const tracing = 'tracing';
+const rateLimit = { rateLimit: 'bench' };
+
+export const TARGETS = [
+  {
+    id: 'direct',
+    label: 'direct to upstream',
+    group: 'peer',
+    path: '/api/bench',
+    needs: [],
+    start: (ctx) => ({ reuse: ctx.upstream, port: ctx.upstreamPort }),
+  },
+  {
+    id: 'nginx',
+    label: 'nginx (1 worker)',
+    group: 'peer',
+    path: '/api/bench',
+    needs: ['nginx'],
+    start: (ctx) => startNginx({ binary: ctx.nginx, port: ctx.port, upstreamPort: ctx.upstreamPort, dir: ctx.dir, cpu: ctx.proxyCpu, pinning: ctx.pinning }),
+  },
+  {
+    id: 'engine',
+    label: 'engine (httpxy, bare http)',
+    group: 'peer',
+    path: '/api/bench',
+    needs: [],
+    start: (ctx) =>
+      spawnPinned({ cpu: ctx.proxyCpu, pinning: ctx.pinning, command: process.execPath, args: [ENGINE, String(ctx.port), ctx.upstreamUrl], logFile: join(ctx.dir, 'engine.log') }),
+  },
+  portico('portico', 'portico, no middleware', { middleware: [] }),
+  portico('portico-log', 'portico + logging', { middleware: [logging], logging: true }),
+  portico('portico-log-trace', 'portico + logging + tracing', { middleware: [logging, tracing], logging: true, tracing: true }),
+  portico('portico-log-rl', 'portico + logging + rateLimit(redis)', { middleware: [logging, rateLimit], logging: true, rateLimit: true, redis: true }),
+  portico('portico-full', 'portico full chain (log+trace+rl redis)', { middleware: [logging, tracing, rateLimit], logging: true, tracing: true, rateLimit: true, redis: true }),
+  portico('portico-rl-redis', 'portico + rateLimit (redis)', { middleware: [rateLimit], rateLimit: true, redis: true }),
+  portico('portico-rl-memory', 'portico + rateLimit (in-process)', { middleware: [rateLimit], rateLimit: true }),
+  portico('users-hit', 'user lookup, cache hit (redis)', { users: 'hit', redis: true }),
+  portico('users-miss', 'user lookup, miss (cache off, db)', { users: 'miss', redis: true }),
+];

@@ -1,0 +1,113 @@
+// `npm run bench`: every target of bench/lib/targets.mjs measured in one run with the same load generator,
+// connections, duration and pinning; rounds interleaved across targets so background noise spreads evenly; median
+// of rounds; a table on stdout and JSON in bench/results/. Bounded: a deadline stops starting new rounds.
+//
+// Knobs (env): BENCH_DURATION (s per measurement, 4), BENCH_ROUNDS (3), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (32),
+// BENCH_LATENCY_DURATION (s at 1 connection, 2), BENCH_ONLY (comma list of target ids), BENCH_LOADGEN=autocannon,
+// BENCH_PIN=0, BENCH_REDIS_URL, BENCH_BUDGET (s, 280), BENCH_KEEP_TMP=1.
+import { freePort, waitReady, stop, get } from './lib/proc.mjs';
+import { chooseLoadGenerator } from './lib/load.mjs';
+import { TARGETS } from './lib/targets.mjs';
+import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { summarize, table, comparisons, comparisonText, writeJson } from './lib/report.mjs';
+import { measureTarget } from './lib/measure.mjs';
+
+const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
+const options = {
+  duration: num('BENCH_DURATION', 4),
+  rounds: num('BENCH_ROUNDS', 3),
+  warmup: num('BENCH_WARMUP', 2),
+  connections: num('BENCH_CONNECTIONS', 32),
+  latencyDuration: num('BENCH_LATENCY_DURATION', 2),
+  budgetS: num('BENCH_BUDGET', 280),
+};
+const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const began = Date.now();
+const elapsed = () => ((Date.now() - began) / 1000).toFixed(0) + 's';
+const log = (line) => process.stderr.write(`[bench ${elapsed()}] ${line}\n`);
+
+const m = machine();
+const generator = chooseLoadGenerator();
+const pin = m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [];
+const header = [
+  `Portico bench: ${m.cpu}, ${m.cores} cores, ${m.memGb} GB, Node ${m.node}, load average ${m.loadavg.join(' ')}`,
+  `load generator: ${generator.name}${generator.version ? ' ' + generator.version : ''}, ${options.connections} connections, ${options.duration}s x ${options.rounds} rounds (+${options.warmup}s warm-up), c=1 latency pass ${options.latencyDuration}s`,
+  `pinning: ${pinningText(m)}`,
+  `nginx: ${m.nginx ? m.nginxVersion : 'not installed (apt-get install nginx to add the nginx row)'}`,
+];
+const nodeWarning = warnIfNotPinnedNode();
+if (nodeWarning) header.push(`WARNING: ${nodeWarning}`);
+for (const line of header) log(line);
+
+const { ctx, stopAll } = await startSurroundings(m);
+log(`upstream ${ctx.upstreamUrl}, OTLP sink ${ctx.sinkUrl}, redis: ${ctx.redisUrl ?? 'none'} (${ctx.redisNote})`);
+
+const selected = TARGETS.filter((t) => !only || only.includes(t.id));
+const live = [];
+const results = [];
+try {
+  for (const target of selected) {
+    const result = { id: target.id, label: target.label, rounds: [] };
+    results.push(result);
+    const reason = unavailableReason(target);
+    if (reason) {
+      result.unavailable = reason;
+      log(`${target.id}: unavailable: ${reason}`);
+      continue;
+    }
+    const port = await freePort();
+    const adminPort = await freePort();
+    const started = target.start({ ...ctx, port, adminPort });
+    const child = started.reuse ?? started;
+    const url = `http://127.0.0.1:${started.port ?? port}${target.path}`;
+    try {
+      await waitReady(url, { child: started.reuse ? undefined : child, deadlineMs: 30_000 });
+      live.push({ target, result, child, url, owned: !started.reuse });
+      log(`${target.id}: ready at ${url} (pid ${child.pid})`);
+    } catch (err) {
+      result.unavailable = err.message;
+      log(`${target.id}: unavailable: ${err.message}`);
+      if (!started.reuse) await stop(child, { graceMs: 2000 });
+    }
+  }
+
+  for (const entry of live) {
+    await measureTarget(generator, entry, { ...options, seconds: options.warmup, pin });
+    const response = await get(entry.url).catch((err) => ({ status: 0, headers: {}, body: err.message }));
+    entry.result.check = response.status !== 200 ? `status ${response.status}` : await entry.target.check?.(ctx, response);
+    if (entry.result.check) log(`${entry.target.id}: CHECK FAILED: ${entry.result.check}`);
+  }
+
+  for (let round = 1; round <= options.rounds; round++) {
+    const perRound = live.length * (options.duration + 0.5) + live.length * options.latencyDuration;
+    if ((Date.now() - began) / 1000 + perRound > options.budgetS && round > 1) {
+      log(`round ${round}: skipped, it would pass the ${options.budgetS}s budget`);
+      break;
+    }
+    for (const entry of live) {
+      const r = await measureTarget(generator, entry, { ...options, seconds: options.duration, pin });
+      entry.result.rounds.push(r);
+      log(`round ${round} ${entry.target.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
+    }
+  }
+
+  for (const entry of live) {
+    const r = await measureTarget(generator, entry, { ...options, connections: 1, seconds: options.latencyDuration, pin });
+    entry.result.latency = { p50Ms: r.p50Ms, p99Ms: r.p99Ms, rps: r.rps };
+  }
+} finally {
+  await Promise.all(live.filter((e) => e.owned).map((e) => stop(e.child)));
+  await stopAll();
+}
+
+const rows = summarize(results);
+const checks = comparisons(rows);
+const report = { startedAt: new Date(began).toISOString(), seconds: (Date.now() - began) / 1000, machine: m, generator: generator.name, options, pinning: pinningText(m), redis: ctx.redisNote, rows, comparisons: checks, raw: results };
+const file = writeJson(report);
+process.stdout.write(`\n${header.join('\n')}\n\n${table(rows, options.connections)}\n\nAgainst the targets of issues 4, 5 and 9 (reported, not asserted):\n${comparisonText(checks)}\n\nJSON: ${file}\nfinished in ${elapsed()}\n`);
+
+function unavailableReason(target) {
+  if (target.needs.includes('nginx') && !ctx.nginx) return 'nginx not installed';
+  if (target.needs.includes('redis') && !ctx.redisUrl) return `no Redis (${ctx.redisNote})`;
+  return target.unavailable?.();
+}

@@ -1,0 +1,16 @@
+// autocannon in its own process (so it can be pinned beside the upstream), used when wrk is not installed.
+// Usage: node autocannon.mjs '{"url":...,"connections":32,"duration":4}' → one JSON line on stdout.
+import autocannon from 'autocannon';
+
+const options = JSON.parse(process.argv[2]);
+const result = await autocannon({ url: options.url, connections: options.connections, duration: options.duration, pipelining: 1, headers: options.headers ?? {} });
+process.stdout.write(
+  JSON.stringify({
+    requests: result.requests.total,
+    seconds: result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  }) + '\n',
+);
