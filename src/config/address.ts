@@ -25,7 +25,7 @@ export const listenAddress = z.string().transform((value, ctx) => {
 });
 
 /** An absolute http(s) URL, parsed once at load into a URL object (the proxy reuses it per request). */
-export const httpUrl = z.string().transform((value, ctx) => {
+export const httpUrl = z.string({ error: 'must be an http(s) URL' }).transform((value, ctx) => {
   let url: URL;
   try {
     url = new URL(value);
@@ -39,3 +39,17 @@ export const httpUrl = z.string().transform((value, ctx) => {
   }
   return url;
 });
+
+/** One upstream URL or a non-empty list of them (round robin), always returned as a list. */
+export const upstreamList = z
+  .union([z.string(), z.array(z.string()).min(1)], { error: 'must be an http(s) URL or a list of them' })
+  .transform((value, ctx) => {
+    const texts = Array.isArray(value) ? value : [value];
+    const urls: URL[] = [];
+    texts.forEach((text, index) => {
+      const parsed = httpUrl.safeParse(text);
+      if (parsed.success) urls.push(parsed.data);
+      else ctx.addIssue({ code: 'custom', message: parsed.error.issues[0]?.message ?? 'invalid URL', path: Array.isArray(value) ? [index] : [] });
+    });
+    return urls;
+  });

@@ -83,8 +83,19 @@ function prepareDocument(doc: Document, env: Env, positions: Positions): ConfigI
   return issues;
 }
 
-function schemaIssues(error: z.ZodError, positions: Positions): ConfigIssue[] {
-  return error.issues.map((issue) => {
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let current = raw;
+  for (const part of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[part];
+  }
+  return current;
+}
+
+/** Unknown keys first: a misspelt key usually also causes the "missing key" issue that follows it. */
+function schemaIssues(error: z.ZodError, raw: unknown, positions: Positions): ConfigIssue[] {
+  const ordered = [...error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  return ordered.map((issue) => {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     if (issue.code === 'unrecognized_keys') {
       const allowed = allowedKeys(configSchema, path);
@@ -93,7 +104,7 @@ function schemaIssues(error: z.ZodError, positions: Positions): ConfigIssue[] {
       const message = `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`;
       return positions.ofPath(path, message, key);
     }
-    if (issue.code === 'invalid_type' && issue.input === undefined) {
+    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && path.length > 0 && valueAt(raw, path) === undefined) {
       return positions.ofPath(path.slice(0, -1), `missing required key "${String(path[path.length - 1])}"`);
     }
     return positions.ofPath(path, issue.message);
@@ -126,7 +137,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   if (raw === null || raw === undefined) throw new ConfigError([positions.at(undefined, [], 'the file is empty')]);
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([positions.at(doc.contents?.range?.[0], [], 'the top level must be a map of sections')]);
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(schemaIssues(parsed.error, positions));
+  if (!parsed.success) throw new ConfigError(schemaIssues(parsed.error, raw, positions));
   const semantic: PathIssue[] = crossCheck(parsed.data, options.registry);
   if (semantic.length > 0) throw new ConfigError(semantic.map((issue) => positions.ofPath(issue.path, issue.message)));
   return deepFreeze(parsed.data);

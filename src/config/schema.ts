@@ -11,7 +11,7 @@ import { workerPoolSchema } from '../pool/config.js';
 import { databaseSchema, userLookupSchema } from '../users/config.js';
 import { rateLimitsSchema } from '../middleware/rate-limit/policy.js';
 import { duration } from './duration.js';
-import { httpUrl, listenAddress } from './address.js';
+import { httpUrl, listenAddress, upstreamList } from './address.js';
 import { middlewareEntrySchema, type MiddlewareEntryConfig } from './middleware-entry.js';
 
 export { middlewareEntrySchema, type MiddlewareEntryConfig };
@@ -45,7 +45,8 @@ const routeSchema = z.strictObject({
       methods: z.array(method).min(1).optional(),
     })
     .prefault({}),
-  upstream: z.union([httpUrl, z.array(httpUrl).min(1)]),
+  /** One URL or a list (round robin). */
+  upstream: upstreamList,
   stripPrefix: z.boolean().default(false),
   /** Upstream idle timeout: connect, first byte and each gap between bytes. Past it: 504. */
   timeout: duration({ min: 1 }).default(15_000),

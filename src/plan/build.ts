@@ -104,7 +104,7 @@ function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route
 }
 
 function compileRoute(route: RouteConfig, deps: PlanDeps, onError: (err: unknown, req: Request, res: Response) => void): CompiledRoute {
-  const upstreams = Array.isArray(route.upstream) ? route.upstream : [route.upstream];
+  const upstreams = route.upstream;
   const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, agentFor: (url) => deps.agents.agentFor(url), hooks: deps.hooks });
   const prefix = route.match.pathPrefix.endsWith('/') ? route.match.pathPrefix.slice(0, -1) : route.match.pathPrefix;
   const handlers = chainFor(route.name, route.middleware, route.excludeMiddleware, deps);

@@ -3,7 +3,7 @@
  * `server.trustedProxies`; from anyone else they are replaced, so a client cannot pick its rate-limit key or
  * smuggle `X-Forwarded-Host: evil.example` to the upstream.
  */
-import type { BlockList } from 'node:net';
+import { isIP, type BlockList } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 
 /** `::ffff:10.0.0.1` → `10.0.0.1`, so one client has one key whatever the socket family. */
@@ -36,7 +36,7 @@ export function clientIp(req: IncomingMessage, trusted: BlockList | undefined): 
   const hops = (Array.isArray(header) ? header.join(',') : header).split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = normalizeAddress((hops[i] as string).trim());
-    if (hop === '') continue;
+    if (isIP(hop) === 0) continue; // empty or garbage: not an address anyone vouched for
     if (!isTrusted(trusted, hop)) return hop;
   }
   return peer;
