@@ -4,10 +4,20 @@ import { duration } from '../config/duration.js';
 /** `redis`: empty url means in-process stores (one instance only). */
 export const redisSchema = z
   .strictObject({
-    url: z.string().default(''),
+    url: z
+      .string()
+      .regex(/^(rediss?:\/\/.*)?$/, 'must be empty or a redis:// / rediss:// URL')
+      .default(''),
     /** Bound on any single command; past it the caller gets a store error (never a hang). */
     commandTimeout: duration({ min: 1 }).default(250),
     connectTimeout: duration({ min: 1 }).default(1000),
+    /**
+     * A connection that sends nothing back for this long while commands wait is dropped and reconnected, so a
+     * hung Redis turns into fast failures instead of one commandTimeout per request. 0 disables.
+     */
+    socketTimeout: duration().default(1000),
+    /** Reconnect back-off: exponential from 50ms, jittered, never above this. */
+    maxReconnectDelay: duration({ min: 50 }).default(2000),
   })
   .prefault({});
 

@@ -4,10 +4,17 @@
  * and injected; reloads reuse the same Stores when the `redis` section did not change.
  */
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisConfig } from './config.js';
+import { createRedisStores } from './redis.js';
+
+export type StoreClientName = 'limit' | 'cache';
 
 export interface StoreHealth {
   readonly kind: 'memory' | 'redis';
+  /** False: some client is disconnected or its commands fail; users run on their configured fallback. */
   readonly healthy: boolean;
+  /** Which client is degraded and why, e.g. `limit: connect ECONNREFUSED 127.0.0.1:6379`. */
   readonly detail?: string;
 }
 
@@ -18,6 +25,12 @@ export interface Stores {
   /** Client for the user cache; same failure bounds. */
   readonly cacheClient: Redis | undefined;
   health(): StoreHealth;
+  /**
+   * Users report command outcomes so health reflects a Redis that is connected but failing (timeouts, OOM),
+   * not only the socket state. Both are O(1) and log only on a transition.
+   */
+  reportFailure(client: StoreClientName, err: unknown): void;
+  reportSuccess(client: StoreClientName): void;
   close(): Promise<void>;
 }
 
@@ -27,6 +40,17 @@ export function memoryStores(): Stores {
     limitClient: undefined,
     cacheClient: undefined,
     health: () => ({ kind: 'memory', healthy: true }),
+    reportFailure: () => {},
+    reportSuccess: () => {},
     close: async () => {},
   };
+}
+
+/**
+ * Stores for a `redis` section: in-process when the url is empty, else Redis clients. Resolves once both clients
+ * are ready or `connectTimeout` has passed: a Redis that is down at start leaves Portico serving, degraded.
+ */
+export async function createStores(config: RedisConfig, logger: Logger): Promise<Stores> {
+  if (config.url === '') return memoryStores();
+  return createRedisStores(config, logger);
 }

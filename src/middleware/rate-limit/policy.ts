@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { duration } from '../../config/duration.js';
 
+/** The Redis backend counts in whole seconds (EXPIRE), so windows are whole seconds on every backend. */
+const wholeSeconds = (min: number) =>
+  duration({ min }).refine((ms) => ms % 1000 === 0, { message: 'must be a whole number of seconds, e.g. 1s, 90s, 1m' });
+
 const keyPart = z.union([
   z.literal('ip'),
   z.literal('route'),
@@ -11,9 +15,11 @@ const keyPart = z.union([
 export const rateLimitPolicySchema = z.strictObject({
   key: z.union([keyPart, z.array(keyPart).min(1)]).default('ip'),
   limit: z.number().int().min(1),
-  window: duration({ min: 1000 }),
+  window: wholeSeconds(1000),
   /** Extra units allowed above `limit` in a burst (token-bucket style); 0 means a fixed window of exactly `limit`. */
   burst: z.number().int().min(0).default(0),
+  /** How often the burst units refill; defaults to 10 × window, so the sustained rate stays close to `limit`. */
+  burstWindow: wholeSeconds(1000).optional(),
   /** Request missing a keyed header: counted under a shared anonymous key, or rejected with 400. */
   onMissingKey: z.enum(['anonymous', 'reject']).default('anonymous'),
   /** What happens when the store (Redis) fails: fail open, fail closed (503), or an in-memory limiter. */
