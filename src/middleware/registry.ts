@@ -5,7 +5,8 @@
 import type { MiddlewareKind } from './kind.js';
 import type { KindRegistry } from './entries.js';
 import { headersKind } from './headers.js';
+import { rateLimitKind } from './rate-limit/index.js';
 
-const KINDS: readonly MiddlewareKind[] = [headersKind as MiddlewareKind];
+const KINDS: readonly MiddlewareKind[] = [headersKind as MiddlewareKind, rateLimitKind as MiddlewareKind];
 
 export const defaultRegistry: KindRegistry = new Map(KINDS.map((kind) => [kind.name, kind]));
