@@ -9,15 +9,22 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { createAdminServer, type ReadinessCheck } from './admin/server.js';
 import { noopMetrics, type Metrics } from './admin/metrics.js';
+import { createPrometheusMetrics } from './admin/prometheus.js';
+import { loadConfigFile } from './config/load.js';
+import { watchConfigFile } from './config/watch.js';
 import { buildPlan, upstreamErrorKind, type BuiltinRoute, type Plan } from './plan/build.js';
 import type { KindRegistry } from './middleware/entries.js';
 import { defaultRegistry } from './middleware/registry.js';
 import { createAgentPool } from './proxy/agents.js';
 import { createProxyServer } from './server.js';
+import { createUpstreamProxies } from './proxy/forward.js';
 import { memoryStores, type Stores } from './stores/stores.js';
 
 export interface PorticoOptions {
   readonly config: Config;
+  /** The file `config` came from: enables `reloadFromFile()`, and with `watch` a debounced reload on change. */
+  readonly configFile?: string;
+  readonly watch?: boolean;
   readonly logger?: Logger;
   /** Injected stores; by default built from `config.redis` (in-process when no url). Not closed by shutdown if injected. */
   readonly stores?: Stores;
@@ -33,6 +40,8 @@ export interface Portico {
   plan(): Plan;
   /** Builds a plan from `config` and swaps it in for new requests. Throws (old plan keeps serving) on failure. */
   reload(config: Config): Promise<void>;
+  /** Reloads `configFile`. An invalid file is logged and counted; the running plan keeps serving. */
+  reloadFromFile(): Promise<boolean>;
   shutdown(): Promise<void>;
 }
 
@@ -46,7 +55,7 @@ async function listen(server: http.Server, host: string, port: number): Promise<
 
 export async function startPortico(options: PorticoOptions): Promise<Portico> {
   const logger = options.logger ?? pino({ level: options.config.telemetry.logs.level });
-  const metrics = options.metrics ?? noopMetrics;
+  const metrics = options.metrics ?? createPrometheusMetrics();
   const registry = options.registry ?? defaultRegistry;
   const stores = options.stores ?? memoryStores();
   const builtins = options.builtins ?? [];
@@ -60,10 +69,19 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       (ctx?.log ?? logger).warn({ err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream }, 'upstream failed');
     },
   };
-  const makePlan = (config: Config): Plan => buildPlan(config, { config, logger, stores, metrics, registry, builtins, hooks, agents });
+  const proxies = createUpstreamProxies(hooks, (url) => agents.agentFor(url));
+  const makePlan = (config: Config): Plan => buildPlan(config, { config, logger, stores, metrics, registry, builtins, proxies, agents });
 
   let plan = makePlan(options.config);
-  proxy = createProxyServer({ currentPlan: () => plan, logger, server: options.config.server });
+  const observe =
+    metrics === noopMetrics
+      ? undefined
+      : (req: http.IncomingMessage, res: http.ServerResponse) => {
+          const ctx = req.portico;
+          if (ctx) metrics.observeRequest(ctx.route, req.method ?? 'GET', res.statusCode, (performance.now() - ctx.startedAt) / 1000);
+        };
+  proxy = createProxyServer({ currentPlan: () => plan, logger, server: options.config.server, onResponse: observe });
+  metrics.configReload(true, plan.hash);
   const readiness = (): ReadinessCheck[] => [
     {
       name: 'stores',
@@ -86,18 +104,37 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   logger.info({ proxy: proxyUrl, admin: adminUrl, config: plan.hash, routes: plan.config.routes.length }, 'portico listening');
 
   let stopping: Promise<void> | undefined;
+  const reload = async (config: Config): Promise<void> => {
+    const next = makePlan(config);
+    const before = plan.config.server;
+    if (JSON.stringify([before.listen, before.admin]) !== JSON.stringify([config.server.listen, config.server.admin])) {
+      logger.warn('server.listen and server.admin take effect at restart only');
+    }
+    plan = next; // requests already running keep the plan object they started with
+    metrics.configReload(true, next.hash);
+    logger.info({ config: next.hash, routes: config.routes.length }, 'config reloaded');
+  };
+  const reloadFromFile = async (): Promise<boolean> => {
+    if (options.configFile === undefined) return false;
+    try {
+      await reload(await loadConfigFile(options.configFile, { registry }));
+      return true;
+    } catch (err) {
+      metrics.configReload(false);
+      logger.error({ err: (err as Error).message, file: options.configFile }, 'config reload rejected; the running config keeps serving');
+      return false;
+    }
+  };
+  const watcher = options.configFile !== undefined && options.watch === true ? watchConfigFile(options.configFile, () => void reloadFromFile()) : undefined;
   return {
     proxyUrl,
     adminUrl,
     plan: () => plan,
-    async reload(config) {
-      const next = makePlan(config);
-      plan = next;
-      metrics.configReload(true, next.hash);
-      logger.info({ config: next.hash, routes: config.routes.length }, 'config reloaded');
-    },
+    reload,
+    reloadFromFile,
     shutdown() {
       stopping ??= (async () => {
+        watcher?.close();
         const current = proxy as ReturnType<typeof createProxyServer>;
         const { forced } = await current.drain(plan.config.server.drainTimeout);
         if (forced) logger.warn({ drainTimeout: plan.config.server.drainTimeout }, 'drain timeout: remaining connections closed');

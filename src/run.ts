@@ -23,7 +23,7 @@ export async function runServer(options: RunOptions): Promise<void> {
     demo = await startDemoUpstream(options.demoUpstream.host, options.demoUpstream.port);
     logger.info({ address: `${options.demoUpstream.host}:${options.demoUpstream.port}` }, 'demo upstream listening');
   }
-  const portico = await startPortico({ config, logger });
+  const portico = await startPortico({ config, logger, configFile: options.file, watch: true });
 
   const stop = (signal: string) => {
     logger.info({ signal }, 'draining');
@@ -41,9 +41,5 @@ export async function runServer(options: RunOptions): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    loadConfigFile(options.file, { registry: defaultRegistry })
-      .then((next) => portico.reload(next))
-      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'config reload rejected; the running config keeps serving'));
-  });
+  process.on('SIGHUP', () => void portico.reloadFromFile());
 }

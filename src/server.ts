@@ -21,6 +21,8 @@ export interface ProxyServerOptions {
   readonly currentPlan: () => Plan;
   readonly logger: Logger;
   readonly server: ServerConfig;
+  /** Called once per finished proxy-port response (metrics); undefined costs nothing per request. */
+  readonly onResponse?: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 }
 
 export interface ProxyServer {
@@ -51,7 +53,7 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
 }
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
-  const { logger } = options;
+  const { logger, onResponse } = options;
   let draining = false;
   const app = express();
   app.disable('x-powered-by');
@@ -61,6 +63,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   app.use((req: Request, res: Response) => {
     const plan = options.currentPlan();
     prepare(req, res, plan, logger, false);
+    if (onResponse !== undefined) res.once('finish', () => onResponse(req, res));
     if (draining) res.setHeader('connection', 'close');
     const path = safePath(req.url);
     if (path === undefined) {

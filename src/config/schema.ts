@@ -70,7 +70,11 @@ const serverSchema = z
     listen: listenAddress.default({ host: '0.0.0.0', port: 8080 }),
     admin: listenAddress.default({ host: '127.0.0.1', port: 9901 }),
     /** Required when `admin` binds anything but loopback; every admin call must carry it as a bearer token. */
-    adminToken: z.string().min(16).optional(),
+    adminToken: z
+      .string()
+      .optional()
+      .transform((token) => (token === '' ? undefined : token))
+      .refine((token) => token === undefined || token.length >= 16, { message: 'must be at least 16 characters' }),
     trustedProxies: z.array(cidr).default([]),
     drainTimeout: duration().default(20_000),
     /** Above a typical load balancer's idle timeout (AWS ALB: 60s), so the balancer closes first. */

@@ -8,11 +8,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import type { Config, MiddlewareEntryConfig, RouteConfig } from '../config/schema.js';
 import { toBlockList } from '../config/schema.js';
-import type { AgentPool } from '../proxy/agents.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
 import type { Handler, KindDeps } from '../middleware/kind.js';
 import { entryKindName, resolveEntry, type KindRegistry } from '../middleware/entries.js';
-import { createForwarder, classifyUpstreamError, type ForwardHooks } from '../proxy/forward.js';
+import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '../proxy/forward.js';
+import type { AgentPool } from '../proxy/agents.js';
+import { createMirror } from '../proxy/mirror.js';
+import type { TaskRunner } from '../pool/pool.js';
 import { compose, type Terminal } from './chain.js';
 import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
 import type { UpstreamErrorKind } from '../admin/metrics.js';
@@ -29,8 +31,10 @@ export interface BuiltinRoute {
 export interface PlanDeps extends KindDeps {
   readonly registry: KindRegistry;
   readonly builtins: readonly BuiltinRoute[];
-  readonly hooks: ForwardHooks;
+  readonly proxies: UpstreamProxies;
   readonly agents: AgentPool;
+  /** Runs mirrored copies; without it a route's `mirror` is inert. */
+  readonly pool?: TaskRunner;
 }
 
 interface CompiledRoute {
@@ -105,14 +109,16 @@ function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route
 
 function compileRoute(route: RouteConfig, deps: PlanDeps, onError: (err: unknown, req: Request, res: Response) => void): CompiledRoute {
   const upstreams = route.upstream;
-  const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, agentFor: (url) => deps.agents.agentFor(url), hooks: deps.hooks });
+  const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, proxies: deps.proxies });
   const prefix = route.match.pathPrefix.endsWith('/') ? route.match.pathPrefix.slice(0, -1) : route.match.pathPrefix;
   const handlers = chainFor(route.name, route.middleware, route.excludeMiddleware, deps);
   const strip = route.stripPrefix;
   const max = route.maxBodySize;
+  const mirror = route.mirror && deps.pool ? createMirror(route.mirror, { route: route.name, pool: deps.pool, agentFor: (url) => deps.agents.agentFor(url), logger: deps.logger }) : undefined;
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
     if (strip) req.url = stripPrefix(req.url, prefix);
+    mirror?.(req);
     forwarder.forward(req, res);
   };
   const upgradeTerminal: Terminal = (req) => {

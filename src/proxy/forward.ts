@@ -21,12 +21,15 @@ export interface ForwardHooks {
   readonly onUpstreamError?: (err: PorticoError, req: IncomingMessage) => void;
 }
 
-export interface ForwardOptions {
+/** What a route tells the shared upstream proxy about one request (set on the request before forwarding). */
+export interface RouteForwarding {
   readonly route: string;
-  readonly upstreams: readonly URL[];
   readonly timeoutMs: number;
-  readonly agentFor: (url: URL) => Agent;
-  readonly hooks: ForwardHooks;
+}
+
+export interface ForwardOptions extends RouteForwarding {
+  readonly upstreams: readonly URL[];
+  readonly proxies: UpstreamProxies;
 }
 
 export type Forward = (req: IncomingMessage, res: ServerResponse) => void;
@@ -35,8 +38,10 @@ export type ForwardUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer
 const RETRIED = Symbol('portico.retried');
 const PROXY_REQ = Symbol('portico.proxyReq');
 const CLOSE_WANTED = Symbol('portico.closeWanted');
+const ROUTE = Symbol('portico.route');
 
 interface ForwardState {
+  [ROUTE]?: RouteForwarding;
   [RETRIED]?: boolean;
   [PROXY_REQ]?: ClientRequest;
   [CLOSE_WANTED]?: boolean;
@@ -83,75 +88,91 @@ function buildOptions(target: URL, agent: Agent, plugin: Plugin): Options {
   return { target, agent, changeOrigin: false, xfwd: false, ejectPlugins: true, plugins: [plugin] };
 }
 
-function onProxyReq(options: ForwardOptions, proxyReq: ClientRequest, req: IncomingMessage): void {
-  (req as IncomingMessage & ForwardState)[PROXY_REQ] = proxyReq;
+function onProxyReq(proxyReq: ClientRequest, req: IncomingMessage & ForwardState): void {
+  req[PROXY_REQ] = proxyReq;
+  const route = req[ROUTE];
+  if (route === undefined) return;
   // Idle bound on connect, first byte and every gap; destroying with a typed error makes it a 504.
-  proxyReq.setTimeout(options.timeoutMs, () => proxyReq.destroy(timeoutError(options.route, options.timeoutMs)));
+  proxyReq.setTimeout(route.timeoutMs, () => proxyReq.destroy(timeoutError(route.route, route.timeoutMs)));
 }
 
-function onProxyRes(options: ForwardOptions, proxyRes: IncomingMessage, req: IncomingMessage): void {
+function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage, req: IncomingMessage & ForwardState): void {
   stripHopByHop(proxyRes.headers);
-  const close = options.hooks.draining() || (req as IncomingMessage & ForwardState)[CLOSE_WANTED] === true;
-  proxyRes.headers.connection = close ? 'close' : 'keep-alive';
+  proxyRes.headers.connection = hooks.draining() || req[CLOSE_WANTED] === true ? 'close' : 'keep-alive';
 }
 
-/** Builds the forwarder for one route: round robin over its upstreams, own error rendering, one safe retry. */
-export function createForwarder(options: ForwardOptions): { forward: Forward; upgrade: ForwardUpgrade } {
-  let next = 0;
-  const targets = options.upstreams.map((target) => {
-    const state: { server?: { web: (req: IncomingMessage, res: ServerResponse, opts: Options) => Promise<void> } } = {};
-    const plugin: Plugin = (server) => {
-      state.server = server as unknown as typeof state.server;
-      server.on('error', (err: Error, req?: IncomingMessage, res?: ServerResponse | Socket) => {
-        if (req !== undefined && res !== undefined) onError(err, req, res);
-      });
-      server.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => onProxyReq(options, proxyReq, req));
-      server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(options, proxyRes, req));
-    };
-    const proxyOptions = buildOptions(target, options.agentFor(target), plugin);
-    const middleware = createProxyMiddleware(proxyOptions);
+interface UpstreamProxy {
+  readonly origin: string;
+  readonly middleware: ReturnType<typeof createProxyMiddleware>;
+}
 
-    const onError = (err: Error, req: IncomingMessage, res: ServerResponse | Socket): void => {
+export interface UpstreamProxies {
+  proxyFor(target: URL): UpstreamProxy;
+}
+
+/**
+ * One http-proxy-middleware instance per upstream URL, shared by every plan. The library registers a `close`
+ * listener on the server per instance; building instances per plan would add listeners (and keep old plans alive)
+ * on every reload. Route-specific settings travel on the request instead.
+ */
+export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) => Agent): UpstreamProxies {
+  const proxies = new Map<string, UpstreamProxy>();
+  const create = (target: URL): UpstreamProxy => {
+    let web: ((req: IncomingMessage, res: ServerResponse, opts: Options) => Promise<void>) | undefined;
+    const plugin: Plugin = (server) => {
+      web = server.web.bind(server) as unknown as typeof web;
+      server.on('error', (err: Error, req?: IncomingMessage, res?: ServerResponse | Socket) => {
+        if (req !== undefined && res !== undefined) onError(err, req as IncomingMessage & ForwardState, res);
+      });
+      server.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => onProxyReq(proxyReq, req));
+      server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(hooks, proxyRes, req));
+    };
+    const proxyOptions = buildOptions(target, agentFor(target), plugin);
+    const onError = (err: Error, req: IncomingMessage & ForwardState, res: ServerResponse | Socket): void => {
       if (!('setHeader' in res)) {
         res.destroy(); // a WebSocket upgrade: there is no HTTP response to write any more
         return;
       }
       if (res.writableEnded || res.destroyed) return; // the client went away; nothing to answer
-      const request = req as IncomingMessage & ForwardState;
-      if (shouldRetry(err, request, res) && state.server !== undefined) {
-        request[RETRIED] = true;
-        void state.server.web(req, res, { ...proxyOptions, buffer: Readable.from([]) });
+      if (shouldRetry(err, req, res) && web !== undefined) {
+        req[RETRIED] = true;
+        void web(req, res, { ...proxyOptions, buffer: Readable.from([]) });
         return;
       }
+      const route = req[ROUTE]?.route ?? req.portico?.route;
       const code = classifyUpstreamError(err);
-      const wrapped =
-        err instanceof PorticoError
-          ? err
-          : new PorticoError(code, `upstream ${target.origin} failed`, {
-              cause: err,
-              context: { route: options.route, upstream: target.origin },
-            });
-      options.hooks.onUpstreamError?.(wrapped, req);
-      sendProblem(res, code, { requestId: req.portico?.id, route: options.route });
+      const wrapped = err instanceof PorticoError ? err : new PorticoError(code, `upstream ${target.origin} failed`, { cause: err, context: { route, upstream: target.origin } });
+      hooks.onUpstreamError?.(wrapped, req);
+      sendProblem(res, code, { requestId: req.portico?.id, route });
     };
-    return { origin: target.origin, middleware };
-  });
+    return { origin: target.origin, middleware: createProxyMiddleware(proxyOptions) };
+  };
+  return {
+    proxyFor(target) {
+      let proxy = proxies.get(target.href);
+      if (proxy === undefined) {
+        proxy = create(target);
+        proxies.set(target.href, proxy);
+      }
+      return proxy;
+    },
+  };
+}
 
-  const pick = () => {
-    const chosen = targets[next] ?? targets[0];
+/** Builds the forwarder for one route: round robin over its upstreams. */
+export function createForwarder(options: ForwardOptions): { forward: Forward; upgrade: ForwardUpgrade } {
+  let next = 0;
+  const route: RouteForwarding = { route: options.route, timeoutMs: options.timeoutMs };
+  const targets = options.upstreams.map((target) => options.proxies.proxyFor(target));
+  const pick = (req: IncomingMessage): UpstreamProxy => {
+    const chosen = targets[next] ?? (targets[0] as UpstreamProxy);
     next = (next + 1) % targets.length;
-    return chosen as (typeof targets)[number];
+    (req as IncomingMessage & ForwardState)[ROUTE] = route;
+    if (req.portico) req.portico.upstream = chosen.origin;
+    return chosen;
   };
-
-  const forward: Forward = (req, res) => {
-    const target = pick();
-    if (req.portico) req.portico.upstream = target.origin;
-    void target.middleware(req, res);
+  return {
+    forward: (req, res) => void pick(req).middleware(req, res),
+    upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
   };
-  const upgrade: ForwardUpgrade = (req, socket, head) => {
-    const target = pick();
-    if (req.portico) req.portico.upstream = target.origin;
-    target.middleware.upgrade(req, socket, head);
-  };
-  return { forward, upgrade };
 }

@@ -1,0 +1,74 @@
+/**
+ * Metrics in Prometheus text format (prom-client), one registry per Portico instance so tests and several
+ * instances in one process do not share counters. Labels are bounded: route and policy names come from the config,
+ * methods outside the standard set collapse to OTHER, statuses to their class.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CacheEvent, Metrics, RateLimitOutcome, UpstreamErrorKind } from './metrics.js';
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const STATUS_CLASS = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Gauges read on scrape from a component that keeps its own counts (the worker pool). */
+export interface PoolStatsSource {
+  (): { queued: number; running: number; completed: number; failed: number; rejected: number; dropped: number };
+}
+
+export interface PrometheusMetrics extends Metrics {
+  readonly registry: Registry;
+  /** Exposes the worker pool's figures on each scrape. */
+  watchPool(source: PoolStatsSource): void;
+}
+
+export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = {}): PrometheusMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'portico_' });
+  const requests = new Counter({ name: 'portico_requests_total', help: 'Requests answered, by route, method and status class', labelNames: ['route', 'method', 'status'], registers: [registry] });
+  const duration = new Histogram({ name: 'portico_request_duration_seconds', help: 'Time from arrival to the last response byte', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const upstreamErrors = new Counter({ name: 'portico_upstream_errors_total', help: 'Failed upstream exchanges by kind (refused, reset, timeout)', labelNames: ['route', 'kind'], registers: [registry] });
+  const rateLimit = new Counter({ name: 'portico_rate_limit_decisions_total', help: 'Rate-limit decisions by policy and outcome', labelNames: ['policy', 'outcome'], registers: [registry] });
+  const cache = new Counter({ name: 'portico_user_cache_events_total', help: 'User cache hits, misses and errors', labelNames: ['event'], registers: [registry] });
+  const db = new Histogram({ name: 'portico_db_query_duration_seconds', help: 'User lookup database query time', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const reloads = new Counter({ name: 'portico_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [registry] });
+  const configInfo = new Gauge({ name: 'portico_config_info', help: 'The loaded config (value 1), labelled with its hash', labelNames: ['hash'], registers: [registry] });
+  const sources: PoolStatsSource[] = [];
+  const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(sources.reduce((sum, source) => sum + pick(source()), 0));
+      },
+    });
+  poolGauge('portico_pool_queue_depth', 'Tasks waiting in the worker pool queue', (s) => s.queued);
+  poolGauge('portico_pool_running_workers', 'Worker pool tasks running now', (s) => s.running);
+  poolGauge('portico_pool_tasks_completed', 'Worker pool tasks completed since start', (s) => s.completed);
+  poolGauge('portico_pool_tasks_failed', 'Worker pool tasks failed since start', (s) => s.failed);
+  poolGauge('portico_pool_tasks_rejected', 'Worker pool tasks rejected (queue full) since start', (s) => s.rejected);
+  poolGauge('portico_pool_tasks_dropped', 'Worker pool tasks dropped at shutdown', (s) => s.dropped);
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    observeRequest(route: string, method: string, status: number, seconds: number) {
+      const labels = { route, method: METHODS.has(method) ? method : 'OTHER', status: STATUS_CLASS[Math.floor(status / 100)] ?? 'other' };
+      requests.inc(labels);
+      duration.observe(labels, seconds);
+    },
+    upstreamError: (route: string, kind: UpstreamErrorKind) => upstreamErrors.inc({ route, kind }),
+    rateLimitDecision: (policy: string, outcome: RateLimitOutcome) => rateLimit.inc({ policy, outcome }),
+    cache: (event: CacheEvent) => cache.inc({ event }),
+    dbQuery: (seconds: number, ok: boolean) => db.observe({ outcome: ok ? 'ok' : 'error' }, seconds),
+    configReload(ok: boolean, hash?: string) {
+      reloads.inc({ result: ok ? 'success' : 'failure' });
+      if (ok && hash !== undefined) {
+        configInfo.reset();
+        configInfo.set({ hash }, 1);
+      }
+    },
+    watchPool: (source: PoolStatsSource) => void sources.push(source),
+    render: () => registry.metrics(),
+  };
+}

@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+import supertest from 'supertest';
+import { loadConfigFile } from '../../src/config/load.js';
+import { defaultRegistry } from '../../src/middleware/registry.js';
+import { startPortico, type Portico } from '../../src/main.js';
+import { silentLogger, startTestPortico } from '../helpers/portico.js';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { request, waitFor } from '../helpers/http.js';
+
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function tagged(tag: string): Promise<TestUpstream> {
+  const up = await startUpstream((_req, res) => res.end(tag));
+  cleanup.push(() => up.close());
+  return up;
+}
+
+describe('admin surface', () => {
+  it('serves Prometheus metrics labelled by route name, never by raw path', async () => {
+    const up = await tagged('a');
+    const p = await startTestPortico(`routes:\n  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: ${up.url}\n`);
+    cleanup.push(() => p.shutdown());
+    await supertest(p.proxyUrl).get('/orders/12345').expect(200);
+    await supertest(p.proxyUrl).get('/unknown/777').expect(404);
+    const res = await supertest(p.adminUrl).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/portico_requests_total\{route="orders",method="GET",status="2xx"\} 1/);
+    expect(res.text).toMatch(/portico_requests_total\{route="-",method="GET",status="4xx"\} 1/);
+    expect(res.text).toMatch(/portico_request_duration_seconds_bucket\{/);
+    expect(res.text).toMatch(/portico_config_info\{hash="[0-9a-f]{12}"\} 1/);
+    expect(res.text).toMatch(/portico_process_resident_memory_bytes/);
+    expect(res.text).not.toMatch(/12345|777/);
+  });
+
+  it('shows the effective config with secrets redacted', async () => {
+    const up = await tagged('a');
+    const p = await startTestPortico(
+      `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\nredis:\n  url: ""\ndatabase:\n  url: postgres://app:hunter2@db.internal:5432/users\nroutes:\n  - name: a\n    upstream: ${up.url}\n`,
+    );
+    cleanup.push(() => p.shutdown());
+    const res = await supertest(p.adminUrl).get('/config').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+    expect(res.body.hash).toBe(p.plan().hash);
+    expect(res.body.config.database.url).toBe('postgres://app:***@db.internal:5432/users');
+    expect(res.body.config.server.adminToken).toBe('***');
+    expect(JSON.stringify(res.body)).not.toMatch(/hunter2|s3cret/);
+  });
+
+  it('checks the bearer token on every admin call when one is set', async () => {
+    const p = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`);
+    cleanup.push(() => p.shutdown());
+    for (const path of ['/healthz', '/readyz', '/metrics', '/config']) {
+      const denied = await supertest(p.adminUrl).get(path);
+      expect(denied.status).toBe(401);
+      expect(denied.headers['content-type']).toBe('application/problem+json');
+      await supertest(p.adminUrl).get(path).set('Authorization', 'Bearer wrong-token-0000000000').expect(401);
+    }
+    await supertest(p.adminUrl).get('/healthz').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+  });
+
+  it('is not reachable through the proxy port, whatever the path', async () => {
+    const p = await startTestPortico('routes: []\n');
+    cleanup.push(() => p.shutdown());
+    const port = Number(new URL(p.proxyUrl).port);
+    const paths = ['/healthz', '/readyz', '/metrics', '/config', '//metrics', '/%2e%2e/metrics', '/x/../config', '/%2fconfig', '/healthz%00', '/x/%2E%2E/%2E%2E/readyz', '/cache/users/1'];
+    for (const path of paths) {
+      const res = await request(`http://127.0.0.1:${port}${path}`, { method: path.startsWith('/cache') ? 'DELETE' : 'GET' });
+      expect([400, 404]).toContain(res.status);
+      expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(res.body).not.toMatch(/portico_|"status":"ok"|"ready"|"config"/);
+    }
+  });
+});
+
+describe('hot reload', () => {
+  function routeTo(url: string, name: string): string {
+    return `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\nroutes:\n  - name: ${name}\n    upstream: ${url}\n`;
+  }
+
+  it('swaps plans under load without a failed request; invalid files keep the old plan', async () => {
+    const a = await tagged('A');
+    const b = await tagged('B');
+    const dir = mkdtempSync(join(tmpdir(), 'portico-reload-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'portico.yaml');
+    writeFileSync(file, routeTo(a.url, 'v0'));
+    const p: Portico = await startPortico({ config: await loadConfigFile(file, { registry: defaultRegistry }), configFile: file, logger: silentLogger });
+    cleanup.push(() => p.shutdown());
+
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    cleanup.push(() => agent.destroy());
+    const failures: string[] = [];
+    const seen: string[] = [];
+    let stop = false;
+    let sent = 0;
+    const worker = async () => {
+      while (!stop && sent < 20_000) {
+        sent++;
+        const res = await request(`${p.proxyUrl}/x`, { agent }).catch((err: Error) => ({ status: 0, body: err.message }));
+        if (res.status !== 200) failures.push(`${res.status} ${res.body}`);
+        else seen.push(res.body);
+      }
+    };
+    const load = Promise.all(Array.from({ length: 8 }, worker));
+    const deadline = setTimeout(() => {
+      stop = true;
+    }, 30_000);
+
+    let expected = 'A';
+    for (let version = 1; version <= 20; version++) {
+      if (version % 2 === 0) {
+        writeFileSync(file, `routes:\n  - name: broken-${version}\n    upstream: not a url\n`);
+        expect(await p.reloadFromFile()).toBe(false);
+      } else {
+        expected = expected === 'A' ? 'B' : 'A';
+        writeFileSync(file, routeTo(expected === 'A' ? a.url : b.url, `v${version}`));
+        expect(await p.reloadFromFile()).toBe(true);
+        const mark = seen.length;
+        await waitFor(() => seen.slice(mark).includes(expected), 5000, `version ${version} to take effect`);
+      }
+      expect(p.plan().config.routes[0]?.name).toBe(`v${version % 2 === 0 ? version - 1 : version}`);
+    }
+    stop = true;
+    clearTimeout(deadline);
+    await load;
+    expect(failures).toEqual([]);
+    expect(sent).toBeGreaterThan(20);
+    const metrics = await supertest(p.adminUrl).get('/metrics');
+    expect(metrics.text).toMatch(/portico_config_reloads_total\{result="failure"\} 10/);
+    expect(metrics.text).toMatch(/portico_config_reloads_total\{result="success"\} 11/);
+    await supertest(p.adminUrl).get('/readyz').expect(200);
+  });
+
+  it('reloads when the watched file changes', async () => {
+    const a = await tagged('A');
+    const b = await tagged('B');
+    const dir = mkdtempSync(join(tmpdir(), 'portico-watch-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'portico.yaml');
+    writeFileSync(file, routeTo(a.url, 'first'));
+    const p = await startPortico({ config: await loadConfigFile(file, { registry: defaultRegistry }), configFile: file, watch: true, logger: silentLogger });
+    cleanup.push(() => p.shutdown());
+    expect((await request(`${p.proxyUrl}/`)).body).toBe('A');
+    writeFileSync(file, routeTo(b.url, 'second'));
+    await waitFor(() => p.plan().config.routes[0]?.name === 'second', 5000, 'the watcher to reload');
+    expect((await request(`${p.proxyUrl}/`)).body).toBe('B');
+  });
+});
