@@ -18,7 +18,8 @@ import { defaultRegistry } from './middleware/registry.js';
 import { createAgentPool } from './proxy/agents.js';
 import { createProxyServer } from './server.js';
 import { createUpstreamProxies } from './proxy/forward.js';
-import { memoryStores, type Stores } from './stores/stores.js';
+import type { Stores } from './stores/stores.js';
+import { startServices } from './services.js';
 
 export interface PorticoOptions {
   readonly config: Config;
@@ -57,8 +58,8 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   const logger = options.logger ?? pino({ level: options.config.telemetry.logs.level });
   const metrics = options.metrics ?? createPrometheusMetrics();
   const registry = options.registry ?? defaultRegistry;
-  const stores = options.stores ?? memoryStores();
-  const builtins = options.builtins ?? [];
+  const services = await startServices({ config: options.config, logger, metrics, stores: options.stores, builtins: options.builtins });
+  const { stores } = services;
   const agents = createAgentPool({ maxSockets: options.config.server.upstreamMaxSockets, idleTimeout: options.config.server.upstreamIdleTimeout });
   let proxy: ReturnType<typeof createProxyServer> | undefined;
   const hooks = {
@@ -70,7 +71,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     },
   };
   const proxies = createUpstreamProxies(hooks, (url) => agents.agentFor(url));
-  const makePlan = (config: Config): Plan => buildPlan(config, { config, logger, stores, metrics, registry, builtins, proxies, agents });
+  const makePlan = (config: Config): Plan => buildPlan(config, { config, logger, stores, metrics, registry, builtins: services.builtins(config), proxies, agents, pool: services.pool });
 
   let plan = makePlan(options.config);
   const observe =
@@ -98,6 +99,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     draining: () => proxy?.draining() ?? false,
     metrics,
     readiness,
+    ...(services.users ? { invalidateUser: services.users.invalidate } : {}),
   });
   const proxyUrl = await listen(proxy.server, options.config.server.listen.host, options.config.server.listen.port);
   const adminUrl = await listen(admin, options.config.server.admin.host, options.config.server.admin.port);
@@ -140,8 +142,8 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
         if (forced) logger.warn({ drainTimeout: plan.config.server.drainTimeout }, 'drain timeout: remaining connections closed');
         admin.close();
         admin.closeAllConnections();
+        await services.close(plan.config.server.drainTimeout);
         agents.destroy();
-        if (options.stores === undefined) await stores.close();
         logger.info('portico stopped');
       })();
       return stopping;

@@ -6,7 +6,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import { sendProblem } from '../errors.js';
+import { sendError, sendProblem } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { redactConfig } from './redact.js';
 
@@ -82,9 +82,6 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
 
 export function createAdminServer(options: AdminOptions): http.Server {
   return http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
-    route(req, res, options).catch(() => {
-      if (!res.headersSent) sendProblem(res, 'PORTICO_INTERNAL', {});
-      else res.destroy();
-    });
+    route(req, res, options).catch((err: unknown) => sendError(res, err, {}));
   });
 }

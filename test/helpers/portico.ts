@@ -12,7 +12,9 @@ export const silentLogger: Logger = pino({ level: 'silent' });
 
 /** Prepends a server section listening on ephemeral loopback ports unless the text has its own. */
 export function testConfig(yaml: string, env: Record<string, string> = {}): Config {
-  const text = yaml.includes('server:') ? yaml : `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n${yaml}`;
+  let text = yaml.includes('server:') ? yaml : `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n${yaml}`;
+  // The user lookup opens a database; suites that do not test it leave it off.
+  if (!/^userLookup:/m.test(text)) text += '\nuserLookup:\n  enabled: false\n';
   return loadConfigText(text, 'test.yaml', { registry: defaultRegistry, env });
 }
 
