@@ -1,0 +1,153 @@
+/**
+ * `logging`: one JSON line per request when the exchange ends (response finished, or the client went away), at
+ * error for 5xx, warn for 4xx, info otherwise. Options: `level`, the threshold for this entry's lines (default
+ * `telemetry.logs.level`); at `debug` or below a line also carries the request and response headers (redacted).
+ *
+ * Built for the hot path instead of pino-http, whose default serializers copy every request and response header
+ * into each line: per request this kind makes one child logger (the request-scoped `req.portico.log`) and one flat
+ * object, registers shared listeners (no closure per request), and counts bytes only when no Content-Length says
+ * how many there are. If a chain holds two `logging` entries (global and route), the last one sets the options and
+ * the request still logs once.
+ *
+ * Fields: reqId, method, path (no query string: it may carry secrets), route, status, durationMs, bytesIn and
+ * bytesOut (body bytes), upstream, clientIp, userAgent, traceId/spanId when the request is traced.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { logLevel } from '../telemetry/config.js';
+import { requestTrace } from '../telemetry/request-trace.js';
+import { defineKind } from './kind.js';
+
+interface Entry {
+  readonly log: Logger;
+  /** Threshold is debug or trace: lines carry headers. */
+  readonly headers: boolean;
+}
+
+const ENTRY = Symbol('portico.logging');
+const BYTES_IN = Symbol('portico.bytesIn');
+const BYTES_OUT = Symbol('portico.bytesOut');
+const OWNER = Symbol('portico.owner');
+
+interface RequestState {
+  [ENTRY]?: Entry;
+  [BYTES_IN]?: number;
+}
+interface ResponseState {
+  [BYTES_OUT]?: number;
+}
+interface PipedSource {
+  [OWNER]?: ServerResponse & ResponseState;
+}
+
+const EMPTY_BODY_STATUS = new Set([204, 304]);
+
+function countIn(this: IncomingMessage & RequestState, chunk: Buffer): void {
+  this[BYTES_IN] = (this[BYTES_IN] ?? 0) + chunk.length;
+}
+
+/** Chunked request bodies are counted once something consumes them: a `data` listener before that would start the flow itself. */
+function startCountingIn(this: IncomingMessage & RequestState): void {
+  this.off('resume', startCountingIn);
+  this.on('data', countIn);
+}
+
+function countOut(this: Readable & PipedSource, chunk: Buffer): void {
+  const owner = this[OWNER];
+  if (owner !== undefined) owner[BYTES_OUT] = (owner[BYTES_OUT] ?? 0) + chunk.length;
+}
+
+/** The upstream body is piped into the response; without Content-Length its chunks are counted as they pass. */
+function onPipe(this: ServerResponse & ResponseState, source: Readable & PipedSource): void {
+  if (this.getHeader('content-length') !== undefined) return;
+  this[BYTES_OUT] = 0;
+  source[OWNER] = this;
+  source.on('data', countOut);
+}
+
+function declaredLength(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return undefined;
+  const parsed = Number(value);
+  return Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : undefined;
+}
+
+function bytesIn(req: IncomingMessage & RequestState): number {
+  return req[BYTES_IN] ?? declaredLength(req.headers['content-length']) ?? 0;
+}
+
+function bytesOut(req: IncomingMessage, res: ServerResponse & ResponseState, status: number): number {
+  if (req.method === 'HEAD' || EMPTY_BODY_STATUS.has(status) || !res.headersSent) return 0;
+  return res[BYTES_OUT] ?? declaredLength(res.getHeader('content-length')) ?? 0;
+}
+
+function pathOf(req: IncomingMessage & { originalUrl?: string }): string {
+  const url = req.originalUrl ?? req.url ?? '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** `close` on the response: the exchange is over. Writes the request's line. */
+function logExchange(this: ServerResponse & ResponseState): void {
+  const req = this.req as IncomingMessage & RequestState;
+  const entry = req[ENTRY];
+  if (entry === undefined) return;
+  const ctx = req.portico;
+  const status = req.headers.upgrade !== undefined && !this.headersSent ? 101 : this.statusCode;
+  const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+  const log = ctx?.log ?? entry.log;
+  if (!log.isLevelEnabled(level)) return;
+  const spanContext = requestTrace(req)?.span.spanContext();
+  const completed = this.writableFinished || status === 101;
+  log[level](
+    {
+      method: req.method,
+      path: pathOf(req),
+      route: ctx?.route,
+      status,
+      durationMs: ctx === undefined ? undefined : Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
+      bytesIn: bytesIn(req),
+      bytesOut: bytesOut(req, this, status),
+      upstream: ctx?.upstream,
+      clientIp: ctx?.clientIp,
+      userAgent: req.headers['user-agent'],
+      traceId: spanContext?.traceId,
+      spanId: spanContext?.spanId,
+      aborted: completed ? undefined : true,
+      req: entry.headers ? { headers: { ...req.headers } } : undefined,
+      res: entry.headers ? { headers: this.getHeaders() } : undefined,
+    },
+    completed ? 'request completed' : 'request aborted',
+  );
+}
+
+const optionsSchema = z.strictObject({ level: logLevel.optional() }).optional();
+
+export const loggingKind = defineKind({
+  name: 'logging',
+  options: optionsSchema,
+  create(options, deps) {
+    const level = options?.level ?? deps.config.telemetry.logs.level;
+    const log = level === deps.logger.level ? deps.logger : deps.logger.child({}, { level });
+    const entry: Entry = { log, headers: log.isLevelEnabled('debug') };
+    return (req, res, next) => {
+      const state = req as IncomingMessage & RequestState;
+      const first = state[ENTRY] === undefined;
+      state[ENTRY] = entry;
+      const ctx = req.portico;
+      if (ctx !== undefined) ctx.log = log.child({ reqId: ctx.id });
+      if (first) {
+        res.on('close', logExchange);
+        res.on('pipe', onPipe);
+        if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
+          state[BYTES_IN] = 0;
+          if (req.readableFlowing === true) req.on('data', countIn);
+          else req.on('resume', startCountingIn);
+        }
+      }
+      next();
+    };
+  },
+});

@@ -1,0 +1,156 @@
+/**
+ * `tracing`: one SERVER span per request, named after the route, with the HTTP semantic-convention attributes; the
+ * client's W3C `traceparent`/`tracestate` continue the trace, and the upstream call gets a CLIENT span child
+ * (src/telemetry/upstream-spans.ts) whose id the upstream receives as its parent.
+ *
+ * Spans are made by hand with @opentelemetry/api rather than by @opentelemetry/instrumentation-http: that
+ * instrumentation wraps every server `emit` and client `request`, builds its attribute set from the raw headers and
+ * runs for every request whether the route traces or not; measured on this proxy it cost more than these spans with
+ * the same names and attributes (figures in the tracing report). Without a registered SDK (exporter `none`) the
+ * tracer is a no-op: the client's traceparent passes through unchanged and the handler costs a few calls.
+ *
+ * The server span is active while the rest of the chain runs, so ioredis / pg spans (rate limit, user lookup)
+ * become its children.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Attributes, type Context } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
+import type { Config } from '../config/schema.js';
+import { formatTraceparent, requestTrace, setRequestTrace, type UpstreamAttributes } from '../telemetry/request-trace.js';
+import { expectUpstream, forgetUpstream } from '../telemetry/upstream-spans.js';
+import { defineKind } from './kind.js';
+
+const tracer = trace.getTracer('portico');
+const propagator = new W3CTraceContextPropagator();
+const headerGetter = {
+  keys: (carrier: IncomingMessage['headers']) => Object.keys(carrier),
+  get: (carrier: IncomingMessage['headers'], key: string) => carrier[key],
+};
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
+const USER_LOOKUP = 'userLookup';
+
+/** The route's path template for `http.route`: its prefix, or the user lookup's path. */
+function routeTemplate(config: Config, route: string): string | undefined {
+  if (route === USER_LOOKUP) return config.userLookup.path;
+  return config.routes.find((candidate) => candidate.name === route)?.match.pathPrefix;
+}
+
+/** `server.address` / `server.port` of each of the route's upstream origins. */
+function upstreamAttributes(config: Config, route: string): UpstreamAttributes {
+  const found = config.routes.find((candidate) => candidate.name === route);
+  const urls = found === undefined ? [] : Array.isArray(found.upstream) ? found.upstream : [found.upstream];
+  return new Map(
+    urls.map((url) => {
+      const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+      return [url.origin, { [ATTR_SERVER_ADDRESS]: url.hostname.replace(/^\[|\]$/g, ''), [ATTR_SERVER_PORT]: port }];
+    }),
+  );
+}
+
+function serverAttributes(req: IncomingMessage, route: string, template: string | undefined): Attributes {
+  const method = req.method ?? 'GET';
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const host = req.headers.host ?? '';
+  const colon = host.lastIndexOf(':');
+  const hasPort = colon > host.lastIndexOf(']');
+  const known = METHODS.has(method);
+  return {
+    [ATTR_HTTP_REQUEST_METHOD]: known ? method : '_OTHER',
+    [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: known ? undefined : method,
+    [ATTR_URL_PATH]: query === -1 ? url : url.slice(0, query),
+    [ATTR_URL_SCHEME]: 'encrypted' in req.socket ? 'https' : 'http',
+    [ATTR_HTTP_ROUTE]: template,
+    [ATTR_SERVER_ADDRESS]: hasPort ? host.slice(0, colon) : host,
+    [ATTR_SERVER_PORT]: hasPort ? Number(host.slice(colon + 1)) : undefined,
+    [ATTR_CLIENT_ADDRESS]: req.portico?.clientIp,
+    [ATTR_USER_AGENT_ORIGINAL]: req.headers['user-agent'],
+    [ATTR_NETWORK_PROTOCOL_VERSION]: req.httpVersion,
+    'portico.route': route,
+    'portico.request_id': req.portico?.id,
+  };
+}
+
+/** `close` on the response: the exchange is over (completed, or the client went away). */
+function endServerSpan(this: ServerResponse): void {
+  const record = requestTrace(this.req);
+  if (record === undefined) return;
+  if (record.traceparent !== null) forgetUpstream(record.traceparent);
+  const status = this.req.headers.upgrade !== undefined && !this.headersSent ? 101 : this.statusCode;
+  const span = record.span;
+  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  // Server spans mark only 5xx as errors; 4xx is the client's mistake (semantic conventions, HTTP server span status).
+  if (status >= 500) {
+    span.setAttribute(ATTR_ERROR_TYPE, String(status));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  if (!this.writableFinished && status !== 101) span.setAttribute('portico.client_aborted', true);
+  span.end();
+}
+
+const optionsSchema = z
+  .strictObject({
+    /** Extra attributes on this entry's server spans, e.g. `{ team: payments }`. */
+    attributes: z.record(z.string().min(1), z.string()).default({}),
+  })
+  .optional();
+
+export const tracingKind = defineKind({
+  name: 'tracing',
+  options: optionsSchema,
+  create(options, deps, scope) {
+    const route = scope.route;
+    const template = routeTemplate(deps.config, route);
+    const upstreams = upstreamAttributes(deps.config, route);
+    const extra = options?.attributes ?? {};
+    const hasExtra = Object.keys(extra).length > 0;
+    return (req, res, next) => {
+      // A second tracing entry (global and route) must not open a second server span for the same request.
+      if (requestTrace(req) !== undefined) {
+        next();
+        return;
+      }
+      const parent: Context = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
+      const remote = trace.getSpanContext(parent) !== undefined;
+      if (!remote) delete req.headers.tracestate; // tracestate is meaningless without the traceparent it belongs to
+      const span = tracer.startSpan(
+        route === '-' ? (req.method ?? 'HTTP') : route,
+        { kind: SpanKind.SERVER, startTime: req.portico?.startedAt, attributes: serverAttributes(req, route, template) },
+        parent,
+      );
+      const spanContext = span.spanContext();
+      if (!isSpanContextValid(spanContext)) {
+        next(); // no SDK and no incoming trace: nothing to propagate
+        return;
+      }
+      const traceparent = formatTraceparent(spanContext);
+      req.headers.traceparent = traceparent;
+      if (!span.isRecording()) {
+        setRequestTrace(req, { span, traceparent: null, req, upstreams });
+        next();
+        return;
+      }
+      if (hasExtra) span.setAttributes(extra);
+      const record = { span, traceparent, req, upstreams };
+      setRequestTrace(req, record);
+      expectUpstream(record);
+      res.on('close', endServerSpan);
+      context.with(trace.setSpan(parent, span), next);
+    };
+  },
+});

@@ -1,0 +1,131 @@
+/**
+ * The process logger: pino writing JSON lines to an asynchronous sonic-boom destination (stdout, or a file opened
+ * for append), secrets redacted. Built once by the composition root and handed down; tests pass their own stream.
+ *
+ * Flushing, and the pino / sonic-boom pitfalls it steers around:
+ * - `SonicBoom.flush(cb)` calls back at once when `minLength` is 0 (our setting: lines leave without waiting for a
+ *   4 KiB batch), even while a write is in flight. `flush()` below waits for the destination's `drain` instead.
+ * - `flushSync()` throws "sonic boom is not ready yet" while a file is still being opened asynchronously
+ *   (pinojs/pino#871, #2326). The file is opened synchronously here, so the descriptor exists from the start.
+ * - `flushSync()` does not wait for a chunk already handed to an async `fs.write` (pinojs/sonic-boom#101); exiting
+ *   right after it can lose that chunk. SIGTERM and fatal paths use the async `flush()` while the event loop still
+ *   runs, then exit; pino's own exit hook (`flushSync` on `exit`) remains the last resort.
+ * - sonic-boom's `flushSync` retries forever on a write error other than EAGAIN/EBUSY (ENOSPC, EBADF): its catch
+ *   only rethrows retryable codes. A destination that failed is therefore not flushed synchronously until a write
+ *   succeeds again, so a full disk cannot hang the exit hook. EPIPE already turns the stream into a no-op (pino).
+ * - The async buffer is bounded (`maxLength`): a reader that stops draining stdout cannot grow memory without
+ *   limit; lines beyond it are dropped and counted.
+ */
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import type { TelemetryConfig } from './config.js';
+
+/** Header names whose values never reach a log line, on the request and the response side. */
+const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
+export const DEFAULT_REDACT: readonly string[] = ['req', 'res'].flatMap((side) => SECRET_HEADERS.map((name) => `${side}.headers["${name}"]`));
+
+/** Bytes buffered for the destination before lines are dropped (a stalled stdout reader). */
+const MAX_BUFFERED = 32 * 1024 * 1024;
+
+export interface ProcessLogger {
+  readonly logger: Logger;
+  /** Resolves true once every line logged so far reached the destination; false if `timeoutMs` passed first. */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Synchronous best effort for an `exit` handler; prefer `flush()` wherever the event loop still runs. */
+  flushSync(): void;
+  /** Lines dropped because the destination fell `MAX_BUFFERED` bytes behind. */
+  dropped(): number;
+}
+
+export interface LoggerOptions {
+  /** Replaces the configured destination (tests capture lines this way). Flushing it is the caller's concern. */
+  readonly stream?: DestinationStream;
+}
+
+/** The sonic-boom state `flush()` reads: bytes not yet written (`_len`) and the open descriptor. */
+interface SonicState {
+  readonly _len: number;
+  readonly fd: number;
+  readonly destroyed: boolean;
+}
+
+type Destination = ReturnType<typeof pino.destination>;
+
+function openDestination(path: string): Destination {
+  if (path === 'stdout') return pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED });
+  mkdirSync(dirname(path), { recursive: true });
+  return pino.destination({ dest: openSync(path, 'a'), sync: false, maxLength: MAX_BUFFERED });
+}
+
+/** Creates the logger from the `telemetry` section. Throws on an unwritable file (a startup error). */
+export function createLogger(telemetry: TelemetryConfig, options: LoggerOptions = {}): ProcessLogger {
+  const destination = options.stream === undefined ? openDestination(telemetry.logs.destination) : undefined;
+  const logger = pino(
+    {
+      level: telemetry.logs.level,
+      base: { service: telemetry.serviceName, pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: pino.stdSerializers.errWithCause },
+      redact: { paths: [...DEFAULT_REDACT, ...telemetry.logs.redact], censor: '[Redacted]' },
+    },
+    options.stream ?? destination,
+  );
+  if (destination === undefined) return { logger, flush: () => Promise.resolve(true), flushSync: () => {}, dropped: () => 0 };
+  return { logger, ...guard(destination) };
+}
+
+function guard(destination: Destination): Omit<ProcessLogger, 'logger'> {
+  const state = destination as unknown as SonicState;
+  let failed = false;
+  let dropped = 0;
+  destination.on('error', (err: Error) => {
+    // The logger cannot report its own failure; stderr gets one line per outage.
+    if (!failed) process.stderr.write(`portico: log destination failed: ${err.message}\n`);
+    failed = true;
+  });
+  destination.on('write', () => {
+    failed = false;
+  });
+  destination.on('drop', () => {
+    dropped += 1;
+  });
+  const flushSync = destination.flushSync.bind(destination);
+  // pino's exit hook calls this property; the guard keeps a failed destination from spinning forever at exit.
+  destination.flushSync = () => {
+    if (!failed && state.fd >= 0 && !state.destroyed) flushSync();
+  };
+
+  const flush = (timeoutMs = 5000): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (state._len === 0 || state.destroyed) {
+        resolve(true);
+        return;
+      }
+      const finish = (flushed: boolean): void => {
+        clearTimeout(timer);
+        destination.off('drain', onDrain);
+        destination.off('close', onClose);
+        resolve(flushed);
+      };
+      const onDrain = (): void => {
+        if (state._len === 0) finish(true);
+      };
+      const onClose = (): void => finish(state._len === 0);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      destination.on('drain', onDrain);
+      destination.on('close', onClose);
+    });
+
+  return { flush, flushSync: () => destination.flushSync(), dropped: () => dropped };
+}
+
+/**
+ * For `uncaughtException` / `unhandledRejection` handlers: logs the error at fatal, waits (bounded) until the line and
+ * everything before it are written, then exits with code 1.
+ */
+export function logFatalAndExit(log: ProcessLogger, err: unknown, origin: string, exit: (code: number) => void = process.exit): void {
+  log.logger.fatal({ err, origin }, 'fatal error, exiting');
+  void log.flush(2000).finally(() => exit(1));
+}
