@@ -136,7 +136,9 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       if (res.writableEnded || res.destroyed) return; // the client went away; nothing to answer
       if (shouldRetry(err, req, res) && web !== undefined) {
         req[RETRIED] = true;
-        void web(req, res, { ...proxyOptions, buffer: Readable.from([]) });
+        // Not through the pool: when one idle socket went stale its siblings usually did too (upstream restart,
+        // NAT timeout), and the pool would hand the retry another dead one.
+        void web(req, res, { ...proxyOptions, agent: false, buffer: Readable.from([]) });
         return;
       }
       const route = req[ROUTE]?.route ?? req.portico?.route;
