@@ -83,6 +83,7 @@ export async function createUserLookup(deps: UserLookupDeps): Promise<UserLookup
     metrics,
     logger,
     options,
+    cacheHealth: { success: () => stores.reportSuccess('cache'), failure: (err) => stores.reportFailure('cache', err) },
   });
   const client = stores.cacheClient;
   const subscription: Subscription | undefined =

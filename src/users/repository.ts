@@ -19,6 +19,12 @@ interface UserRow {
   readonly created_at: Date | string;
 }
 
+/** Dates may come from another realm (the embedded database's worker), so no `instanceof Date`. */
+function isoTime(value: Date | string): string {
+  const time = new Date(value);
+  return Number.isNaN(time.getTime()) ? String(value) : time.toISOString();
+}
+
 function unavailable(err: unknown, action: string, context: Record<string, string>): PorticoError {
   const detail = err instanceof Error ? err.message : String(err);
   const sqlState = (err as { code?: unknown } | null)?.code;
@@ -43,8 +49,7 @@ export class SqlUserRepository implements UserRepository {
     }
     const row = rows[0];
     if (row === undefined) return undefined;
-    const createdAt = row.created_at instanceof Date ? row.created_at.toISOString() : String(row.created_at);
-    return { id: Number(id), name: row.name, email: row.email, createdAt };
+    return { id: Number(id), name: row.name, email: row.email, createdAt: isoTime(row.created_at) };
   }
 
   /** Applies pending migrations; returns the versions applied now. */

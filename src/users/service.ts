@@ -53,6 +53,8 @@ export interface UserServiceDeps {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly options: UserServiceOptions;
+  /** Told about every cache outcome, so store health reflects a Redis that is connected but failing. */
+  readonly cacheHealth?: { success(): void; failure(err: unknown): void };
   readonly random?: () => number;
 }
 
@@ -81,6 +83,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
   const warnDb = throttledWarn(deps.logger, 'user database unavailable', options.errorLogInterval);
   const cacheFailed = (err: unknown, op: string): void => {
     metrics.cache('error');
+    deps.cacheHealth?.failure(err);
     warnCache(err, { op, cache: cache?.kind });
   };
 
@@ -102,6 +105,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     const task = async (signal: AbortSignal): Promise<void> => {
       if (signal.aborted) return;
       const written = await traced('cache.set', { 'portico.user.id': id }, () => active.set(id, value, ttl, version));
+      deps.cacheHealth?.success();
       if (!written) metrics.cache('stale_skip');
     };
     const done = runner.submit(task, { timeout: options.fillTimeout }).catch((err: unknown) => cacheFailed(err, 'set'));
@@ -115,6 +119,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     let read: CacheRead | undefined;
     try {
       read = await traced('cache.get', { 'portico.user.id': id }, () => cache.get(id));
+      deps.cacheHealth?.success();
     } catch (err) {
       cacheFailed(err, 'get');
     }

@@ -1,0 +1,141 @@
+/**
+ * The repository and migrations on both backends (real PostgreSQL in a schema of its own, embedded PGlite), then
+ * PostgreSQL's failure bounds: a slow statement, a refused connection, a host that never answers.
+ */
+import { databaseSchema, userLookupSchema } from '../../src/users/config.js';
+import { openDatabase, type Database } from '../../src/users/database.js';
+import { SqlUserRepository } from '../../src/users/repository.js';
+import { userSql } from '../../src/users/sql.js';
+import { dropSchema, PG_URL, sparePort, sql, startBlackHole, uniqueName } from './users-fixtures.js';
+
+const schema = uniqueName('users_db');
+afterAll(async () => dropSchema(schema));
+
+function repositoryOn(db: Database, table = 'people'): SqlUserRepository {
+  return new SqlUserRepository(db, userSql(userLookupSchema.parse({ schema, table })));
+}
+
+describe.each([
+  ['postgres', PG_URL],
+  ['embedded', ''],
+])('user repository on %s', (_name, url) => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openDatabase(databaseSchema.parse({ url, statementTimeout: 5000 }));
+  });
+  afterAll(async () => db.close());
+
+  it('migrates once, records the version, and is a no-op the second time', async () => {
+    const repository = repositoryOn(db);
+    expect(await repository.migrate()).toEqual([1]);
+    expect(await repository.migrate()).toEqual([]);
+    const rows = await db.query<{ target: string; version: number }>(`SELECT target, version FROM "${schema}".portico_migrations`);
+    expect(rows).toEqual([{ target: `${schema}.people`, version: 1 }]);
+    await repository.verify();
+  });
+
+  it('seeds sample users idempotently and reads them back', async () => {
+    const repository = repositoryOn(db);
+    expect(await repository.isEmpty()).toBe(true);
+    expect(await repository.seed(20)).toBe(20);
+    expect(await repository.seed(25)).toBe(5);
+    expect(await repository.findById('7')).toEqual({ id: 7, name: 'User 7', email: 'user7@example.com', createdAt: '2024-01-01T07:00:00.000Z' });
+    expect(await repository.findById('26')).toBeUndefined();
+  });
+
+  it('fails verify with PORTICO_DATABASE_UNAVAILABLE when a configured column does not exist', async () => {
+    const wrong = new SqlUserRepository(db, userSql(userLookupSchema.parse({ schema, table: 'people', columns: { email: 'mail' } })));
+    await expect(wrong.verify()).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE', context: { sqlState: '42703' } });
+  });
+});
+
+describe('embedded database failure bounds', () => {
+  it('answers a caller within statementTimeout while a slow statement runs, without blocking the event loop', async () => {
+    const db = await openDatabase(databaseSchema.parse({ statementTimeout: 200 }));
+    try {
+      const started = Date.now();
+      const slow = db.query('SELECT pg_sleep(1.5)');
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 10);
+      await expect(slow).rejects.toMatchObject({ code: '57014' });
+      clearInterval(ticker);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(ticks).toBeGreaterThanOrEqual(5); // the statement runs in the worker, timers keep firing
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('migrations on PostgreSQL', () => {
+  it('apply each version once when several instances start together', async () => {
+    const dbs = await Promise.all([1, 2, 3].map(() => openDatabase(databaseSchema.parse({ url: PG_URL, statementTimeout: 5000 }))));
+    try {
+      const applied = await Promise.all(dbs.map((db) => repositoryOn(db, 'racers').migrate()));
+      expect(applied.flat()).toEqual([1]);
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+    }
+  });
+});
+
+describe('PostgreSQL failure bounds', () => {
+  it('gives up on a statement past statement_timeout (a table locked by someone else)', async () => {
+    const db = await openDatabase(databaseSchema.parse({ url: PG_URL, statementTimeout: 300 }));
+    const locker = await openDatabase(databaseSchema.parse({ url: PG_URL, statementTimeout: 10_000 }));
+    const repository = repositoryOn(db, 'locked');
+    await repository.migrate();
+    let unlock: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (unlock = resolve));
+    let locked: (() => void) | undefined;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+    const holder = locker.transaction(async (tx) => {
+      await tx.query(`LOCK TABLE "${schema}"."locked" IN ACCESS EXCLUSIVE MODE`);
+      locked?.();
+      await held;
+    });
+    try {
+      await lockTaken;
+      const started = Date.now();
+      await expect(repository.findById('1')).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE', context: { sqlState: '57014' } });
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      unlock?.();
+      await holder;
+      await Promise.all([db.close(), locker.close()]);
+    }
+  });
+
+  it('fails fast when nothing listens on the database port', async () => {
+    const port = await sparePort();
+    const db = await openDatabase(databaseSchema.parse({ url: `postgres://postgres@127.0.0.1:${port}/test`, connectTimeout: 1000 }));
+    try {
+      const started = Date.now();
+      await expect(repositoryOn(db).findById('1')).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE', context: { sqlState: 'ECONNREFUSED' } });
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('bounds the wait on a host that accepts and never answers by connectTimeout', async () => {
+    const hole = await startBlackHole();
+    const db = await openDatabase(databaseSchema.parse({ url: `postgres://postgres@127.0.0.1:${hole.port}/test`, connectTimeout: 300 }));
+    try {
+      const started = Date.now();
+      await expect(repositoryOn(db).findById('1')).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await db.close();
+      await hole.close();
+    }
+  });
+});
+
+describe('test schema hygiene', () => {
+  it('lives in its own schema', async () => {
+    const found = await sql('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    expect(found.rowCount).toBe(1);
+  });
+});
