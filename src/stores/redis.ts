@@ -108,18 +108,17 @@ function readyWithin(client: Redis, ms: number): Promise<void> {
   });
 }
 
+/** QUIT, bounded: past QUIT_TIMEOUT (or when not connected) the socket is dropped. Resolves once the client ended. */
 async function closeClient({ client, health }: OpenClient): Promise<void> {
   health.close();
   if (client.status === 'end') return;
+  // Not events.once: it would reject on an 'error' emitted while closing.
+  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
   const timer = setTimeout(() => client.disconnect(), QUIT_TIMEOUT);
   timer.unref();
-  try {
-    await client.quit();
-  } catch {
-    client.disconnect(); // not connected: nothing to say goodbye to
-  } finally {
-    clearTimeout(timer);
-  }
+  client.quit().catch(() => client.disconnect());
+  await ended;
+  clearTimeout(timer);
 }
 
 export async function createRedisStores(config: RedisConfig, logger: Logger): Promise<Stores> {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { configSchema } from '../../src/config/schema.js';
-import { rateLimitKind } from '../../src/middleware/rate-limit/index.js';
+import { rateLimitKind, storeErrorFallbacks } from '../../src/middleware/rate-limit/index.js';
 import { rateLimitPolicySchema } from '../../src/middleware/rate-limit/policy.js';
 import { compilePolicy, limiterSpec, localSpec, type CompiledPolicy } from '../../src/middleware/rate-limit/compile.js';
 import { decide, stricter, type Verdict } from '../../src/middleware/rate-limit/decide.js';
@@ -142,5 +142,15 @@ describe('compilePolicy', () => {
     expect(compiledPolicy.member).toBe('"per-key";q=7;w=30');
     expect(compiledPolicy.quotedName).toBe('"per-key"');
     expect(compiledPolicy.missingKeyDetail).toBe('rate-limit policy "per-key" needs the X-Api-Key header');
+  });
+});
+
+describe('storeErrorFallbacks', () => {
+  test('names what each policy does while the store is degraded', () => {
+    const config = configSchema.parse({
+      rateLimits: { 'per-client': { limit: 5, window: '1s', localShare: 0.5 }, login: { limit: 1, window: '1s', onStoreError: 'deny' } },
+    });
+    expect(storeErrorFallbacks(config.rateLimits)).toBe('per-client: local (50%), login: deny');
+    expect(storeErrorFallbacks({})).toBe('');
   });
 });

@@ -73,15 +73,15 @@ function writeHeaders(res: ServerResponse, state: RequestLimits): void {
 function respond(req: IncomingMessage, res: ServerResponse, next: NextFunction, state: RequestLimits): void {
   writeHeaders(res, state);
   const decider = state.decider;
-  const fields = { requestId: req.portico?.id, route: req.portico?.route };
   if (decider !== undefined && decider.action === 'limit') {
     const name = decider.policy.name;
-    sendProblem(res, 'PORTICO_RATE_LIMITED', { ...fields, extra: { policy: name } }, {
+    sendProblem(res, 'PORTICO_RATE_LIMITED', { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: name } }, {
       detail: `rate limit "${name}" exceeded`,
       headers: { 'retry-after': String(retryAfterSeconds(decider.resetMs)) },
     });
   } else if (state.unavailable !== undefined) {
-    sendProblem(res, 'PORTICO_STORE_UNAVAILABLE', { ...fields, extra: { policy: state.unavailable.policy.name } }, {
+    const name = state.unavailable.policy.name;
+    sendProblem(res, 'PORTICO_STORE_UNAVAILABLE', { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: name } }, {
       detail: 'the rate-limit store is unavailable',
       headers: { 'retry-after': STORE_RETRY_AFTER },
     });

@@ -7,6 +7,7 @@
  * the plan-time work; `decide.ts` one decision with its store-error fallback; `enforce.ts` the request path.
  */
 import { z } from 'zod';
+import type { Config } from '../../config/schema.js';
 import { PorticoError } from '../../errors.js';
 import { defineKind } from '../kind.js';
 import { compilePolicy } from './compile.js';
@@ -37,3 +38,13 @@ export const rateLimitKind = defineKind({
     return enforce(policies, deps);
   },
 });
+
+/**
+ * What each policy does while the limit store is degraded, for /readyz detail and logs:
+ * `per-client: local (50%), login: deny`. Empty when no policy is defined.
+ */
+export function storeErrorFallbacks(rateLimits: Config['rateLimits']): string {
+  return Object.entries(rateLimits)
+    .map(([name, policy]) => `${name}: ${policy.onStoreError === 'local' ? `local (${Math.round(policy.localShare * 100)}%)` : policy.onStoreError}`)
+    .join(', ');
+}

@@ -1,0 +1,148 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Redis } from 'ioredis';
+import { redisSchema } from '../../src/stores/config.js';
+import { clientOptions, reconnectDelay } from '../../src/stores/redis.js';
+import { createStores, type Stores } from '../../src/stores/stores.js';
+import { closedPort } from '../helpers/upstream.js';
+import { waitFor } from '../helpers/http.js';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+
+interface LogLine {
+  level: number;
+  msg: string;
+  client?: string;
+  cause?: string;
+}
+
+function capturingLogger(): { logger: pino.Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const text of chunk.toString().split('\n')) if (text !== '') lines.push(JSON.parse(text) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, stream), lines };
+}
+
+const opened: Stores[] = [];
+const servers: RedisServer[] = [];
+afterEach(async () => {
+  for (const stores of opened.splice(0)) await stores.close();
+  for (const server of servers.splice(0)) await server.kill();
+});
+
+async function stores(config: Record<string, unknown>, logger = pino({ level: 'silent' })): Promise<Stores> {
+  const created = await createStores(redisSchema.parse(config), logger);
+  opened.push(created);
+  return created;
+}
+
+const count = (lines: LogLine[], msg: string, client: string): number => lines.filter((line) => line.msg.startsWith(msg) && line.client === client).length;
+
+describe('redis client options', () => {
+  test('every command fails fast and is never re-sent: no offline queue, no retries, bounded times', () => {
+    const options = clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379', commandTimeout: '100ms' }), 'limit');
+    expect(options).toMatchObject({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: 100,
+      connectTimeout: 1000,
+      socketTimeout: 1000,
+      connectionName: 'portico-limit',
+    });
+    expect(clientOptions(redisSchema.parse({ url: 'redis://x', socketTimeout: 0 }), 'cache').socketTimeout).toBeUndefined();
+  });
+
+  test('reconnect delay grows exponentially, is jittered, and is capped', () => {
+    expect(reconnectDelay(1, 2000, () => 0)).toBe(25);
+    expect(reconnectDelay(1, 2000, () => 1)).toBe(50);
+    expect(reconnectDelay(3, 2000, () => 1)).toBe(200);
+    expect(reconnectDelay(50, 2000, () => 1)).toBe(2000);
+    expect(reconnectDelay(50, 2000, () => 0)).toBe(1000);
+    const delays = new Set(Array.from({ length: 20 }, () => reconnectDelay(10, 2000)));
+    expect(delays.size).toBeGreaterThan(1);
+    for (const delay of delays) expect(delay).toBeLessThanOrEqual(2000);
+  });
+
+  test('the redis section rejects a non-redis url', () => {
+    expect(redisSchema.safeParse({ url: 'http://127.0.0.1:6379' }).success).toBe(false);
+    expect(redisSchema.parse({}).url).toBe('');
+  });
+});
+
+describe('createStores', () => {
+  test('an empty url gives in-process stores, always healthy', async () => {
+    const created = await stores({});
+    expect(created.kind).toBe('memory');
+    expect(created.limitClient).toBeUndefined();
+    expect(created.health()).toEqual({ kind: 'memory', healthy: true });
+  });
+
+  test('a redis url gives two ready clients, healthy, closed cleanly', async () => {
+    const created = await createStores(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), pino({ level: 'silent' }));
+    expect(created.kind).toBe('redis');
+    expect(created.limitClient?.status).toBe('ready');
+    expect(created.cacheClient?.status).toBe('ready');
+    expect(created.limitClient).not.toBe(created.cacheClient);
+    expect(await created.limitClient?.ping()).toBe('PONG');
+    expect(created.health()).toEqual({ kind: 'redis', healthy: true });
+    await created.close();
+    expect(created.limitClient?.status).toBe('end');
+  });
+
+  test('a Redis down at start: startup is bounded, commands fail at once, degraded logged once, recovery logged once', async () => {
+    const port = await closedPort();
+    const { logger, lines } = capturingLogger();
+    const started = Date.now();
+    const created = await stores({ url: `redis://127.0.0.1:${port}`, connectTimeout: '300ms', maxReconnectDelay: '100ms' }, logger);
+    expect(Date.now() - started).toBeLessThan(1500);
+    const health = created.health();
+    expect(health.healthy).toBe(false);
+    expect(health.detail).toMatch(/limit: .*ECONNREFUSED/);
+
+    const before = Date.now();
+    await expect((created.limitClient as Redis).get('x')).rejects.toThrow();
+    expect(Date.now() - before).toBeLessThan(50);
+
+    // Several reconnect attempts happen (100ms cap); the transition is still logged once per client.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(count(lines, 'redis degraded', 'limit')).toBe(1);
+    expect(count(lines, 'redis degraded', 'cache')).toBe(1);
+
+    servers.push(await startRedisServer(port));
+    await waitFor(() => created.health().healthy, 5000, 'stores to recover');
+    expect(await created.limitClient?.ping()).toBe('PONG');
+    expect(count(lines, 'redis recovered', 'limit')).toBe(1);
+    expect(count(lines, 'redis recovered', 'cache')).toBe(1);
+  });
+
+  test('command failures reported by users degrade health once; the next success recovers it', async () => {
+    const { logger, lines } = capturingLogger();
+    const created = await stores({ url: 'redis://127.0.0.1:6379' }, logger);
+    created.reportFailure('limit', new Error('Command timed out'));
+    created.reportFailure('limit', new Error('Command timed out'));
+    expect(created.health()).toEqual({ kind: 'redis', healthy: false, detail: 'limit: Command timed out' });
+    created.reportSuccess('limit');
+    created.reportSuccess('limit');
+    expect(created.health().healthy).toBe(true);
+    expect(count(lines, 'redis degraded', 'limit')).toBe(1);
+    expect(count(lines, 'redis recovered', 'limit')).toBe(1);
+    expect(count(lines, 'redis connected', 'limit')).toBe(1);
+  });
+
+  test('a Redis killed while connected: degraded, then back after a restart on its own', async () => {
+    const server = await startRedisServer();
+    servers.push(server);
+    const created = await stores({ url: server.url, maxReconnectDelay: '100ms' });
+    expect(created.health().healthy).toBe(true);
+    await server.kill();
+    await waitFor(() => !created.health().healthy, 2000, 'degraded health');
+    expect(created.health().detail).toMatch(/limit: /);
+    await server.restart();
+    await waitFor(() => created.health().healthy, 5000, 'recovered health');
+    expect(await created.limitClient?.ping()).toBe('PONG');
+  });
+});
