@@ -65,7 +65,6 @@ export function createLogger(telemetry: TelemetryConfig, options: LoggerOptions 
     {
       level: telemetry.logs.level,
       base: { service: telemetry.serviceName, pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: pino.stdSerializers.errWithCause },
       redact: { paths: [...DEFAULT_REDACT, ...telemetry.logs.redact], censor: '[Redacted]' },
