@@ -11,6 +11,7 @@ import { toBlockList } from '../config/schema.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
 import type { Handler, KindDeps } from '../middleware/kind.js';
 import { entryKindName, resolveEntry, type KindRegistry } from '../middleware/entries.js';
+import { watchBodyIdle } from '../proxy/body-timeout.js';
 import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '../proxy/forward.js';
 import type { AgentPool } from '../proxy/agents.js';
 import { createMirror } from '../proxy/mirror.js';
@@ -94,6 +95,9 @@ function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route
   }
   if (req.headers['transfer-encoding'] !== undefined) {
     let seen = 0;
+    // A bare 'data' listener would start the flow before the forwarder pipes the body (it pipes once the upstream
+    // socket is assigned) and those chunks would be lost: pause first; the pipe resumes the flow.
+    req.pause();
     req.on('data', (chunk: Buffer) => {
       seen += chunk.length;
       if (seen > max) {
@@ -114,9 +118,11 @@ function compileRoute(route: RouteConfig, deps: PlanDeps, onError: (err: unknown
   const handlers = chainFor(route.name, route.middleware, route.excludeMiddleware, deps);
   const strip = route.stripPrefix;
   const max = route.maxBodySize;
+  const bodyIdle = deps.config.server.bodyIdleTimeout;
   const mirror = route.mirror && deps.pool ? createMirror(route.mirror, { route: route.name, pool: deps.pool, agentFor: (url) => deps.agents.agentFor(url), logger: deps.logger }) : undefined;
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
+    watchBodyIdle(req, res, bodyIdle, route.name);
     if (strip) req.url = stripPrefix(req.url, prefix);
     mirror?.(req);
     forwarder.forward(req, res);

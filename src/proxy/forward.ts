@@ -90,6 +90,10 @@ function buildOptions(target: URL, agent: Agent, plugin: Plugin): Options {
 
 function onProxyReq(proxyReq: ClientRequest, req: IncomingMessage & ForwardState): void {
   req[PROXY_REQ] = proxyReq;
+  // A body that will never complete (the client went away, or Portico answered 408/413 and dropped it) must not
+  // keep the upstream waiting for the rest until the route timeout.
+  if (req.destroyed && !req.complete) proxyReq.destroy();
+  else req.once('close', () => req.complete || proxyReq.destroy());
   const route = req[ROUTE];
   if (route === undefined) return;
   // Idle bound on connect, first byte and every gap; destroying with a typed error makes it a 504.

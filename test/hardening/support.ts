@@ -81,8 +81,8 @@ export function agentSockets(port: number): number {
   return count;
 }
 
-/** Polls an async count until it equals `expected`; rejects with the last value after `timeoutMs`. */
-export async function settlesTo(read: () => number | Promise<number>, expected: number, what: string, timeoutMs = 5000): Promise<void> {
+/** Polls a (possibly async) reading until it equals `expected`; rejects with the last value after `timeoutMs`. */
+export async function settlesTo<T>(read: () => T | Promise<T>, expected: T, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = await read();
   while (last !== expected) {

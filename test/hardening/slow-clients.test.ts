@@ -1,0 +1,132 @@
+/**
+ * Slow clients: slowloris (headers that never finish) must be cut by `headersTimeout`, which Node only enforces
+ * every `connectionsCheckingInterval`; slow-POST (a body that stalls) by `bodyIdleTimeout`. Neither may cost a
+ * well-behaved client its service, nor leave a socket behind on either side.
+ */
+import http from 'node:http';
+import { request } from '../helpers/http.js';
+import { connections, portico, rawSocket, serverSection, settlesTo, stopAll, upstream, within } from './support.js';
+
+afterEach(stopAll);
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('slowloris', () => {
+  it('closes connections whose headers trickle in, within headersTimeout + check interval, while serving others', async () => {
+    const up = await upstream();
+    const p = await portico(`${serverSection('  headersTimeout: 500ms\n  connectionsCheckingInterval: 100ms\n')}routes:\n  - name: api\n    upstream: ${up.url}\n`);
+    const attackers = await Promise.all(Array.from({ length: 20 }, () => rawSocket(p.port)));
+    const started = Date.now();
+    const header = 'X-Slow: ' + 'a'.repeat(60);
+    let stopped = false;
+    const trickle = (async () => {
+      for (const { socket } of attackers) socket.write('GET /x HTTP/1.1\r\nHost: x\r\n');
+      for (let i = 0; i < header.length && !stopped; i++) {
+        for (const { socket } of attackers) if (!socket.destroyed) socket.write(header[i] as string);
+        await pause(50);
+      }
+    })();
+    // Service continues for everyone else during the attack.
+    const during = await request(`${p.portico.proxyUrl}/ok`);
+    expect(during.status).toBe(200);
+    const allClosed = await within(Promise.all(attackers.map((a) => a.closed)), 2500);
+    stopped = true;
+    await trickle;
+    expect(allClosed).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    for (const attacker of attackers) expect(attacker.text()).toMatch(/^$|^HTTP\/1\.1 408 /);
+    expect(up.received.map((r) => r.url)).toEqual(['/ok']);
+    await settlesTo(() => connections(p.server()), 0, 'Portico connections');
+  });
+
+  it('also closes a connection that sends nothing at all after connecting', async () => {
+    const up = await upstream();
+    const p = await portico(`${serverSection('  headersTimeout: 500ms\n  connectionsCheckingInterval: 100ms\n')}routes:\n  - name: api\n    upstream: ${up.url}\n`);
+    const idle = await rawSocket(p.port);
+    idle.socket.write('G');
+    expect(await within(idle.closed, 2000)).toBe(true);
+  });
+});
+
+describe('slow request bodies (bodyIdleTimeout: 300ms)', () => {
+  async function setup() {
+    const outcomes: string[] = [];
+    const up = await upstream();
+    up.server.removeAllListeners('request');
+    up.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      let bytes = 0;
+      if (req.url === '/early') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('answering before the body is in\n');
+      }
+      if (req.url === '/backpressure') {
+        req.pause();
+        setTimeout(() => req.resume(), 900);
+      }
+      req.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      req.on('end', () => {
+        outcomes.push(`${req.url} complete ${bytes}`);
+        res.end(`got ${bytes}`);
+      });
+      req.on('close', () => {
+        if (!req.complete) outcomes.push(`${req.url} aborted`);
+      });
+    });
+    const p = await portico(`${serverSection('  bodyIdleTimeout: 300ms\n')}routes:\n  - name: api\n    timeout: 10s\n    upstream: ${up.url}\n`);
+    return { up, p, outcomes };
+  }
+
+  it.each([
+    ['Content-Length', 'Content-Length: 100\r\n\r\n0123456789'],
+    ['chunked', 'Transfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n'],
+  ])('answers 408 problem+json to a %s body that stalls, closes, and aborts the upstream request', async (_name, rest) => {
+    const { up, p, outcomes } = await setup();
+    const client = await rawSocket(p.port);
+    const started = Date.now();
+    client.socket.write(`POST /stall HTTP/1.1\r\nHost: x\r\n${rest}`);
+    expect(await within(client.closed, 3000)).toBe(true);
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(elapsed).toBeLessThan(1500); // the route timeout is 10s: the idle timeout did this
+    expect(client.text()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(client.text()).toContain('application/problem+json');
+    expect(client.text()).toContain('"code":"PORTICO_REQUEST_TIMEOUT"');
+    await settlesTo(() => outcomes.join(), '/stall aborted', 'upstream request aborted', 2000);
+    await settlesTo(() => connections(up.server), 0, 'upstream connections');
+    await settlesTo(() => connections(p.server()), 0, 'Portico connections');
+  });
+
+  it('lets a body that trickles but keeps moving through whole', async () => {
+    const { p, outcomes } = await setup();
+    const client = await rawSocket(p.port);
+    client.socket.write('POST /trickle HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n');
+    for (let i = 0; i < 10; i++) {
+      await pause(100);
+      client.socket.write('0123456789');
+    }
+    await within(client.closed, 3000);
+    expect(client.text()).toMatch(/^HTTP\/1\.1 200 [\s\S]*got 100$/);
+    expect(outcomes).toEqual(['/trickle complete 100']);
+  });
+
+  it('does not blame the client when the upstream is the one reading slowly', async () => {
+    const { p, outcomes } = await setup();
+    const body = Buffer.alloc(8 * 1024 * 1024, 97);
+    const res = await request(`${p.portico.proxyUrl}/backpressure`, { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect(outcomes).toEqual([`/backpressure complete ${body.length}`]);
+  });
+
+  it('destroys the connection when the body stalls after the answer has started', async () => {
+    const { p, outcomes } = await setup();
+    const client = await rawSocket(p.port);
+    client.socket.write('POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789');
+    expect(await within(client.closed, 3000)).toBe(true);
+    expect(client.text()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(client.text()).toContain('answering before the body is in');
+    expect(client.text()).not.toMatch(/\r\n0\r\n\r\n$/); // no chunked terminator: the client can tell it was cut
+    await settlesTo(() => outcomes.join(), '/early aborted', 'upstream request aborted', 2000);
+  });
+});
