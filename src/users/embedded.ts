@@ -30,6 +30,9 @@ parentPort.on('message', async (msg) => {
   }
 });`;
 
+/** How long close waits, beyond the statement timeout, for a running statement before terminating the worker. */
+const CLOSE_GRACE_MS = 1000;
+
 type Reply = { id: number; rows?: unknown[]; error?: { message: string; code?: string } } & { ready?: boolean; fatal?: string };
 
 /** Error thrown for a failed statement; `code` is the SQLSTATE, as with `pg`. */
@@ -104,19 +107,20 @@ export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
     return turn;
   };
   const limit = config.statementTimeout;
+  const timed = <Row>(text: string, params?: readonly unknown[]): Promise<Row[]> => bounded(send<Row>(text, params), limit);
 
   return {
     kind: 'embedded',
     query: <Row>(text: string, params?: readonly unknown[]) => bounded(exclusive(() => send<Row>(text, params)), limit),
     transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       return exclusive(async () => {
-        await send('BEGIN');
+        await timed('BEGIN');
         try {
-          const value = await work({ query: (text, params) => bounded(send(text, params), limit) });
-          await send('COMMIT');
+          const value = await work({ query: timed });
+          await timed('COMMIT');
           return value;
         } catch (err) {
-          await send('ROLLBACK').catch(() => undefined);
+          await timed('ROLLBACK').catch(() => undefined);
           throw err;
         }
       });
@@ -126,7 +130,10 @@ export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.ref();
       worker.postMessage({ close: true });
+      // A statement still running delays the close message; past this bound the worker is stopped outright.
+      const timer = setTimeout(() => void worker.terminate(), limit + CLOSE_GRACE_MS);
       await exited;
+      clearTimeout(timer);
     },
   };
 }

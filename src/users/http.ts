@@ -61,6 +61,7 @@ export function userLookupRoute(config: UserLookupConfig, service: UserService):
       result = await service.lookup(id);
     } catch (err) {
       if (!isPorticoError(err)) return next(err);
+      req.portico?.log.debug({ err, userId: id }, 'user lookup unavailable'); // the service warns, throttled
       sendProblem(res, err.code, fields, { headers: { ...err.headers, 'retry-after': retryAfter } });
       return;
     }

@@ -7,7 +7,7 @@ import { memoryCache } from '../../src/users/memory-cache.js';
 import { redisCache } from '../../src/users/redis-cache.js';
 import { entryOf } from '../../src/users/user.js';
 import { waitFor } from '../helpers/http.js';
-import { uniqueName } from './users-fixtures.js';
+import { clearKeys, uniqueName } from './users-fixtures.js';
 
 const ada = entryOf({ id: 1, name: 'Ada', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' });
 const grace = entryOf({ id: 1, name: 'Grace', email: 'grace@example.com', createdAt: '2024-01-01T00:00:00.000Z' });
@@ -15,8 +15,7 @@ const prefix = `portico:${uniqueName('test')}:user:`;
 const client = new Redis('redis://127.0.0.1:6379', clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'cache'));
 
 afterAll(async () => {
-  const keys = await client.keys(`${prefix}*`);
-  if (keys.length > 0) await client.del(...keys);
+  await clearKeys(client, prefix);
   await client.quit();
 });
 

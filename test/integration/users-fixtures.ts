@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { noopMetrics, type CacheEvent, type Metrics } from '../../src/admin/metrics.js';
@@ -118,6 +119,37 @@ export async function startBlackHole(): Promise<{ port: number; close(): Promise
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Holds work at a point until released: `hold()` arms it and resolves once some work reached `pass()`; that work
+ * (and any later) waits in `pass()` until `release()`. Used to make a database answer late after its read.
+ */
+export class Gate {
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  private arrived: (() => void) | undefined;
+
+  hold(): Promise<void> {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+    return new Promise((resolve) => (this.arrived = resolve));
+  }
+
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+
+  async pass(): Promise<void> {
+    this.arrived?.();
+    if (this.gate) await this.gate;
+  }
+}
+
+/** Deletes the keys a test wrote under its own prefix. */
+export async function clearKeys(client: Redis, prefix: string): Promise<void> {
+  const keys = await client.keys(`${prefix}*`);
+  if (keys.length > 0) await client.del(...keys);
 }
 
 export function recordingMetrics(): Metrics & { events: CacheEvent[]; queries: boolean[] } {

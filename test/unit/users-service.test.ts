@@ -7,29 +7,16 @@ import { deferredRunner, type BackgroundRunner } from '../../src/users/runner.js
 import { createUserService, type UserService, type UserServiceOptions } from '../../src/users/service.js';
 import type { User } from '../../src/users/user.js';
 import type { TaskRunner } from '../../src/pool/types.js';
-import { capturedLogger, recordingMetrics } from '../integration/users-fixtures.js';
+import { capturedLogger, Gate, recordingMetrics } from '../integration/users-fixtures.js';
 
 const OPTIONS: UserServiceOptions = { ttl: 60_000, negativeTtl: 60_000, jitter: 0.1, fillTimeout: 1000, errorLogInterval: 60_000 };
 
-/** A repository over a Map that counts queries; `hold` makes each query wait for `release()` after reading. */
+/** A repository over a Map that counts queries; its gate can hold each answer after the read (a slow fill). */
 class ScriptedRepository implements UserRepository {
   readonly users = new Map<string, User>();
+  readonly gate = new Gate();
   queries = 0;
   down = false;
-  private gate: Promise<void> | undefined;
-  private open: (() => void) | undefined;
-  private arrived: (() => void) | undefined;
-
-  /** Holds queries after their read; resolves once one has read. */
-  hold(): Promise<void> {
-    this.gate = new Promise((resolve) => (this.open = resolve));
-    return new Promise((resolve) => (this.arrived = resolve));
-  }
-
-  release(): void {
-    this.open?.();
-    this.gate = undefined;
-  }
 
   put(id: number, name: string): void {
     this.users.set(String(id), { id, name, email: `${name.toLowerCase()}@example.com`, createdAt: '2024-01-01T00:00:00.000Z' });
@@ -39,8 +26,7 @@ class ScriptedRepository implements UserRepository {
     this.queries += 1;
     if (this.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
     const found = this.users.get(id);
-    this.arrived?.();
-    if (this.gate) await this.gate; // the read happened; the answer is late (a slow fill)
+    await this.gate.pass();
     return found;
   }
 }
@@ -93,9 +79,9 @@ describe('user service: cache-aside', () => {
 
   it('collapses 1000 concurrent misses for one id into one query', async () => {
     const { service, repository } = build();
-    void repository.hold();
+    void repository.gate.hold();
     const lookups = Array.from({ length: 1000 }, () => service.lookup('1'));
-    repository.release();
+    repository.gate.release();
     const results = await Promise.all(lookups);
     expect(repository.queries).toBe(1);
     expect(results.filter((result) => result.collapsed)).toHaveLength(999);
@@ -122,12 +108,12 @@ describe('user service: cache-aside', () => {
 describe('user service: no stale write-back', () => {
   it('drops a slow fill that an invalidation overtook', async () => {
     const { service, repository, metrics } = build();
-    const read = repository.hold();
+    const read = repository.gate.hold();
     const slow = service.lookup('1'); // reads "Ada", answers late
     await read;
     repository.put(1, 'Grace'); // the owner commits ...
     await service.invalidate('1'); // ... then invalidates, while the fill is still in flight
-    repository.release();
+    repository.gate.release();
     expect(JSON.parse((await slow).value?.json ?? '').name).toBe('Ada');
     await service.close();
     expect(metrics.events).toContain('stale_skip');
@@ -138,12 +124,12 @@ describe('user service: no stale write-back', () => {
 
   it('starts a new flight after an invalidation instead of joining the old one', async () => {
     const { service, repository } = build();
-    const read = repository.hold();
+    const read = repository.gate.hold();
     const old = service.lookup('1');
     await read;
     await service.invalidate('1');
     repository.put(1, 'Grace');
-    repository.release();
+    repository.gate.release();
     const fresh = await service.lookup('1');
     await old;
     expect(JSON.parse(fresh.value?.json ?? '').name).toBe('Grace');
