@@ -10,6 +10,8 @@ import type { BuiltinRoute } from './plan/build.js';
 import { createWorkerPool, type WorkerPool } from './pool/pool.js';
 import { createStores, type Stores } from './stores/stores.js';
 import { createUserLookup, type UserLookup } from './users/index.js';
+import { userLookupRoute } from './users/http.js';
+import { sendProblem } from './errors.js';
 
 export interface Services {
   readonly stores: Stores;
@@ -46,28 +48,64 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
     });
   }
   let users: UserLookup | undefined;
-  try {
-    if (options.builtins === undefined && config.userLookup.enabled) {
-      users = await createUserLookup({ config, stores, logger, metrics, runner: pool });
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const wanted = options.builtins === undefined && config.userLookup.enabled;
+  // A database that is down at start must not keep the proxy from serving: the lookup answers 503 and setup is
+  // retried in the background until it succeeds.
+  const setUp = async (): Promise<void> => {
+    try {
+      const created = await createUserLookup({ config, stores, logger, metrics, runner: pool });
+      if (closed) await created.close();
+      else users = created;
+    } catch (err) {
+      logger.error({ err }, 'user lookup unavailable; retrying in 5s');
+      if (!closed) retryTimer = setTimeout(() => void setUp(), 5000).unref();
     }
-  } catch (err) {
-    await pool.shutdown(0);
-    if (options.stores === undefined) await stores.close();
-    throw err;
-  }
+  };
+  if (wanted) await setUp();
   return {
     stores,
     pool,
-    users,
+    get users() {
+      return users;
+    },
     builtins(current) {
       if (options.builtins !== undefined) return options.builtins;
-      return users === undefined ? [] : [{ ...users.builtin, middleware: current.userLookup.middleware }];
+      if (!wanted) return [];
+      const fallback = unavailableLookup(current);
+      let live: BuiltinRoute | undefined;
+      // Resolved per request so a lookup whose database came up after start serves without a reload.
+      return [
+        {
+          ...fallback,
+          handler: (req, res, next) => {
+            if (users === undefined) return fallback.handler(req, res, next);
+            live ??= userLookupRoute(current.userLookup, users.service);
+            return live.handler(req, res, next);
+          },
+        },
+      ];
     },
     async close(drainMs) {
+      closed = true;
+      if (retryTimer !== undefined) clearTimeout(retryTimer);
       const report = await pool.shutdown(drainMs);
       if (report.dropped > 0) logger.warn({ dropped: report.dropped }, 'background tasks dropped at shutdown');
       await users?.close();
       if (options.stores === undefined) await stores.close();
     },
+  };
+}
+
+/** Stands in for the user lookup while its database cannot be reached at start. */
+function unavailableLookup(config: Config): BuiltinRoute {
+  const prefix = config.userLookup.path.slice(0, -':id'.length);
+  const retryAfter = String(Math.ceil(config.userLookup.retryAfter / 1000));
+  return {
+    name: 'userLookup',
+    matches: (method, path) => (method === 'GET' || method === 'HEAD') && path.length > prefix.length && path.startsWith(prefix) && !path.includes('/', prefix.length),
+    middleware: config.userLookup.middleware,
+    handler: (req, res) => sendProblem(res, 'PORTICO_DATABASE_UNAVAILABLE', { requestId: req.portico?.id, route: 'userLookup' }, { headers: { 'retry-after': retryAfter } }),
   };
 }
