@@ -5,7 +5,8 @@
 // Knobs (env): BENCH_DURATION (s per measurement, 4), BENCH_ROUNDS (3), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (32),
 // BENCH_LATENCY_DURATION (s at 1 connection, 2), BENCH_ONLY (comma list of target ids), BENCH_LOADGEN=autocannon,
 // BENCH_PIN=0, BENCH_REDIS_URL, BENCH_BUDGET (s, 280), BENCH_KEEP_TMP=1.
-import { freePort, waitReady, stop, get } from './lib/proc.mjs';
+import { stop, get } from './lib/proc.mjs';
+import { launchTarget, unavailableReason } from './lib/launch.mjs';
 import { chooseLoadGenerator } from './lib/load.mjs';
 import { TARGETS } from './lib/targets.mjs';
 import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
@@ -31,7 +32,7 @@ const generator = chooseLoadGenerator();
 const pin = m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [];
 const header = [
   `Portico bench: ${m.cpu}, ${m.cores} cores, ${m.memGb} GB, Node ${m.node}, load average ${m.loadavg.join(' ')}`,
-  `load generator: ${generator.name}${generator.version ? ' ' + generator.version : ''}, ${options.connections} connections, ${options.duration}s x ${options.rounds} rounds (+${options.warmup}s warm-up), c=1 latency pass ${options.latencyDuration}s`,
+  `load generator: ${generator.name}${generator.version ? ` ${generator.version} (latency in whole ms; install wrk for finer)` : ''}, ${options.connections} connections, ${options.duration}s x ${options.rounds} rounds (+${options.warmup}s warm-up), c=1 latency pass ${options.latencyDuration}s`,
   `pinning: ${pinningText(m)}`,
   `nginx: ${m.nginx ? m.nginxVersion : 'not installed (apt-get install nginx to add the nginx row)'}`,
 ];
@@ -40,7 +41,7 @@ if (nodeWarning) header.push(`WARNING: ${nodeWarning}`);
 for (const line of header) log(line);
 
 const { ctx, stopAll } = await startSurroundings(m);
-log(`upstream ${ctx.upstreamUrl}, OTLP sink ${ctx.sinkUrl}, redis: ${ctx.redisUrl ?? 'none'} (${ctx.redisNote})`);
+log(`upstream ${ctx.upstreamUrl}, OTLP sink ${ctx.sinkUrl}, redis: ${ctx.redisUrl ?? "none"} (${ctx.redisNote}), users database: ${ctx.database.note}`);
 
 const selected = TARGETS.filter((t) => !only || only.includes(t.id));
 const live = [];
@@ -49,25 +50,19 @@ try {
   for (const target of selected) {
     const result = { id: target.id, label: target.label, rounds: [] };
     results.push(result);
-    const reason = unavailableReason(target);
+    const reason = unavailableReason(target, ctx);
     if (reason) {
       result.unavailable = reason;
       log(`${target.id}: unavailable: ${reason}`);
       continue;
     }
-    const port = await freePort();
-    const adminPort = await freePort();
-    const started = target.start({ ...ctx, port, adminPort });
-    const child = started.reuse ?? started;
-    const url = `http://127.0.0.1:${started.port ?? port}${target.path}`;
     try {
-      await waitReady(url, { child: started.reuse ? undefined : child, deadlineMs: 30_000 });
-      live.push({ target, result, child, url, owned: !started.reuse });
-      log(`${target.id}: ready at ${url} (pid ${child.pid})`);
+      const launched = await launchTarget(target, ctx);
+      live.push({ target, result, ...launched });
+      log(`${target.id}: ready at ${launched.url} (pid ${launched.child.pid})`);
     } catch (err) {
       result.unavailable = err.message;
       log(`${target.id}: unavailable: ${err.message}`);
-      if (!started.reuse) await stop(child, { graceMs: 2000 });
     }
   }
 
@@ -102,12 +97,6 @@ try {
 
 const rows = summarize(results);
 const checks = comparisons(rows);
-const report = { startedAt: new Date(began).toISOString(), seconds: (Date.now() - began) / 1000, machine: m, generator: generator.name, options, pinning: pinningText(m), redis: ctx.redisNote, rows, comparisons: checks, raw: results };
+const report = { startedAt: new Date(began).toISOString(), seconds: (Date.now() - began) / 1000, machine: m, generator: generator.name, options, pinning: pinningText(m), redis: ctx.redisNote, database: ctx.database.note, rows, comparisons: checks, raw: results };
 const file = writeJson(report);
 process.stdout.write(`\n${header.join('\n')}\n\n${table(rows, options.connections)}\n\nAgainst the targets of issues 4, 5 and 9 (reported, not asserted):\n${comparisonText(checks)}\n\nJSON: ${file}\nfinished in ${elapsed()}\n`);
-
-function unavailableReason(target) {
-  if (target.needs.includes('nginx') && !ctx.nginx) return 'nginx not installed';
-  if (target.needs.includes('redis') && !ctx.redisUrl) return `no Redis (${ctx.redisNote})`;
-  return target.unavailable?.();
-}

@@ -1,4 +1,18 @@
--- Makes wrk print one machine-readable line at the end; latencies in microseconds.
+-- wrk script for the bench. With BENCH_RANDOM_PREFIX and BENCH_RANDOM_COUNT set, each request asks for
+-- PREFIX .. random(1, COUNT) (the user lookup spread over many ids); otherwise the URL's path, with no per-request
+-- Lua. At the end it prints one machine-readable line; latencies in microseconds.
+local prefix = os.getenv("BENCH_RANDOM_PREFIX")
+local count = tonumber(os.getenv("BENCH_RANDOM_COUNT") or "")
+
+if prefix and count then
+  init = function(args)
+    math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+  end
+  request = function()
+    return wrk.format(nil, prefix .. math.random(1, count))
+  end
+end
+
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(

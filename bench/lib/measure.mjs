@@ -9,7 +9,7 @@ export async function measureTarget(generator, entry, { connections, seconds, pi
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(pid))), 250);
   const cpuBefore = cpuMicros(pid);
   try {
-    const r = await measure(generator, { url: entry.url, connections, seconds, pin, headers: entry.target.headers });
+    const r = await measure(generator, { url: entry.url, connections, seconds, pin, headers: entry.target.headers, randomPath: entry.target.randomPath });
     const cpu = cpuMicros(pid) - cpuBefore;
     return { ...r, cpuUsPerReq: r.requests > 0 ? cpu / r.requests : undefined, rssMb: peakRss / 2 ** 20 };
   } finally {

@@ -33,8 +33,19 @@ export function spawnPinned({ cpu, pinning, command, args, logFile, env, cwd }) 
   const [bin, argv] = pinning && cpu !== undefined ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args];
   const child = spawn(bin, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env }, cwd, detached: false });
   child.exitInfo = undefined;
+  child.logFile = logFile;
   child.once('exit', (code, signal) => (child.exitInfo = { code, signal }));
   return child;
+}
+
+/** The last non-empty line a child wrote to its log (why it exited, usually). */
+export function lastLogLine(child) {
+  try {
+    const lines = readFileSync(child.logFile, 'utf8').trim().split('\n');
+    return lines[lines.length - 1]?.slice(0, 300) ?? '';
+  } catch {
+    return '';
+  }
 }
 
 /** One GET; resolves `{ status, headers, body }` or rejects on a socket error or after `timeoutMs`. */
@@ -54,23 +65,25 @@ export function get(url, { headers = {}, timeoutMs = 2000 } = {}) {
 
 /**
  * Polls `url` until `accept(response)` is true, the child exits, or `deadlineMs` passes. Resolves the last response;
- * rejects with the reason (exit code, last status or error) so a target can be reported as unavailable.
+ * rejects with the reason (exit code, last status or error) so a target can be reported as unavailable. An answer
+ * that `fatal` accepts ends the wait at once (an answer that will not change, e.g. no such route).
  */
-export async function waitReady(url, { child, deadlineMs = 30_000, accept = (r) => r.status === 200, headers } = {}) {
+export async function waitReady(url, { child, deadlineMs = 30_000, accept = (r) => r.status === 200, fatal = () => false, headers } = {}) {
   const until = Date.now() + deadlineMs;
   let last = 'no answer';
   while (Date.now() < until) {
-    if (child?.exitInfo) throw new Error(`exited (code ${child.exitInfo.code}, signal ${child.exitInfo.signal}) before ready`);
+    if (child?.exitInfo) throw new Error(`exited (code ${child.exitInfo.code}) before ready: ${lastLogLine(child)}`);
     try {
       const response = await get(url, { headers, timeoutMs: 1000 });
       if (accept(response)) return response;
       last = `status ${response.status}: ${response.body.slice(0, 200)}`;
+      if (fatal(response)) break;
     } catch (err) {
       last = err.message;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`not ready after ${deadlineMs}ms (${last})`);
+  throw new Error(`not ready (${last})`);
 }
 
 /** Sends `signal`, waits up to `graceMs` for exit, then SIGKILL. Only ever called on children this bench spawned. */

@@ -50,13 +50,19 @@ export function table(rows, connections) {
   const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'x engine', 'x nginx', 'CPU us/req', 'RSS MB', 'p50 ms c=1', 'note'];
   const lines = rows.map((r) =>
     r.unavailable
-      ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${r.unavailable}`]
+      ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${shorten(r.unavailable)}`]
       : [r.label, int(r.rps), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.xEngine), fmt(r.xNginx), int(r.cpuUsPerReq), int(r.rssMb), fmt(r.p50c1Ms, 3), noteOf(r)],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const render = (cells) => '| ' + cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, i) => (i === 0 || i === widths.length - 1 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
   return [`(${connections} connections; median of rounds; CPU and RSS are the proxy process's own, read from /proc)`, render(header), rule, ...lines.map(render)].join('\n');
+}
+
+/** Table notes stay one short line; the JSON keeps the full reason. */
+function shorten(text) {
+  const plain = text.replace(/\/\S*\/portico-bench-[^/]+\//g, '').replace(/\s+/g, ' ');
+  return plain.length > 100 ? `${plain.slice(0, 97)}...` : plain;
 }
 
 function noteOf(row) {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
 import { freePort, spawnPinned, stop, waitReady, which } from './proc.mjs';
 import { nginxBinary, nginxVersion } from './nginx.mjs';
 
@@ -69,6 +70,7 @@ export async function startSurroundings(m, { redis = true } = {}) {
   await waitReady(`${ctx.upstreamUrl}/`, { child: upstream });
   await waitReady(`${ctx.sinkUrl}/stats`, { child: sink });
   if (redis) Object.assign(ctx, await startRedis(m, dir, started));
+  ctx.database = await chooseDatabase();
 
   const stopAll = async () => {
     await Promise.all(started.map((child) => stop(child)));
@@ -95,6 +97,26 @@ async function startRedis(m, dir, started) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { redisUrl: undefined, redisNote: 'redis-server not ready within 10s' };
+}
+
+/**
+ * The user lookup's database: BENCH_DATABASE_URL, else a PostgreSQL answering on 127.0.0.1:5432 (database `test`,
+ * user postgres, as the tests use), else Portico's embedded database (in the proxy process, on the proxy core).
+ */
+async function chooseDatabase() {
+  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, note: 'BENCH_DATABASE_URL' };
+  const open = await new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: 5432, timeout: 500 });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
+  if (open) return { url: 'postgres://postgres@127.0.0.1:5432/test', note: 'PostgreSQL on 127.0.0.1:5432 (unpinned), schema portico_bench' };
+  return { url: undefined, note: 'embedded database (no PostgreSQL on 127.0.0.1:5432)' };
 }
 
 function readFileSafe(path) {

@@ -1,23 +1,28 @@
 // What the bench measures. Every target answers GET `path` on its own port; `start(ctx)` returns the child process
 // whose CPU and RSS are "the proxy" (for direct: the upstream itself). `needs` lists what must exist, and `check`
 // proves after warm-up that the target really does what its name says (a rate limit that never ran would flatter it).
+// `prepare(ctx, shared)` (optional) runs before start and resolves a reason when the target cannot run.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { spawnPinned, get } from './proc.mjs';
 import { startNginx } from './nginx.mjs';
-import { startPortico, porticoUnavailable } from './portico.mjs';
+import { startPortico, porticoUnavailable, seedDatabase, SAMPLE_USERS } from './portico.mjs';
 
 const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
 
 const has = (headers, name) => headers[name] !== undefined;
 
-function fileGrew(path) {
-  try {
-    return statSync(path).size > 0 ? undefined : `${path} is empty: no request log written`;
-  } catch {
-    return `${path} missing: no request log written`;
-  }
+/** True when the target's request log (telemetry.logs.destination, or stdout where that is not wired) has lines. */
+function loggedRequests(ctx, id) {
+  return [`${id}.requests.log`, `${id}.stdout.log`].some((name) => {
+    try {
+      const text = readFileSync(join(ctx.dir, name), 'utf8');
+      return text.includes('"request completed"');
+    } catch {
+      return false;
+    }
+  });
 }
 
 const portico = (id, label, spec, extra = {}) => ({
@@ -25,17 +30,18 @@ const portico = (id, label, spec, extra = {}) => ({
   label,
   group: 'portico',
   path: spec.users ? '/users/1' : '/api/bench',
+  // Many ids, so a miss is a database query and not a single-flight join on one hot id.
+  randomPath: spec.users ? { prefix: '/users/', count: SAMPLE_USERS } : undefined,
   needs: [...(spec.redis ? ['redis'] : []), ...(spec.users ? ['users'] : [])],
   unavailable: porticoUnavailable,
+  prepare: spec.users ? (ctx, shared) => (shared.seeded ??= seedDatabase({ id, ...spec }, ctx)) : undefined,
   start: (ctx) => startPortico({ id, ...spec }, ctx),
   async check(ctx, response) {
-    if (spec.logging) {
-      const problem = fileGrew(join(ctx.dir, `${id}.requests.log`));
-      if (problem) return problem;
-    }
+    if (spec.logging && !loggedRequests(ctx, id)) return 'no "request completed" line in its request log or stdout';
     if (spec.rateLimit && !has(response.headers, 'ratelimit-policy') && !has(response.headers, 'ratelimit')) {
       return 'no RateLimit headers: the rate limit did not run';
     }
+    if (spec.users === 'miss' && /hit/.test(String(response.headers['cache-status'] ?? ''))) return 'a cache hit on the miss path';
     if (spec.users === 'hit' && !/hit/.test(String(response.headers['cache-status'] ?? ''))) {
       return `Cache-Status is "${response.headers['cache-status'] ?? ''}", not a hit`;
     }
@@ -76,7 +82,7 @@ export const TARGETS = [
     path: '/api/bench',
     needs: [],
     start: (ctx) =>
-      spawnPinned({ cpu: ctx.proxyCpu, pinning: ctx.pinning, command: process.execPath, args: [ENGINE, String(ctx.port), ctx.upstreamUrl], logFile: join(ctx.dir, 'engine.log') }),
+      spawnPinned({ cpu: ctx.proxyCpu, pinning: ctx.pinning, command: process.execPath, args: [...(ctx.nodeFlags ?? []), ENGINE, String(ctx.port), ctx.upstreamUrl], logFile: join(ctx.dir, 'engine.log') }),
   },
   portico('portico', 'portico, no middleware', { middleware: [] }),
   portico('portico-log', 'portico + logging', { middleware: [logging], logging: true }),

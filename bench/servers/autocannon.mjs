@@ -1,9 +1,18 @@
 // autocannon in its own process (so it can be pinned beside the upstream), used when wrk is not installed.
-// Usage: node autocannon.mjs '{"url":...,"connections":32,"duration":4}' → one JSON line on stdout.
+// Usage: node autocannon.mjs JSON, JSON = {"url","connections","duration"[,"overallRate"][,"randomPath":{"prefix","count"}]} → one JSON line.
 import autocannon from 'autocannon';
 
 const options = JSON.parse(process.argv[2]);
-const result = await autocannon({ url: options.url, connections: options.connections, duration: options.duration, pipelining: 1, headers: options.headers ?? {} });
+const randomPath = ({ prefix, count }) => `${prefix}${1 + Math.floor(Math.random() * count)}`;
+const result = await autocannon({
+  url: options.url,
+  connections: options.connections,
+  duration: options.duration,
+  pipelining: 1,
+  headers: options.headers ?? {},
+  ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+  ...(options.randomPath ? { requests: [{ setupRequest: (req) => ({ ...req, path: randomPath(options.randomPath) }) }] } : {}),
+});
 process.stdout.write(
   JSON.stringify({
     requests: result.requests.total,
