@@ -1,4 +1,5 @@
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startTestPortico } from '../helpers/portico.js';
 import { call, startMirrorStack, startShadow, until, type MirrorStack, type ShadowHit } from '../helpers/mirror.js';
 
 describe('mirror: the shadow receives a copy', () => {
@@ -13,6 +14,7 @@ describe('mirror: the shadow receives a copy', () => {
       { name: 'mirrored', match: { pathPrefix: '/api' }, upstream: primary.url, mirror: { upstream: shadow.url } },
       { name: 'stripped', match: { pathPrefix: '/strip' }, upstream: primary.url, stripPrefix: true, mirror: { upstream: `${shadow.url}/base/` } },
       { name: 'capped', match: { pathPrefix: '/capped' }, upstream: primary.url, mirror: { upstream: shadow.url, maxBodySize: 10 } },
+      { name: 'limited', match: { pathPrefix: '/limited' }, upstream: primary.url, maxBodySize: 1000, mirror: { upstream: shadow.url } },
       { name: 'never', match: { pathPrefix: '/never' }, upstream: primary.url, mirror: { upstream: shadow.url, sampleRatio: 0 } },
     ]);
   });
@@ -53,6 +55,15 @@ describe('mirror: the shadow receives a copy', () => {
     expect(hit.headers['x-request-id']).toBe('mirror-chunked');
   });
 
+  it('copies a chunked body whole on a route that also enforces maxBodySize', async () => {
+    const parts = ['aaaa', 'bbbb', 'cccc'];
+    const before = shadow.hits.length;
+    const res = await call(`${stack.url}/limited/x`, { method: 'POST', headers: { 'x-request-id': 'mirror-limited' }, body: parts });
+    expect(JSON.parse(res.body)).toMatchObject({ bodyBytes: 12 });
+    const hit = await nextHit(before + 1);
+    expect(hit.body.toString()).toBe(parts.join(''));
+  });
+
   it('sends the path the primary upstream sees, under the shadow URL path', async () => {
     const before = shadow.hits.length;
     const res = await call(`${stack.url}/strip/items/7`, { headers: { 'x-request-id': 'mirror-strip' } });
@@ -82,5 +93,24 @@ describe('mirror: the shadow receives a copy', () => {
     await until(() => shadow.hits.some((hit) => hit.headers['x-request-id'] === 'after-never'), 'the later copy');
     expect(shadow.hits.some((hit) => hit.url.startsWith('/never'))).toBe(false);
     expect(stack.pool.stats().completed).toBe(before + 1);
+  });
+});
+
+describe('mirror: wired by the composition root', () => {
+  it('a route with mirror in YAML sends copies through the pool that startPortico builds', async () => {
+    const primary = await startUpstream();
+    const shadow = await startShadow((hit) => hit.res.end());
+    const portico = await startTestPortico(
+      `routes:\n  - name: yaml-mirrored\n    match: { pathPrefix: /m }\n    upstream: ${primary.url}\n    mirror: { upstream: ${shadow.url}, sampleRatio: 1.0 }\n`,
+    );
+    try {
+      const res = await call(`${portico.proxyUrl}/m/1`, { headers: { 'x-request-id': 'yaml-mirror' } });
+      expect(res.status).toBe(200);
+      await until(() => shadow.hits.length === 1, 'the copy');
+      expect(shadow.hits[0]?.headers['x-request-id']).toBe('yaml-mirror');
+    } finally {
+      await portico.shutdown();
+      await Promise.all([primary.close(), shadow.close()]);
+    }
   });
 });
