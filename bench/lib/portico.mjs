@@ -9,6 +9,11 @@ import { lastLogLine, spawnPinned } from './proc.mjs';
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(REPO, 'dist', 'cli.js');
 
+/** Each tracing target exports to its own path on the sink, so the check can tell whose spans arrived. */
+export function sinkEndpoint(ctx, id) {
+  return `${ctx.sinkUrl}/${id}/v1/traces`;
+}
+
 /** The bench's rate-limit policy: keyed by client ip, limit far above what any run sends, so it is never hit. */
 export const NEVER_HIT_POLICY = { bench: { key: 'ip', limit: 1_000_000_000, window: '1h', onStoreError: 'allow' } };
 
@@ -20,7 +25,7 @@ export function porticoConfig(spec, ctx) {
   const telemetry = {
     serviceName: 'portico-bench',
     logs: { level: 'info', destination: join(ctx.dir, `${spec.id}.requests.log`) },
-    traces: spec.tracing ? { exporter: 'otlp', endpoint: `${ctx.sinkUrl}/v1/traces`, sampleRatio: 1 } : { exporter: 'none' },
+    traces: spec.tracing ? { exporter: 'otlp', endpoint: sinkEndpoint(ctx, spec.id), sampleRatio: 1 } : { exporter: 'none' },
   };
   const config = {
     server: { listen: `127.0.0.1:${ctx.port}`, admin: `127.0.0.1:${ctx.adminPort}`, drainTimeout: '3s' },

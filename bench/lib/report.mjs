@@ -24,9 +24,12 @@ export function summarize(results) {
       p50Ms: median(rounds.map((r) => r.p50Ms)),
       p99Ms: median(rounds.map((r) => r.p99Ms)),
       cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
+      busyPct: median(rounds.map((r) => r.busyPct)),
       rssMb: Math.max(...rounds.map((r) => r.rssMb ?? 0)) || undefined,
       p50c1Ms: t.latency?.p50Ms,
       p99c1Ms: t.latency?.p99Ms,
+      rpsMin: Math.min(...rounds.map((r) => r.rps)),
+      rpsMax: Math.max(...rounds.map((r) => r.rps)),
       errors: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
       rounds: rounds.length,
       check: t.check,
@@ -47,16 +50,16 @@ const fmt = (value, digits = 2) => (value === undefined || value === null || Num
 const int = (value) => (value === undefined ? '-' : Math.round(value).toLocaleString('en-US'));
 
 export function table(rows, connections) {
-  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'x engine', 'x nginx', 'CPU us/req', 'RSS MB', 'p50 ms c=1', 'note'];
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'x engine', 'x nginx', 'CPU us/req', 'busy %', 'RSS MB', 'p50 ms c=1', 'note'];
   const lines = rows.map((r) =>
     r.unavailable
-      ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${shorten(r.unavailable)}`]
-      : [r.label, int(r.rps), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.xEngine), fmt(r.xNginx), int(r.cpuUsPerReq), int(r.rssMb), fmt(r.p50c1Ms, 3), noteOf(r)],
+      ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${shorten(r.unavailable)}`]
+      : [r.label, int(r.rps), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.xEngine), fmt(r.xNginx), int(r.cpuUsPerReq), int(r.busyPct), int(r.rssMb), fmt(r.p50c1Ms, 3), noteOf(r)],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const render = (cells) => '| ' + cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, i) => (i === 0 || i === widths.length - 1 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [`(${connections} connections; median of rounds; CPU and RSS are the proxy process's own, read from /proc)`, render(header), rule, ...lines.map(render)].join('\n');
+  return [`(${connections} connections; median of rounds; CPU, busy % (of one core) and peak RSS are the proxy process's own, from /proc)`, render(header), rule, ...lines.map(render)].join('\n');
 }
 
 /** Table notes stay one short line; the JSON keeps the full reason. */
@@ -68,6 +71,7 @@ function shorten(text) {
 function noteOf(row) {
   const notes = [];
   if (row.errors > 0) notes.push(`${row.errors} errors/non-2xx`);
+  if (row.rounds > 1 && row.rpsMax > 1.2 * row.rpsMin) notes.push(`noisy: rounds ${int(row.rpsMin)}-${int(row.rpsMax)}`);
   if (row.check) notes.push(`CHECK FAILED: ${row.check}`);
   return notes.join('; ');
 }

@@ -100,11 +100,13 @@ async function startRedis(m, dir, started) {
 }
 
 /**
- * The user lookup's database: BENCH_DATABASE_URL, else a PostgreSQL answering on 127.0.0.1:5432 (database `test`,
+ * The user lookup's database: BENCH_DATABASE_URL (a URL, or `embedded`), else a PostgreSQL answering on 127.0.0.1:5432 (database `test`,
  * user postgres, as the tests use), else Portico's embedded database (in the proxy process, on the proxy core).
  */
 async function chooseDatabase() {
-  if (process.env.BENCH_DATABASE_URL) return { url: process.env.BENCH_DATABASE_URL, note: 'BENCH_DATABASE_URL' };
+  const asked = process.env.BENCH_DATABASE_URL;
+  if (asked === 'embedded') return { url: undefined, note: 'embedded database (BENCH_DATABASE_URL=embedded), in the proxy process' };
+  if (asked) return { url: asked, note: 'BENCH_DATABASE_URL' };
   const open = await new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port: 5432, timeout: 500 });
     const done = (ok) => {

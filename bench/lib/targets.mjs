@@ -1,13 +1,13 @@
 // What the bench measures. Every target answers GET `path` on its own port; `start(ctx)` returns the child process
 // whose CPU and RSS are "the proxy" (for direct: the upstream itself). `needs` lists what must exist, and `check`
-// proves after warm-up that the target really does what its name says (a rate limit that never ran would flatter it).
+// proves at the end of the run that the target really does what its name says (a rate limit that never ran would flatter it).
 // `prepare(ctx, shared)` (optional) runs before start and resolves a reason when the target cannot run.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { spawnPinned, get } from './proc.mjs';
 import { startNginx } from './nginx.mjs';
-import { startPortico, porticoUnavailable, seedDatabase, SAMPLE_USERS } from './portico.mjs';
+import { startPortico, porticoUnavailable, seedDatabase, sinkEndpoint, SAMPLE_USERS } from './portico.mjs';
 
 const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
 
@@ -47,7 +47,8 @@ const portico = (id, label, spec, extra = {}) => ({
     }
     if (spec.tracing) {
       const stats = JSON.parse((await get(`${ctx.sinkUrl}/stats`)).body);
-      if (stats.exports === 0) return 'the OTLP sink received no export';
+      const mine = stats.byPath[new URL(sinkEndpoint(ctx, id)).pathname];
+      if (!mine || mine.exports === 0) return 'the OTLP sink received no span export from it';
     }
     return extra.check?.(ctx, response);
   },
