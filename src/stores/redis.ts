@@ -108,17 +108,29 @@ function readyWithin(client: Redis, ms: number): Promise<void> {
   });
 }
 
-/** QUIT, bounded: past QUIT_TIMEOUT (or when not connected) the socket is dropped. Resolves once the client ended. */
+/**
+ * QUIT when connected, else drop the socket and cancel any pending reconnect. Bounded by QUIT_TIMEOUT: a client
+ * between reconnect attempts never emits 'end', so the wait cannot rely on it alone.
+ */
 async function closeClient({ client, health }: OpenClient): Promise<void> {
   health.close();
-  if (client.status === 'end') return;
-  // Not events.once: it would reject on an 'error' emitted while closing.
-  const ended = new Promise<void>((resolve) => client.once('end', () => resolve()));
-  const timer = setTimeout(() => client.disconnect(), QUIT_TIMEOUT);
-  timer.unref();
-  client.quit().catch(() => client.disconnect());
-  await ended;
-  clearTimeout(timer);
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      client.disconnect();
+      resolve();
+    }, QUIT_TIMEOUT);
+    timer.unref();
+    // Not events.once: it would reject on an 'error' emitted while closing.
+    client.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    client.quit().catch(() => client.disconnect());
+  });
 }
 
 export async function createRedisStores(config: RedisConfig, logger: Logger): Promise<Stores> {

@@ -21,6 +21,8 @@ const BOUND = COMMAND_TIMEOUT + 400;
 interface LogLine {
   msg: string;
   client?: string;
+  policy?: string;
+  fallback?: string;
 }
 
 let redis: RedisServer;
@@ -113,6 +115,12 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
   const ready = await request(`${portico.adminUrl}/readyz`);
   expect(ready.body).toMatch(/degraded/);
   expect(degradedLogs()).toBe(1);
+  const policyLogs = (msg: string): LogLine[] => lines.filter((l) => l.msg.startsWith(msg));
+  expect(policyLogs('rate-limit store failing').map((l) => [l.policy, l.fallback]).sort()).toEqual([
+    ['closed', 'deny'],
+    ['open', 'allow'],
+    ['shared', 'local (50%)'],
+  ]);
 
   // Redis returns (empty: no persistence). Recovery is automatic and logged once.
   await redis.restart();
@@ -125,8 +133,10 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
   expect(decisions.slice(before).map(([, outcome]) => outcome)).toEqual(['allowed', 'allowed', 'allowed', 'limited']);
   // Counted in Redis exactly once per request: nothing in flight at the kill was re-sent on reconnect.
   expect(await stores.limitClient?.get('portico:rl:{strict:127.0.0.1}')).toBe('4');
-  expect(await stores.limitClient?.get('portico:rl:{closed:127.0.0.1}')).toBeNull();
+  expect(await stores.limitClient?.get('portico:rl:{open:127.0.0.1}')).toBeNull(); // no /open since the restart
   expect((await timed('/shared')).headers.ratelimit).toBe('"shared";r=9;t=60');
+  expect((await timed('/closed')).status).toBe(200);
+  expect(policyLogs('rate-limit store answering again').map((l) => l.policy)).toEqual(['shared', 'closed']);
 });
 
 test('a hung Redis (SIGSTOP): each request waits at most the command timeout, then the socket is dropped', async () => {

@@ -81,6 +81,19 @@ describe('createStores', () => {
     expect(created.health()).toEqual({ kind: 'memory', healthy: true });
   });
 
+  test('closing while Redis is down returns at once and stops reconnecting', async () => {
+    const url = `redis://127.0.0.1:${await closedPort()}`;
+    const created = await createStores(redisSchema.parse({ url, connectTimeout: '100ms', maxReconnectDelay: '50ms' }), pino({ level: 'silent' }));
+    const started = Date.now();
+    await created.close();
+    expect(Date.now() - started).toBeLessThan(100);
+    let attempts = 0;
+    created.limitClient?.on('connecting', () => attempts++);
+    // Reconnects would come every ≤50ms; six periods without one means the strategy was stopped.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(attempts).toBe(0);
+  });
+
   test('a redis url gives two ready clients, healthy, closed cleanly', async () => {
     const created = await createStores(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), pino({ level: 'silent' }));
     expect(created.kind).toBe('redis');
@@ -139,8 +152,9 @@ describe('createStores', () => {
     const created = await stores({ url: server.url, maxReconnectDelay: '100ms' });
     expect(created.health().healthy).toBe(true);
     await server.kill();
-    await waitFor(() => !created.health().healthy, 2000, 'degraded health');
-    expect(created.health().detail).toMatch(/limit: /);
+    const both = (): boolean => /limit: .*cache: /.test(created.health().detail ?? '');
+    await waitFor(both, 2000, 'both clients degraded');
+    expect(created.health().healthy).toBe(false);
     await server.restart();
     await waitFor(() => created.health().healthy, 5000, 'recovered health');
     expect(await created.limitClient?.ping()).toBe('PONG');

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import pino from 'pino';
 import { configSchema } from '../../src/config/schema.js';
 import { rateLimitKind, storeErrorFallbacks } from '../../src/middleware/rate-limit/index.js';
 import { rateLimitPolicySchema } from '../../src/middleware/rate-limit/policy.js';
@@ -7,6 +8,7 @@ import { decide, stricter, type Verdict } from '../../src/middleware/rate-limit/
 import type { Decision, Limiter } from '../../src/middleware/rate-limit/limiter.js';
 import { memoryStores, type StoreClientName, type Stores } from '../../src/stores/stores.js';
 
+const silent = pino({ level: 'silent' });
 const policy = (fields: Record<string, unknown>) => rateLimitPolicySchema.parse({ limit: 10, window: '1m', ...fields });
 
 function recordingStores(): Stores & { failures: unknown[]; successes: StoreClientName[] } {
@@ -16,7 +18,7 @@ function recordingStores(): Stores & { failures: unknown[]; successes: StoreClie
 }
 
 function compiled(fields: Partial<CompiledPolicy>): CompiledPolicy {
-  const base = compilePolicy('p', policy({}), memoryStores());
+  const base = compilePolicy('p', policy({}), memoryStores(), silent);
   return { ...base, ...fields };
 }
 
@@ -122,23 +124,23 @@ describe('compilePolicy', () => {
   test('limiters are shared per stores and policy (global chains compile once per route), not per chain', () => {
     const stores = memoryStores();
     const config = policy({});
-    expect(compilePolicy('p', config, stores).limiter).toBe(compilePolicy('p', config, stores).limiter);
-    expect(compilePolicy('p', config, stores).limiter).not.toBe(compilePolicy('p', config, memoryStores()).limiter);
-    expect(compilePolicy('p', config, stores).limiter).not.toBe(compilePolicy('p', policy({ limit: 11 }), stores).limiter);
+    expect(compilePolicy('p', config, stores, silent).limiter).toBe(compilePolicy('p', config, stores, silent).limiter);
+    expect(compilePolicy('p', config, stores, silent).limiter).not.toBe(compilePolicy('p', config, memoryStores(), silent).limiter);
+    expect(compilePolicy('p', config, stores, silent).limiter).not.toBe(compilePolicy('p', policy({ limit: 11 }), stores, silent).limiter);
   });
 
   test('a local fallback exists only on a shared store with onStoreError local', () => {
-    expect(compilePolicy('p', policy({}), memoryStores()).fallback).toBeUndefined();
+    expect(compilePolicy('p', policy({}), memoryStores(), silent).fallback).toBeUndefined();
     const fakeClient = { defineCommand: () => undefined, status: 'ready' } as unknown as Redis;
     const redisStores: Stores = { ...memoryStores(), kind: 'redis', limitClient: fakeClient };
-    const local = compilePolicy('p', policy({ onStoreError: 'local', localShare: 0.5 }), redisStores);
+    const local = compilePolicy('p', policy({ onStoreError: 'local', localShare: 0.5 }), redisStores, silent);
     expect(local.shared).toBe(true);
     expect(local.fallback).toBeDefined();
-    expect(compilePolicy('p', policy({ onStoreError: 'deny' }), redisStores).fallback).toBeUndefined();
+    expect(compilePolicy('p', policy({ onStoreError: 'deny' }), redisStores, silent).fallback).toBeUndefined();
   });
 
   test('header fragments are built once', () => {
-    const compiledPolicy = compilePolicy('per-key', policy({ key: ['ip', 'header:X-Api-Key'], limit: 7, window: '30s' }), memoryStores());
+    const compiledPolicy = compilePolicy('per-key', policy({ key: ['ip', 'header:X-Api-Key'], limit: 7, window: '30s' }), memoryStores(), silent);
     expect(compiledPolicy.member).toBe('"per-key";q=7;w=30');
     expect(compiledPolicy.quotedName).toBe('"per-key"');
     expect(compiledPolicy.missingKeyDetail).toBe('rate-limit policy "per-key" needs the X-Api-Key header');

@@ -6,6 +6,7 @@
  * chain is compiled once per route) shares one counter, and a reload that keeps a policy keeps its in-process
  * counts instead of handing every client a fresh window.
  */
+import type { Logger } from 'pino';
 import type { Stores } from '../../stores/stores.js';
 import { compileKey, type KeyFunction } from './keys.js';
 import { policyMember, quoted } from './headers.js';
@@ -30,24 +31,30 @@ export interface CompiledPolicy {
   readonly onStoreError: RateLimitPolicyConfig['onStoreError'];
   /** In-memory limiter enforcing `localShare` of the limit while Redis fails (onStoreError local only). */
   readonly fallback: Limiter | undefined;
+  /** `local (50%)`, `allow` or `deny`: what the policy does while the store fails, for logs and /readyz. */
+  readonly fallbackLabel: string;
+  /** Whether the store is failing for this policy; shared by every chain applying it, so an outage logs once. */
+  readonly episode: StoreEpisode;
+  /** Logger bound to the policy name, for transitions (never per request). */
+  readonly log: Logger;
   readonly shadow: boolean;
   readonly legacyHeaders: boolean;
 }
 
-const cache = new WeakMap<Stores, Map<string, Limiter>>();
+export interface StoreEpisode {
+  failing: boolean;
+}
 
-function memoised(stores: Stores, id: string, build: () => Limiter): Limiter {
+const cache = new WeakMap<Stores, Map<string, unknown>>();
+
+function memoised<T>(stores: Stores, id: string, build: () => T): T {
   let limiters = cache.get(stores);
   if (limiters === undefined) {
     limiters = new Map();
     cache.set(stores, limiters);
   }
-  let limiter = limiters.get(id);
-  if (limiter === undefined) {
-    limiter = build();
-    limiters.set(id, limiter);
-  }
-  return limiter;
+  if (!limiters.has(id)) limiters.set(id, build());
+  return limiters.get(id) as T;
 }
 
 export function limiterSpec(config: RateLimitPolicyConfig): LimiterSpec {
@@ -63,7 +70,11 @@ function specId(kind: string, name: string, spec: LimiterSpec): string {
   return `${kind}|${name}|${spec.limit}|${spec.windowMs}|${spec.burst}|${spec.burstWindowMs}`;
 }
 
-export function compilePolicy(name: string, config: RateLimitPolicyConfig, stores: Stores): CompiledPolicy {
+export function fallbackLabel(config: RateLimitPolicyConfig): string {
+  return config.onStoreError === 'local' ? `local (${Math.round(config.localShare * 100)}%)` : config.onStoreError;
+}
+
+export function compilePolicy(name: string, config: RateLimitPolicyConfig, stores: Stores, logger: Logger): CompiledPolicy {
   const spec = limiterSpec(config);
   const client = stores.limitClient;
   const limiter =
@@ -87,6 +98,9 @@ export function compilePolicy(name: string, config: RateLimitPolicyConfig, store
     shared: client !== undefined,
     onStoreError: config.onStoreError,
     fallback,
+    fallbackLabel: fallbackLabel(config),
+    episode: memoised(stores, `episode|${name}`, (): StoreEpisode => ({ failing: false })),
+    log: logger.child({ policy: name }),
     shadow: config.shadow,
     legacyHeaders: config.legacyHeaders,
   };

@@ -32,6 +32,10 @@ function fromDecision(policy: CompiledPolicy, decision: Decision, local: boolean
 
 function onStoreError(policy: CompiledPolicy, key: string, err: unknown, stores: Stores): Verdict | Promise<Verdict> {
   stores.reportFailure('limit', err);
+  if (!policy.episode.failing) {
+    policy.episode.failing = true;
+    policy.log.warn({ err, fallback: policy.fallbackLabel }, 'rate-limit store failing: policy runs on its onStoreError fallback');
+  }
   if (policy.onStoreError === 'local' && policy.fallback !== undefined) {
     return policy.fallback.consume(key).then((decision) => fromDecision(policy, decision, true));
   }
@@ -47,6 +51,10 @@ export function decide(policy: CompiledPolicy, key: string, stores: Stores): Pro
   return policy.limiter.consume(key).then(
     (decision) => {
       stores.reportSuccess('limit');
+      if (policy.episode.failing) {
+        policy.episode.failing = false;
+        policy.log.info('rate-limit store answering again: policy counts in the shared store');
+      }
       return fromDecision(policy, decision, false);
     },
     (err: unknown) => onStoreError(policy, key, err, stores),

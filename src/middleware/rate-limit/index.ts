@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
 import { PorticoError } from '../../errors.js';
 import { defineKind } from '../kind.js';
-import { compilePolicy } from './compile.js';
+import { compilePolicy, fallbackLabel } from './compile.js';
 import { enforce } from './enforce.js';
 
 const policyName = z.string().min(1, 'name a policy from rateLimits');
@@ -33,7 +33,7 @@ export const rateLimitKind = defineKind({
     const policies = names.map((name) => {
       const config = Object.hasOwn(deps.config.rateLimits, name) ? deps.config.rateLimits[name] : undefined;
       if (config === undefined) throw new PorticoError('PORTICO_CONFIG_INVALID', `unknown rate-limit policy "${name}"`);
-      return compilePolicy(name, config, deps.stores);
+      return compilePolicy(name, config, deps.stores, deps.logger);
     });
     return enforce(policies, deps);
   },
@@ -45,6 +45,6 @@ export const rateLimitKind = defineKind({
  */
 export function storeErrorFallbacks(rateLimits: Config['rateLimits']): string {
   return Object.entries(rateLimits)
-    .map(([name, policy]) => `${name}: ${policy.onStoreError === 'local' ? `local (${Math.round(policy.localShare * 100)}%)` : policy.onStoreError}`)
+    .map(([name, policy]) => `${name}: ${fallbackLabel(policy)}`)
     .join(', ');
 }
