@@ -1,0 +1,30 @@
+/** One fixture per rate-limit config error: each names the file, the line and the field. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfigText } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/config-error.js';
+import { defaultRegistry } from '../../src/middleware/registry.js';
+
+const FIXTURES = join(__dirname, '..', 'fixtures', 'config');
+
+function errorOf(file: string): string {
+  try {
+    loadConfigText(readFileSync(join(FIXTURES, file), 'utf8'), file, { registry: defaultRegistry, env: {} });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error(`${file} loaded without error`);
+}
+
+test.each([
+  ['rate-limit-unknown-policy.yaml', /rate-limit-unknown-policy\.yaml:7:.*unknown rate-limit policy "per-clinet" \(defined under rateLimits: per-client\)/],
+  ['rate-limit-fractional-window.yaml', /rate-limit-fractional-window\.yaml:4:.*window.*whole number of seconds/],
+  ['rate-limit-bad-key.yaml', /rate-limit-bad-key\.yaml:3:.*key.*ip, route or header:<Header-Name>/],
+  ['rate-limit-bad-fallback.yaml', /rate-limit-bad-fallback\.yaml:5:.*onStoreError/],
+  ['rate-limit-zero-share.yaml', /rate-limit-zero-share\.yaml:5:.*localShare/],
+  ['rate-limit-no-policy.yaml', /rate-limit-no-policy\.yaml:4:.*rateLimit.*needs options/],
+  ['rate-limit-unknown-key.yaml', /rate-limit-unknown-key\.yaml:2:.*windw/],
+])('%s is rejected with its location', (file, expected) => {
+  expect(errorOf(file)).toMatch(expected);
+});
