@@ -35,9 +35,12 @@ import type { TelemetryConfig } from './config.js';
 import { createInstrumentations } from './instrumentations.js';
 
 export interface Telemetry {
-  /** Exports every span ended so far (bounded by the exporter timeout). */
+  /** Exports every span ended so far (bounded by the exporter timeout). Never rejects: a failed export is logged. */
   flush(): Promise<void>;
-  /** Flushes, stops the exporter and unregisters the globals. Call last in shutdown, after the server drained. */
+  /**
+   * Flushes, stops the exporter and unregisters the globals. Call last in shutdown, after the server drained.
+   * Never rejects: a collector that is down at shutdown loses its spans, not the exit code.
+   */
   shutdown(): Promise<void>;
 }
 
@@ -95,14 +98,17 @@ export function startTelemetry(config: TelemetryConfig, options: TelemetryOption
   trace.setGlobalTracerProvider(provider);
   const instrumentations = options.instrumentations === false ? [] : createInstrumentations();
 
+  const failed = (err: unknown): void => options.logger?.warn({ err }, 'trace export failed; spans dropped');
   let stopped: Promise<void> | undefined;
   return {
-    flush: () => provider.forceFlush(),
+    flush: () => provider.forceFlush().catch(failed),
     shutdown() {
       stopped ??= (async () => {
         for (const instrumentation of instrumentations) instrumentation.disable();
         try {
           await provider.shutdown();
+        } catch (err) {
+          failed(err);
         } finally {
           trace.disable();
           propagation.disable();

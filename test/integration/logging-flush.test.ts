@@ -1,42 +1,21 @@
 /**
  * No log line is lost when the process stops: a child process writes thousands of lines through the asynchronous
  * destination (stdout pipe or file), then gets SIGTERM or dies of an uncaught exception while most of them are
- * still buffered. The child loads src/ through a small TypeScript require hook (no build step).
+ * still buffered. The child loads src/ through a TypeScript require hook (test/helpers/ts-child.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { writeTsChild } from '../helpers/ts-child.js';
 
-const SRC = resolve(__dirname, '../../src');
 const LINES = 20_000;
 const dir = mkdtempSync(join(tmpdir(), 'portico-logging-flush-'));
 
-/** Compiles src/*.ts on require and maps the `.js` of relative imports to `.ts`, as ts-jest does for tests. */
-const HOOK = `
-const fs = require('node:fs');
-const path = require('node:path');
-const Module = require('node:module');
-const ts = require(${JSON.stringify(require.resolve('typescript'))});
-const resolveFilename = Module._resolveFilename;
-Module._resolveFilename = function (request, parent, ...rest) {
-  if (parent && parent.filename && parent.filename.endsWith('.ts') && request.startsWith('.') && request.endsWith('.js')) {
-    const candidate = path.resolve(path.dirname(parent.filename), request.slice(0, -3) + '.ts');
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  return resolveFilename.call(this, request, parent, ...rest);
-};
-require.extensions['.ts'] = (module, filename) => {
-  const options = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true };
-  module._compile(ts.transpileModule(fs.readFileSync(filename, 'utf8'), { compilerOptions: options, fileName: filename }).outputText, filename);
-};
-`;
-
 const CHILD = `
-require('./hook.js');
-const { createLogger, logFatalAndExit } = require(${JSON.stringify(join(SRC, 'telemetry/logger.ts'))});
-const { telemetrySchema } = require(${JSON.stringify(join(SRC, 'telemetry/config.ts'))});
+const { createLogger, logFatalAndExit } = require(src('telemetry/logger.ts'));
+const { telemetrySchema } = require(src('telemetry/config.ts'));
 const [mode, destination] = process.argv.slice(2);
 const log = createLogger(telemetrySchema.parse({ logs: { destination } }));
 process.on('SIGTERM', () => {
@@ -55,9 +34,9 @@ else if (mode === 'failing') log.flush(500).then((flushed) => process.exit(flush
 else process.send('ready');
 `;
 
+let childFile: string;
 beforeAll(() => {
-  writeFileSync(join(dir, 'hook.js'), HOOK);
-  writeFileSync(join(dir, 'child.js'), CHILD);
+  childFile = writeTsChild(dir, CHILD);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -69,7 +48,7 @@ interface Outcome {
 type Mode = 'sigterm' | 'fatal' | 'exit-at-once' | 'failing';
 
 async function run(mode: Mode, destination: string): Promise<Outcome & { stderr: string }> {
-  const child: ChildProcess = fork(join(dir, 'child.js'), [mode, destination], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child: ChildProcess = fork(childFile, [mode, destination], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8');
