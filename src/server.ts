@@ -13,8 +13,8 @@ import { sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
 import { clientIp, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
-import { saneRequestId, setForwarded, stripHopByHop } from './proxy/headers.js';
-import { safePath } from './proxy/path.js';
+import { saneRequestId, setForwarded, stripHopByHop, transferCodingIssue } from './proxy/headers.js';
+import { hostIssue, safePath } from './proxy/path.js';
 
 export interface ProxyServerOptions {
   /** The plan in force for new requests; each request keeps the one it started with. */
@@ -62,13 +62,14 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
 
   app.use((req: Request, res: Response) => {
     const plan = options.currentPlan();
+    const refused = transferCodingIssue(req) ?? hostIssue(req); // before prepare() rewrites the framing headers
     prepare(req, res, plan, logger, false);
     if (onResponse !== undefined) res.once('finish', () => onResponse(req, res));
     if (draining) res.setHeader('connection', 'close');
     const path = safePath(req.url);
-    if (path === undefined) {
+    if (path === undefined || refused !== undefined) {
       res.setHeader('connection', 'close');
-      sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: 'ambiguous or non-origin request target' });
+      sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: refused ?? 'ambiguous or non-origin request target' });
       return;
     }
     plan.dispatch(req, res, path);
@@ -91,7 +92,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const plan = options.currentPlan();
-    const path = draining ? undefined : safePath(req.url ?? '');
+    const path = draining || hostIssue(req) !== undefined ? undefined : safePath(req.url ?? '');
     if (path === undefined) {
       socket.destroy();
       return;
@@ -105,8 +106,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   });
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    // Malformed requests (smuggling attempts, oversized headers, slow headers) never reach the app.
-    if (!socket.writable) {
+    // Malformed requests (smuggling attempts, oversized headers, slow headers) never reach the app. A socket that
+    // already carried bytes may have an answer in flight (the parser found the error after a request it had
+    // dispatched): a second, unsolicited response would corrupt the stream, so it is only closed (Node's rule too).
+    if (!socket.writable || socket.bytesWritten > 0) {
       socket.destroy();
       return;
     }

@@ -95,3 +95,17 @@ export function saneRequestId(value: string | string[] | undefined): string | un
   if (typeof value !== 'string') return undefined;
   return SANE_REQUEST_ID.test(value) ? value : undefined;
 }
+
+/**
+ * Why a request's transfer coding is refused, or undefined when it is fine. Node's parser already refuses `chunked`
+ * not last and Content-Length beside it; it accepts other codings before `chunked` (`gzip, chunked`), which
+ * Portico would silently drop when it re-chunks the body, and Transfer-Encoding in HTTP/1.0, whose framing
+ * RFC 9112 section 6.1 says to treat as faulty. Only a sole `chunked` is forwarded.
+ */
+export function transferCodingIssue(req: IncomingMessage): string | undefined {
+  const value = req.headers['transfer-encoding'];
+  if (value === undefined) return undefined;
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return 'Transfer-Encoding in an HTTP/1.0 request';
+  return value.trim().toLowerCase() === 'chunked' ? undefined : 'only the chunked transfer coding is supported';
+}
+

@@ -4,6 +4,8 @@
  * segments (raw or percent-encoded), backslashes, encoded slashes and NUL. Only origin-form targets are accepted,
  * so nothing in the request line can name another host.
  */
+import type { IncomingMessage } from 'node:http';
+
 const AMBIGUOUS = /\\|%2f|%5c|%00|%25/i;
 const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
 
@@ -15,3 +17,26 @@ export function safePath(url: string): string | undefined {
   if (AMBIGUOUS.test(path) || DOT_SEGMENT.test(path)) return undefined;
   return path;
 }
+
+/** A host name or IPv4 address, or a bracketed IPv6 literal, with an optional port (RFC 9110 section 7.2). */
+const HOST = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * Why a request's Host is refused (RFC 9112 section 3.2: more than one Host line, or an invalid value, is a 400),
+ * or undefined when it is fine. Hosts route requests and end up in X-Forwarded-Host, so `a@b`, `x/y` or a second
+ * Host line that another parser might prefer are refused rather than passed on. A missing Host is Node's to refuse
+ * (HTTP/1.1) or to allow (HTTP/1.0).
+ */
+export function hostIssue(req: IncomingMessage): string | undefined {
+  const host = req.headers.host;
+  if (host === undefined) return undefined;
+  if (!HOST.test(host)) return 'invalid Host header';
+  const raw = req.rawHeaders;
+  let lines = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') lines++;
+  }
+  return lines > 1 ? 'more than one Host header' : undefined;
+}
+
