@@ -20,6 +20,8 @@ import { createProxyServer } from './server.js';
 import { createUpstreamProxies } from './proxy/forward.js';
 import type { Stores } from './stores/stores.js';
 import { startServices } from './services.js';
+import { PorticoError } from './errors.js';
+import { storeErrorFallbacks } from './middleware/rate-limit/index.js';
 
 export interface PorticoOptions {
   readonly config: Config;
@@ -64,7 +66,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   let proxy: ReturnType<typeof createProxyServer> | undefined;
   const hooks = {
     draining: () => proxy?.draining() ?? false,
-    onUpstreamError: (err: import('./errors.js').PorticoError, req: http.IncomingMessage) => {
+    onUpstreamError: (err: PorticoError, req: http.IncomingMessage) => {
       const ctx = req.portico;
       metrics.upstreamError(ctx?.route ?? '-', upstreamErrorKind(err));
       (ctx?.log ?? logger).warn({ err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream }, 'upstream failed');
@@ -89,7 +91,9 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       check: () => {
         const health = stores.health();
         // A degraded store still serves through its configured fallback; readiness reports it without failing.
-        return { ok: true, detail: `${health.kind}: ${health.healthy ? 'healthy' : `degraded${health.detail ? ` (${health.detail})` : ''}`}` };
+        if (health.healthy) return { ok: true, detail: `${health.kind}: healthy` };
+        const fallbacks = storeErrorFallbacks(plan.config.rateLimits);
+        return { ok: true, detail: `${health.kind}: degraded${health.detail ? ` (${health.detail})` : ''}${fallbacks ? `; rate limits fall back to ${fallbacks}` : ''}` };
       },
     },
   ];
@@ -99,7 +103,14 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     draining: () => proxy?.draining() ?? false,
     metrics,
     readiness,
-    ...(services.users ? { invalidateUser: services.users.invalidate } : {}),
+    ...(options.builtins === undefined && options.config.userLookup.enabled
+      ? {
+          invalidateUser: async (id: string) => {
+            if (services.users === undefined) throw new PorticoError('PORTICO_DATABASE_UNAVAILABLE', 'user lookup is not set up yet');
+            await services.users.invalidate(id);
+          },
+        }
+      : {}),
   });
   const proxyUrl = await listen(proxy.server, options.config.server.listen.host, options.config.server.listen.port);
   const adminUrl = await listen(admin, options.config.server.admin.host, options.config.server.admin.port);

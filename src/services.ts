@@ -90,8 +90,7 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
     async close(drainMs) {
       closed = true;
       if (retryTimer !== undefined) clearTimeout(retryTimer);
-      const report = await pool.shutdown(drainMs);
-      if (report.dropped > 0) logger.warn({ dropped: report.dropped }, 'background tasks dropped at shutdown');
+      await pool.shutdown(drainMs); // logs and counts what it had to drop
       await users?.close();
       if (options.stores === undefined) await stores.close();
     },
