@@ -1,20 +1,25 @@
 /**
  * Request-target checks done before routing. Portico does not normalise paths (a normalising proxy and an upstream
  * that normalise differently is how path-confusion bugs are born); it refuses the ambiguous ones instead: dot
- * segments (raw or percent-encoded), backslashes, encoded slashes and NUL. Only origin-form targets are accepted,
- * so nothing in the request line can name another host.
+ * segments (raw or percent-encoded, and Tomcat's `..;`), backslashes, encoded slashes, NUL, empty segments (`//`,
+ * which many upstreams merge and `new URL()` reads as a host) and percent-encoded unreserved characters (RFC 3986
+ * section 2.3: most upstreams decode `/%6cogin` to `/login`, while a route prefix compares the raw text, so the
+ * request would miss the /login route and its middleware yet reach the same upstream path). Only origin-form
+ * targets are accepted, so nothing in the request line can name another host.
  */
 import type { IncomingMessage } from 'node:http';
 
-const AMBIGUOUS = /\\|%2f|%5c|%00|%25/i;
-const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+const AMBIGUOUS = /\\|%2f|%5c|%00|%25|\/\//i;
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|;|$)/i;
+/** `%41`-`%5A`, `%61`-`%7A`, `%30`-`%39`, `%2D`, `%2E`, `%5F`, `%7E`. */
+const ENCODED_UNRESERVED = /%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2[de]|5f|7e)/i;
 
 /** The path of an origin-form target, or undefined when the target must be refused with 400. */
 export function safePath(url: string): string | undefined {
   if (url.charCodeAt(0) !== 47 /* / */) return undefined;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  if (AMBIGUOUS.test(path) || DOT_SEGMENT.test(path)) return undefined;
+  if (AMBIGUOUS.test(path) || DOT_SEGMENT.test(path) || ENCODED_UNRESERVED.test(path)) return undefined;
   return path;
 }
 

@@ -63,6 +63,7 @@ describe('request target checks', () => {
     ['/a%252e%252e/b'],
     ['http://evil.example/'],
     ['*'],
+    ['//double'],
   ])('refuses %s', (url) => {
     expect(safePath(url)).toBeUndefined();
   });
@@ -71,7 +72,6 @@ describe('request target checks', () => {
     ['/a/b?x=../y', '/a/b'],
     ['/a..b/c', '/a..b/c'],
     ['/.well-known/x', '/.well-known/x'],
-    ['//double', '//double'],
   ])('accepts %s', (url, path) => {
     expect(safePath(url)).toBe(path);
   });
