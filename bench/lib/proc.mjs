@@ -142,6 +142,19 @@ export function cpuMicros(pid) {
   return (ticks * 1e6) / CLOCK_TICKS;
 }
 
+/**
+ * Microseconds the process tree spent runnable but waiting for a CPU (/proc/PID/schedstat, second field, main
+ * threads): time another process took from it. Undefined when the kernel does not expose schedstat.
+ */
+export function runQueueWaitMicros(pid) {
+  try {
+    readFileSync(`/proc/${pid}/schedstat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return sumOverTree(pid, (p) => Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[1]) / 1000);
+}
+
 /** Open socket file descriptors of one process (not its children). */
 export function openSockets(pid) {
   try {

@@ -25,6 +25,7 @@ export function summarize(results) {
       p99Ms: median(rounds.map((r) => r.p99Ms)),
       cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
       busyPct: median(rounds.map((r) => r.busyPct)),
+      cpuWaitPct: median(rounds.map((r) => r.cpuWaitPct)),
       rssMb: Math.max(...rounds.map((r) => r.rssMb ?? 0)) || undefined,
       p50c1Ms: t.latency?.p50Ms,
       p99c1Ms: t.latency?.p99Ms,
@@ -71,6 +72,7 @@ function shorten(text) {
 function noteOf(row) {
   const notes = [];
   if (row.errors > 0) notes.push(`${row.errors} errors/non-2xx`);
+  if (row.cpuWaitPct > 5) notes.push(`waited for its CPU ${Math.round(row.cpuWaitPct)}% of the time`);
   if (row.rounds > 1 && row.rpsMax > 1.2 * row.rpsMin) notes.push(`noisy: rounds ${int(row.rpsMin)}-${int(row.rpsMax)}`);
   if (row.check) notes.push(`CHECK FAILED: ${row.check}`);
   return notes.join('; ');
@@ -81,12 +83,13 @@ export function comparisons(rows) {
   const by = Object.fromEntries(rows.filter((r) => r.rps).map((r) => [r.id, r]));
   const out = [];
   const ratio = (name, a, b, target) => {
-    if (!by[a] || !by[b]) return out.push({ name, value: undefined, target, met: undefined });
+    const shown = target === undefined ? '(no target)' : `>= ${target}x`;
+    if (!by[a] || !by[b]) return out.push({ name, value: undefined, target: shown, met: undefined });
     const value = by[a].rps / by[b].rps;
-    out.push({ name, value: `${value.toFixed(2)}x`, target: `>= ${target}x`, met: value >= target });
+    out.push({ name, value: `${value.toFixed(2)}x`, target: shown, met: target === undefined ? undefined : value >= target });
   };
   const addsP50 = (name, a, b, target) => {
-    if (!by[a] || !by[b] || by[a].p50c1Ms === undefined) return out.push({ name, value: undefined, target, met: undefined });
+    if (!by[a] || !by[b] || by[a].p50c1Ms === undefined) return out.push({ name, value: undefined, target: `< ${target} ms`, met: undefined });
     const c1 = by[a].p50c1Ms - by[b].p50c1Ms;
     const loaded = by[a].p50Ms - by[b].p50Ms;
     out.push({ name, value: `${c1.toFixed(3)} ms at c=1, ${loaded.toFixed(2)} ms at full load`, target: `< ${target} ms`, met: c1 < target });
@@ -98,7 +101,7 @@ export function comparisons(rows) {
   addsP50('rateLimit on redis adds at p50', 'portico-rl-redis', 'portico', 0.5);
   addsP50('rateLimit in-process adds at p50', 'portico-rl-memory', 'portico', 0.5);
   ratio('user lookup hit / bare proxied route', 'users-hit', 'portico', 1.0);
-  ratio('user lookup miss / hit', 'users-miss', 'users-hit', 0);
+  ratio('user lookup miss / hit', 'users-miss', 'users-hit');
   const full = by['portico-full'];
   out.push({ name: 'RSS under load, full chain', value: full?.rssMb ? `${Math.round(full.rssMb)} MB` : undefined, target: '< 150 MB', met: full?.rssMb ? full.rssMb < 150 : undefined });
   return out;
@@ -106,7 +109,7 @@ export function comparisons(rows) {
 
 export function comparisonText(list) {
   return list
-    .map((c) => `  ${c.met === undefined ? ' ' : c.met ? 'ok' : '!!'} ${c.name.padEnd(46)} ${String(c.value ?? 'n/a').padEnd(36)} target ${c.target}`)
+    .map((c) => `  ${c.met === undefined ? '  ' : c.met ? 'ok' : '!!'} ${c.name.padEnd(46)} ${String(c.value ?? 'n/a').padEnd(40)} ${c.target}`)
     .join('\n');
 }
 
