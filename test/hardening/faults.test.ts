@@ -4,6 +4,7 @@
  * problem+json before any byte was sent, a destroyed client connection after) and hold no socket afterwards.
  */
 import { request } from '../helpers/http.js';
+import { closedPort } from '../helpers/upstream.js';
 import { agentSockets, connections, faultProxy, portico, settlesTo, stopAll, upstream } from './support.js';
 
 afterEach(stopAll);
@@ -18,6 +19,17 @@ const answerBig = (_req: unknown, res: import('node:http').ServerResponse): void
   res.writeHead(200, { 'content-length': BIG.length });
   res.end(BIG);
 };
+
+describe('upstream refuses', () => {
+  it('answers 502 every time and holds no socket, however often it is asked', async () => {
+    const port = await closedPort();
+    const p = await portico(route(`http://127.0.0.1:${port}`));
+    const statuses = await Promise.all(Array.from({ length: 20 }, () => request(`${p.portico.proxyUrl}/x`).then((r) => r.status)));
+    expect(new Set(statuses)).toEqual(new Set([502]));
+    expect(agentSockets(port)).toBe(0);
+    await settlesTo(() => connections(p.server()), 0, 'Portico client connections');
+  });
+});
 
 describe('upstream resets and cuts', () => {
   it('answers 502 problem+json when the connection is reset before any response byte', async () => {
