@@ -141,16 +141,16 @@ export const tracingKind = defineKind({
       const traceparent = formatTraceparent(spanContext);
       req.headers.traceparent = traceparent;
       if (!span.isRecording()) {
-        setRequestTrace(req, { span, traceparent: null, req, upstreams });
+        setRequestTrace(req, { span, context: parent, traceparent: null, req, upstreams });
         next();
         return;
       }
       if (hasExtra) span.setAttributes(extra);
-      const record = { span, traceparent, req, upstreams };
+      const record = { span, context: trace.setSpan(parent, span), traceparent, req, upstreams };
       setRequestTrace(req, record);
       expectUpstream(record);
       res.on('close', endServerSpan);
-      context.with(trace.setSpan(parent, span), next);
+      context.with(record.context, next);
     };
   },
 });

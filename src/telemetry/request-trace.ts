@@ -4,13 +4,15 @@
  * here; the upstream-span subscriber finds the record by the traceparent the forwarded request carries.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Attributes, Span, SpanContext } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanContext } from '@opentelemetry/api';
 
 /** Per-upstream attributes of a client span, computed once per route at plan build. */
 export type UpstreamAttributes = ReadonlyMap<string, Attributes>;
 
 export interface RequestTrace {
   readonly span: Span;
+  /** The request's context with `span` active: the parent of the upstream client span. */
+  readonly context: Context;
   /** `traceparent` of the server span, as set on the outgoing request headers; null when not recording. */
   readonly traceparent: string | null;
   readonly req: IncomingMessage;

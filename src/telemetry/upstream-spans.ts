@@ -12,7 +12,7 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
 import { formatTraceparent, type RequestTrace } from './request-trace.js';
 
@@ -62,7 +62,7 @@ function onCreated(message: unknown): void {
       kind: SpanKind.CLIENT,
       attributes: { ...base, [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_FULL]: `${origin ?? ''}${query === -1 ? path : path.slice(0, query)}` },
     },
-    trace.setSpan(ROOT_CONTEXT, record.span),
+    record.context,
   );
   request.setHeader('traceparent', formatTraceparent(span.spanContext()));
   (request as ClientRequest & Carrier)[CLIENT_SPAN] = span;
