@@ -3,41 +3,16 @@
  * a dead or hung Redis fails fast and is never waited on: no offline queue, no per-request retries, bounded
  * command and connect times, a capped jittered reconnect. Health changes are logged once per transition.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from './config.js';
+import { connectRedis, type RedisClient } from './connect.js';
 import type { StoreClientName, StoreHealth, Stores } from './stores.js';
 
-const FIRST_RECONNECT_DELAY = 50;
+export { clientOptions, reconnectDelay } from './connect.js';
+
 /** Bound on a graceful QUIT at shutdown before the socket is simply dropped. */
 const QUIT_TIMEOUT = 500;
-
-/**
- * Delay before reconnect attempt `attempt` (1-based): exponential from 50ms, capped at `maxDelay`, with equal
- * jitter (half fixed, half random) so instances that lost Redis together do not reconnect in lockstep.
- */
-export function reconnectDelay(attempt: number, maxDelay: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxDelay, FIRST_RECONNECT_DELAY * 2 ** Math.min(Math.max(attempt - 1, 0), 20));
-  return Math.round(ceiling / 2 + (ceiling / 2) * random());
-}
-
-/** ioredis options for one Portico client; every line is a failure bound. */
-export function clientOptions(config: RedisConfig, name: StoreClientName): RedisOptions {
-  return {
-    connectionName: `portico-${name}`,
-    // A command issued while disconnected fails at once instead of waiting for a reconnect.
-    enableOfflineQueue: false,
-    // A command in flight when the connection drops fails; it is never sent again...
-    maxRetriesPerRequest: 0,
-    // ...because re-sending an INCR that Redis may already have applied would count it twice.
-    autoResendUnfulfilledCommands: false,
-    commandTimeout: config.commandTimeout,
-    connectTimeout: config.connectTimeout,
-    socketTimeout: config.socketTimeout > 0 ? config.socketTimeout : undefined,
-    retryStrategy: (attempt: number) => reconnectDelay(attempt, config.maxReconnectDelay),
-    reconnectOnError: () => false,
-  };
-}
 
 function describe(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
@@ -79,22 +54,24 @@ class ClientHealth {
 }
 
 interface OpenClient {
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly health: ClientHealth;
 }
 
 function openClient(config: RedisConfig, name: StoreClientName, logger: Logger): OpenClient {
-  const client = new Redis(config.url, clientOptions(config, name));
+  const client = connectRedis(config, name);
   const health = new ClientHealth(name, logger);
   client.on('ready', () => health.recover());
   // The listener is required: an unhandled 'error' event would crash the process.
   client.on('error', (err: unknown) => health.degrade(err));
   client.on('close', () => health.degrade(new Error('connection closed')));
+  // Cluster: one node failing leaves the client 'ready' (other slots still answer); the node's error is the news.
+  client.on('node error', (err: unknown, node: string) => health.degrade(new Error(`${node}: ${describe(err)}`)));
   return { client, health };
 }
 
 /** Resolves when the client is ready or `ms` passed, whichever comes first; never rejects. */
-function readyWithin(client: Redis, ms: number): Promise<void> {
+function statusReady(client: RedisClient, ms: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
@@ -106,6 +83,18 @@ function readyWithin(client: Redis, ms: number): Promise<void> {
     timer.unref();
     client.once('ready', done);
   });
+}
+
+/**
+ * As `statusReady`, and for a Cluster also opens every master connection: ioredis opens them lazily, and while
+ * one is still in its handshake, commands for its slots fail at once (no offline queue), so the first burst of
+ * traffic would meet the fallback. Each ping is bounded by commandTimeout.
+ */
+async function readyWithin(client: RedisClient, ms: number): Promise<void> {
+  await statusReady(client, ms);
+  if (client instanceof Cluster && client.status === 'ready') {
+    await Promise.all(client.nodes('master').map((node) => node.ping().catch(() => undefined)));
+  }
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
- * The stores a plan runs on. Without `redis.url` every store is in-process (one Portico instance only); with it,
- * Redis clients are created once and shared by the rate limiter and the user cache. Built by the composition root
- * and injected; reloads reuse the same Stores when the `redis` section did not change.
+ * The stores a plan runs on. Without a Redis (`redis.url`, `redis.sentinels` or `redis.cluster`) every store is
+ * in-process (one Portico instance only); with one, Redis clients are created once and shared by the rate limiter
+ * and the user cache. Built by the composition root and injected; reloads reuse the same Stores when the `redis`
+ * section did not change.
  */
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { RedisConfig } from './config.js';
+import { redisMode, type RedisConfig } from './config.js';
+import type { RedisClient } from './connect.js';
 import { createRedisStores } from './redis.js';
 
 export type StoreClientName = 'limit' | 'cache';
+export type { RedisClient };
 
 export interface StoreHealth {
   readonly kind: 'memory' | 'redis';
@@ -21,9 +23,9 @@ export interface StoreHealth {
 export interface Stores {
   readonly kind: 'memory' | 'redis';
   /** Client for rate limits: offline queue off, short command timeout, no retries (a dead Redis fails fast). */
-  readonly limitClient: Redis | undefined;
+  readonly limitClient: RedisClient | undefined;
   /** Client for the user cache; same failure bounds. */
-  readonly cacheClient: Redis | undefined;
+  readonly cacheClient: RedisClient | undefined;
   health(): StoreHealth;
   /**
    * Users report command outcomes so health reflects a Redis that is connected but failing (timeouts, OOM),
@@ -47,10 +49,10 @@ export function memoryStores(): Stores {
 }
 
 /**
- * Stores for a `redis` section: in-process when the url is empty, else Redis clients. Resolves once both clients
+ * Stores for a `redis` section: in-process when it names no Redis, else Redis clients. Resolves once both clients
  * are ready or `connectTimeout` has passed: a Redis that is down at start leaves Portico serving, degraded.
  */
 export async function createStores(config: RedisConfig, logger: Logger): Promise<Stores> {
-  if (config.url === '') return memoryStores();
+  if (redisMode(config) === 'memory') return memoryStores();
   return createRedisStores(config, logger);
 }

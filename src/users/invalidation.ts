@@ -3,7 +3,7 @@
  * `PUBLISH <channel> <id>` and every Portico instance invalidates that id. Uses its own connection (a subscribed
  * connection can do nothing else) and resubscribes on every reconnect.
  */
-import type { Redis } from 'ioredis';
+import { subscriberOf, type RedisClient } from '../stores/connect.js';
 import type { Logger } from 'pino';
 import { throttledWarn } from './throttled-log.js';
 import { parseUserId } from './user.js';
@@ -13,14 +13,14 @@ export interface Subscription {
 }
 
 export function subscribeInvalidations(
-  client: Redis,
+  client: RedisClient,
   channel: string,
   invalidate: (id: string) => Promise<void>,
   logger: Logger,
   errorLogInterval: number,
 ): Subscription {
   // Offline queue on and no command timeout: a subscribe waits for the connection instead of failing.
-  const sub = client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false, lazyConnect: false });
+  const sub = subscriberOf(client);
   const warn = throttledWarn(logger, 'user invalidation channel failed', errorLogInterval);
   sub.on('error', (err: Error) => warn(err, { channel }));
   sub.on('ready', () => {

@@ -20,8 +20,21 @@ export interface RedisServer {
 
 const READY = 'Ready to accept connections';
 
-async function launch(port: number, timeoutMs = 5000): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], {
+export interface LaunchOptions {
+  readonly timeoutMs?: number;
+  /** Extra arguments, e.g. cluster mode or `--sentinel`. */
+  readonly args?: readonly string[];
+  /** A config file (Sentinel needs a writable one); passed first, as redis-server wants it. */
+  readonly configFile?: string;
+  /** The log line that means ready (Sentinel never prints the server's). */
+  readonly ready?: string;
+}
+
+/** Starts redis-server on `port`; resolves once it is ready. */
+export async function launch(port: number, options: LaunchOptions = {}): Promise<ChildProcess> {
+  const { timeoutMs = 5000, args = [], configFile, ready = READY } = options;
+  const base = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args];
+  const child = spawn('redis-server', configFile === undefined ? base : [configFile, ...base], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -29,7 +42,7 @@ async function launch(port: number, timeoutMs = 5000): Promise<ChildProcess> {
     const timer = setTimeout(() => fail(new Error(`redis-server on ${port} not ready in ${timeoutMs}ms: ${output.slice(-500)}`)), timeoutMs);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      if (output.includes(READY)) {
+      if (output.includes(ready)) {
         clearTimeout(timer);
         resolve();
       }
@@ -47,7 +60,8 @@ async function launch(port: number, timeoutMs = 5000): Promise<ChildProcess> {
   return child;
 }
 
-async function stop(child: ChildProcess | undefined): Promise<void> {
+/** SIGKILL by pid; resolves once the process is gone. */
+export async function stop(child: ChildProcess | undefined): Promise<void> {
   if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGKILL');

@@ -1,0 +1,153 @@
+/**
+ * Throwaway Redis deployments beyond one node, on spare loopback ports, as child processes stopped by their pids,
+ * with their files in a temporary directory removed at close:
+ * - a Cluster (`redis-server --cluster-enabled yes`, then `redis-cli --cluster create`), masters and replicas;
+ * - a Sentinel set: one master, optional replicas, sentinels monitoring it.
+ */
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { launch, stop } from './redis-server.js';
+
+const run = promisify(execFile);
+
+export interface NodeProcess {
+  readonly port: number;
+  readonly address: string;
+  /** SIGKILL, as a crash would; resolves once the process is gone. */
+  kill(): Promise<void>;
+}
+
+export interface Deployment {
+  readonly nodes: readonly NodeProcess[];
+  /** Kills every process still running and removes the temporary directory. */
+  close(): Promise<void>;
+}
+
+async function bindable(port: number): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A free port whose cluster bus port (+10000) is free and valid too. */
+export async function spareNodePort(taken: ReadonlySet<number> = new Set()): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 35_000);
+    if (!taken.has(port) && (await bindable(port)) && (await bindable(port + 10_000))) return port;
+  }
+  throw new Error('no spare port pair for a Redis node');
+}
+
+async function redisCli(args: readonly string[], timeoutMs = 10_000): Promise<string> {
+  const { stdout } = await run('redis-cli', [...args], { timeout: timeoutMs });
+  return stdout;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function startNodes(count: number, dir: string, args: (port: number) => readonly string[]): Promise<Array<{ port: number; child: ChildProcess }>> {
+  const taken = new Set<number>();
+  const started: Array<{ port: number; child: ChildProcess }> = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await spareNodePort(taken);
+      taken.add(port);
+      started.push({ port, child: await launch(port, { args: ['--dir', dir, ...args(port)] }) });
+    }
+  } catch (err) {
+    for (const { child } of started) await stop(child);
+    throw err;
+  }
+  return started;
+}
+
+function deployment(started: Array<{ port: number; child: ChildProcess }>, dir: string): Deployment {
+  return {
+    nodes: started.map(({ port, child }) => ({ port, address: `127.0.0.1:${port}`, kill: () => stop(child) })),
+    async close() {
+      for (const { child } of started) await stop(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A cluster of `masters` masters with `replicas` replicas each; resolves once every node reports
+ * `cluster_state:ok`. `nodeTimeout` (ms) is how long a master may be unreachable before its replica takes over.
+ */
+export async function startRedisCluster(options: { masters?: number; replicas?: number; nodeTimeout?: number } = {}): Promise<Deployment> {
+  const { masters = 3, replicas = 0, nodeTimeout = 1000 } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'portico-cluster-'));
+  const started = await startNodes(masters * (1 + replicas), dir, (port) => [
+    '--cluster-enabled', 'yes',
+    '--cluster-config-file', `nodes-${port}.conf`,
+    '--cluster-node-timeout', String(nodeTimeout),
+  ]).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const cluster = deployment(started, dir);
+  try {
+    const addresses = cluster.nodes.map((node) => node.address);
+    await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], 30_000);
+    for (const node of cluster.nodes) {
+      await until(async () => (await redisCli(['-p', String(node.port), 'cluster', 'info'])).includes('cluster_state:ok'), 15_000, `${node.address} cluster_state:ok`);
+    }
+    return cluster;
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+}
+
+/**
+ * A master with `replicas` replicas and `sentinels` sentinels monitoring it as `name` (quorum 1). Resolves once
+ * every sentinel knows the master and all replicas.
+ */
+export async function startRedisSentinels(options: { name: string; replicas?: number; sentinels?: number }): Promise<Deployment & { sentinels: readonly NodeProcess[] }> {
+  const { name, replicas = 0, sentinels = 1 } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'portico-sentinel-'));
+  const data = await startNodes(1, dir, () => []);
+  const master = data[0]?.port as number;
+  const all = [...data];
+  const sentinelProcesses: Array<{ port: number; child: ChildProcess }> = [];
+  const close = async (): Promise<void> => {
+    for (const { child } of [...sentinelProcesses, ...all]) await stop(child);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    all.push(...(await startNodes(replicas, dir, () => ['--replicaof', '127.0.0.1', String(master)])));
+    const taken = new Set(all.map((node) => node.port));
+    for (let i = 0; i < sentinels; i++) {
+      const port = await spareNodePort(taken);
+      taken.add(port);
+      const configFile = join(dir, `sentinel-${port}.conf`);
+      await writeFile(configFile, `sentinel monitor ${name} 127.0.0.1 ${master} 1\nsentinel down-after-milliseconds ${name} 1000\nsentinel failover-timeout ${name} 5000\n`);
+      sentinelProcesses.push({ port, child: await launch(port, { configFile, args: ['--sentinel', '--dir', dir], ready: '+monitor master' }) });
+    }
+    for (const { port } of sentinelProcesses) {
+      await until(async () => {
+        const known = await redisCli(['-p', String(port), 'sentinel', 'replicas', name]);
+        return known.split('\n').filter((line) => line === 'ip').length >= replicas;
+      }, 20_000, `sentinel on ${port} to discover ${replicas} replicas`);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const view = (list: Array<{ port: number; child: ChildProcess }>): NodeProcess[] =>
+    list.map(({ port, child }) => ({ port, address: `127.0.0.1:${port}`, kill: () => stop(child) }));
+  return { nodes: view(all), sentinels: view(sentinelProcesses), close };
+}
