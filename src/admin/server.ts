@@ -81,7 +81,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
 }
 
 export function createAdminServer(options: AdminOptions): http.Server {
-  return http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, (req, res) => {
+  return http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
     route(req, res, options).catch((err: unknown) => sendError(res, err, {}));
   });
 }

@@ -3,7 +3,7 @@
  * cross-check (names, references, middleware options) → freeze. Every problem is reported with file, line,
  * column and key path; all problems are collected, not just the first.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { Document, isMap, isScalar, LineCounter, parseDocument, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
@@ -143,15 +143,39 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   return deepFreeze(parsed.data);
 }
 
+/**
+ * Reads at most MAX_CONFIG_BYTES + 1 bytes: a special file (a pipe, /dev/zero) reports size 0 and would otherwise
+ * be read without bound.
+ */
+async function readBounded(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'not a regular file' }]);
+    if (info.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `file is ${info.size} bytes; the limit is ${MAX_CONFIG_BYTES}` }]);
+    }
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_CONFIG_BYTES) {
+      throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `file is larger than the limit of ${MAX_CONFIG_BYTES} bytes` }]);
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads, parses and validates a config file. Throws ConfigError naming the file. */
 export async function loadConfigFile(file: string, options: LoadOptions): Promise<Config> {
   let text: string;
   try {
-    const info = await stat(file);
-    if (info.size > MAX_CONFIG_BYTES) {
-      throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `file is ${info.size} bytes; the limit is ${MAX_CONFIG_BYTES}` }]);
-    }
-    text = await readFile(file, 'utf8');
+    text = await readBounded(file);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read file: ${(err as Error).message}` }], { cause: err });
