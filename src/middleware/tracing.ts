@@ -14,14 +14,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, isSpanContextValid, trace, type Attributes, type Context } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, context, isSpanContextValid, trace, type Attributes, type Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   ATTR_CLIENT_ADDRESS,
-  ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
-  ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   ATTR_NETWORK_PROTOCOL_VERSION,
   ATTR_SERVER_ADDRESS,
@@ -31,8 +29,8 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
 import type { Config } from '../config/schema.js';
-import { formatTraceparent, requestTrace, setRequestTrace, type UpstreamAttributes } from '../telemetry/request-trace.js';
-import { expectUpstream, forgetUpstream } from '../telemetry/upstream-spans.js';
+import { finishRequest, formatTraceparent, requestTrace, setRequestTrace, trackRequest, type UpstreamAttributes } from '../telemetry/request-trace.js';
+import { watchUpstreamCalls } from '../telemetry/upstream-spans.js';
 import { defineKind } from './kind.js';
 
 const tracer = trace.getTracer('portico');
@@ -90,17 +88,8 @@ function serverAttributes(req: IncomingMessage, route: string, template: string 
 function endServerSpan(this: ServerResponse): void {
   const record = requestTrace(this.req);
   if (record === undefined) return;
-  if (record.traceparent !== null) forgetUpstream(record.traceparent);
-  const status = this.req.headers.upgrade !== undefined && !this.headersSent ? 101 : this.statusCode;
-  const span = record.span;
-  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-  // Server spans mark only 5xx as errors; 4xx is the client's mistake (semantic conventions, HTTP server span status).
-  if (status >= 500) {
-    span.setAttribute(ATTR_ERROR_TYPE, String(status));
-    span.setStatus({ code: SpanStatusCode.ERROR });
-  }
-  if (!this.writableFinished && status !== 101) span.setAttribute('portico.client_aborted', true);
-  span.end();
+  const upgraded = this.req.headers.upgrade !== undefined && !this.headersSent;
+  finishRequest(record, upgraded ? 101 : this.statusCode, upgraded || this.writableFinished);
 }
 
 const optionsSchema = z
@@ -119,6 +108,7 @@ export const tracingKind = defineKind({
     const upstreams = upstreamAttributes(deps.config, route);
     const extra = options?.attributes ?? {};
     const hasExtra = Object.keys(extra).length > 0;
+    watchUpstreamCalls();
     return (req, res, next) => {
       // A second tracing entry (global and route) must not open a second server span for the same request.
       if (requestTrace(req) !== undefined) {
@@ -148,7 +138,7 @@ export const tracingKind = defineKind({
       if (hasExtra) span.setAttributes(extra);
       const record = { span, context: trace.setSpan(parent, span), traceparent, req, upstreams };
       setRequestTrace(req, record);
-      expectUpstream(record);
+      trackRequest(record);
       res.on('close', endServerSpan);
       context.with(record.context, next);
     };

@@ -1,10 +1,12 @@
 /**
  * The trace of one proxied request, kept on the request object by the `tracing` kind: its server span, the W3C
  * `traceparent` naming that span, and what the upstream client span needs. The `logging` kind reads the ids from
- * here; the upstream-span subscriber finds the record by the traceparent the forwarded request carries.
+ * here; the upstream-span subscriber finds an in-flight record by the traceparent the forwarded request carries.
+ * A record is in flight from `trackRequest` until `finishRequest` ends its server span (once).
  */
 import type { IncomingMessage } from 'node:http';
-import type { Attributes, Context, Span, SpanContext } from '@opentelemetry/api';
+import { SpanStatusCode, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 
 /** Per-upstream attributes of a client span, computed once per route at plan build. */
 export type UpstreamAttributes = ReadonlyMap<string, Attributes>;
@@ -17,6 +19,7 @@ export interface RequestTrace {
   readonly traceparent: string | null;
   readonly req: IncomingMessage;
   readonly upstreams: UpstreamAttributes;
+  ended?: boolean;
 }
 
 const TRACE = Symbol('portico.trace');
@@ -39,4 +42,39 @@ const HEX = '0123456789abcdef';
 export function formatTraceparent(context: SpanContext): string {
   const flags = context.traceFlags & 0xff;
   return `00-${context.traceId}-${context.spanId}-${HEX[flags >> 4] as string}${HEX[flags & 15] as string}`;
+}
+
+/** In-flight recording requests by the traceparent of their server span. */
+const inFlight = new Map<string, RequestTrace>();
+
+export function trackRequest(record: RequestTrace & { readonly traceparent: string }): void {
+  inFlight.set(record.traceparent, record);
+}
+
+export function inFlightRequest(traceparent: string): RequestTrace | undefined {
+  return inFlight.get(traceparent);
+}
+
+/** Number of requests whose server span is still open (a test checks it drains). */
+export function inFlightRequests(): number {
+  return inFlight.size;
+}
+
+/**
+ * Ends the server span with the response status, once: at the end of the exchange, or for a WebSocket upgrade when
+ * the upstream accepted it (the HTTP exchange is over; the connection that follows is not a request).
+ */
+export function finishRequest(record: RequestTrace, status: number, completed: boolean): void {
+  if (record.ended === true) return;
+  record.ended = true;
+  if (record.traceparent !== null) inFlight.delete(record.traceparent);
+  const span = record.span;
+  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  // Server spans mark only 5xx as errors; 4xx is the client's mistake (semantic conventions, HTTP server span status).
+  if (status >= 500) {
+    span.setAttribute(ATTR_ERROR_TYPE, String(status));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  if (!completed) span.setAttribute('portico.client_aborted', true);
+  span.end();
 }

@@ -14,43 +14,33 @@ import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
-import { formatTraceparent, type RequestTrace } from './request-trace.js';
+import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 
 const tracer = trace.getTracer('portico');
 const CLIENT_SPAN = Symbol('portico.clientSpan');
+const UPGRADING = Symbol('portico.upgrading');
 
 interface Carrier {
   [CLIENT_SPAN]?: Span;
+  [UPGRADING]?: RequestTrace;
 }
 
-/** In-flight traced requests by the traceparent of their server span. */
-const pending = new Map<string, RequestTrace>();
 let subscribed = false;
 
-export function expectUpstream(record: RequestTrace & { readonly traceparent: string }): void {
-  if (!subscribed) {
-    subscribed = true;
-    subscribe('http.client.request.created', onCreated);
-    subscribe('http.client.response.finish', onResponse);
-    subscribe('http.client.request.error', onError);
-  }
-  pending.set(record.traceparent, record);
-}
-
-export function forgetUpstream(traceparent: string): void {
-  pending.delete(traceparent);
-}
-
-/** Number of requests awaiting their upstream call (bounded by in-flight requests; a test checks it drains). */
-export function pendingUpstreams(): number {
-  return pending.size;
+/** Subscribes to the client channels, once per process; until then no client request pays for them. */
+export function watchUpstreamCalls(): void {
+  if (subscribed) return;
+  subscribed = true;
+  subscribe('http.client.request.created', onCreated);
+  subscribe('http.client.response.finish', onResponse);
+  subscribe('http.client.request.error', onError);
 }
 
 function onCreated(message: unknown): void {
   const request = (message as { request: ClientRequest }).request;
   const header = request.getHeader('traceparent');
   if (typeof header !== 'string') return;
-  const record = pending.get(header);
+  const record = inFlightRequest(header);
   if (record === undefined) return;
   const origin = record.req.portico?.upstream;
   const base = origin === undefined ? undefined : record.upstreams.get(origin);
@@ -65,8 +55,24 @@ function onCreated(message: unknown): void {
     record.context,
   );
   request.setHeader('traceparent', formatTraceparent(span.spanContext()));
-  (request as ClientRequest & Carrier)[CLIENT_SPAN] = span;
+  const carrier = request as ClientRequest & Carrier;
+  carrier[CLIENT_SPAN] = span;
   request.on('close', endClientSpan);
+  if (request.getHeader('upgrade') !== undefined) {
+    carrier[UPGRADING] = record;
+    request.on('upgrade', onUpgrade);
+  }
+}
+
+/** The upstream accepted a WebSocket upgrade: both HTTP spans end here, not when the connection closes. */
+function onUpgrade(this: ClientRequest, response: IncomingMessage): void {
+  const carrier = this as ClientRequest & Carrier;
+  const status = response.statusCode ?? 101;
+  carrier[CLIENT_SPAN]?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  endClientSpan.call(this);
+  const record = carrier[UPGRADING];
+  carrier[UPGRADING] = undefined;
+  if (record !== undefined) finishRequest(record, status, true);
 }
 
 function onResponse(message: unknown): void {

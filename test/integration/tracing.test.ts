@@ -6,10 +6,13 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js';
 import { telemetrySchema } from '../../src/telemetry/config.js';
-import { pendingUpstreams } from '../../src/telemetry/upstream-spans.js';
+import { inFlightRequests } from '../../src/telemetry/request-trace.js';
 import type { Portico } from '../../src/main.js';
 import { startTestPortico } from '../helpers/portico.js';
-import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import net from 'node:net';
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { acceptWebSockets, closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { request, waitFor } from '../helpers/http.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -20,6 +23,7 @@ const exporter = new InMemorySpanExporter();
 let telemetry: Telemetry;
 let up: TestUpstream;
 let portico: Portico;
+let upgrades: IncomingMessage[];
 
 function parse(traceparent: unknown): { traceId: string; spanId: string; flags: string } {
   const match = PARENT.exec(String(traceparent));
@@ -28,7 +32,7 @@ function parse(traceparent: unknown): { traceId: string; spanId: string; flags: 
 }
 
 async function spans(count: number): Promise<ReadableSpan[]> {
-  await waitFor(() => pendingUpstreams() === 0, 2000, 'server spans to end');
+  await waitFor(() => inFlightRequests() === 0, 2000, 'server spans to end');
   await telemetry.flush();
   const finished = exporter.getFinishedSpans();
   expect(finished).toHaveLength(count);
@@ -47,6 +51,9 @@ beforeAll(async () => {
     instrumentations: false,
   });
   up = await startUpstream();
+  upgrades = acceptWebSockets(up).upgrades;
+  // A well-behaved WebSocket server closes its side when the peer does, so the proxied connection ends.
+  up.server.on('upgrade', (_req: IncomingMessage, socket: net.Socket) => socket.on('end', () => socket.end()));
   const dead = await closedPort();
   portico = await startTestPortico(
     [
@@ -62,6 +69,9 @@ beforeAll(async () => {
       '    match: { pathPrefix: /health }',
       `    upstream: ${up.url}`,
       '    excludeMiddleware: [tracing]',
+      '  - name: ws',
+      '    match: { pathPrefix: /ws }',
+      `    upstream: ${up.url}`,
       '',
     ].join('\n'),
   );
@@ -180,5 +190,27 @@ describe('tracing', () => {
     await request(`${portico.proxyUrl}/health`, { headers: { traceparent } });
     await spans(0);
     expect(up.received[0]?.headers.traceparent).toBe(traceparent);
+  });
+
+  it('traces a WebSocket upgrade: both spans end with 101 at the handshake, while the connection stays open', async () => {
+    const socket = net.connect(Number(new URL(portico.proxyUrl).port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      `GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\ntraceparent: 00-${TRACE_ID}-${CLIENT_SPAN_ID}-01\r\n\r\n`,
+    );
+    const [head] = (await once(socket, 'data')) as [Buffer];
+    expect(head.toString('latin1')).toMatch(/^HTTP\/1\.1 101/);
+    socket.write('ping');
+    const [echoed] = (await once(socket, 'data')) as [Buffer];
+    expect(echoed.toString()).toBe('ping');
+    const list = await spans(2);
+    expect(socket.destroyed).toBe(false);
+    socket.destroy();
+    const serverSpan = only(list, SpanKind.SERVER);
+    const clientSpan = only(list, SpanKind.CLIENT);
+    expect(serverSpan).toMatchObject({ name: 'ws' });
+    expect(serverSpan.attributes['http.response.status_code']).toBe(101);
+    expect(serverSpan.status.code).toBe(SpanStatusCode.UNSET);
+    expect(parse(upgrades.at(-1)?.headers.traceparent)).toEqual({ traceId: TRACE_ID, spanId: clientSpan.spanContext().spanId, flags: '01' });
   });
 });
