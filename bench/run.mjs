@@ -48,7 +48,7 @@ const live = [];
 const results = [];
 try {
   for (const target of selected) {
-    const result = { id: target.id, label: target.label, rounds: [] };
+    const result = { id: target.id, label: target.label, sharesCore: target.sharesCore === true, rounds: [] };
     results.push(result);
     const reason = unavailableReason(target, ctx);
     if (reason) {

@@ -10,7 +10,7 @@ import { TARGETS } from './lib/targets.mjs';
 import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
 import { measure } from './lib/load.mjs';
-import { openSockets, rssBytes, stop } from './lib/proc.mjs';
+import { cpuMicros, openSockets, rssBytes, runQueueWaitMicros, stop } from './lib/proc.mjs';
 import { RESULTS_DIR, median } from './lib/report.mjs';
 
 const PROBE = fileURLToPath(new URL('./lib/probe.cjs', import.meta.url));
@@ -43,8 +43,11 @@ try {
   const socketsBefore = openSockets(pid);
   const rssBefore = rssBytes(pid) / 2 ** 20;
   const began = Date.now();
+  const kernel = [];
+  const sampler = setInterval(() => kernel.push({ t: Date.now(), waitUs: runQueueWaitMicros(pid) ?? NaN, cpuUs: cpuMicros(pid) }), 1000);
   const load = await measure({ name: 'autocannon' }, { url: entry.url, connections, seconds, pin: m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [], rate });
   const ended = Date.now();
+  clearInterval(sampler);
   const socketsAtEnd = openSockets(pid);
   const socketsAfter = await settledSockets(pid);
   const samples = readProbe(probeFile);
@@ -59,8 +62,8 @@ try {
     p99Ms: load.p99Ms,
     errors: load.errors + load.non2xx,
     rssMbIdle: Number(rssBefore.toFixed(1)),
-    start: windowStats(first),
-    end: windowStats(last),
+    start: { ...windowStats(first), ...kernelStats(kernel, began, began + window * 1000) },
+    end: { ...windowStats(last), ...kernelStats(kernel, ended - window * 1000, ended) },
     socketsBefore,
     socketsAtEnd,
     socketsAfter,
@@ -75,7 +78,9 @@ try {
 mkdirSync(RESULTS_DIR, { recursive: true });
 const file = join(RESULTS_DIR, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify({ machine: m, pinning: pinningText(m), ...result }, null, 2) + '\n');
-const row = (name, s) => `  ${name.padEnd(14)} RSS ${s.rssMb} MB, heap ${s.heapUsedMb} MB, event-loop delay p50 ${s.eldP50Ms} ms, p99 ${s.eldP99Ms} ms, max ${s.eldMaxMs} ms`;
+const row = (name, s) =>
+  `  ${name.padEnd(14)} RSS ${s.rssMb} MB, heap ${s.heapUsedMb} MB, event-loop delay p50 ${s.eldP50Ms} ms, p99 ${s.eldP99Ms} ms, max ${s.eldMaxMs} ms; ` +
+  `CPU ${s.busyPct}%, waiting for a CPU ${s.cpuWaitPct}%`;
 process.stdout.write(
   [
     `soak ${targetId}: ${result.achievedRps} req/s achieved of ${rate} asked, ${seconds}s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors/non-2xx`,
@@ -93,6 +98,15 @@ function readProbe(path) {
   } catch {
     return [];
   }
+}
+
+/** Over [from, to]: the process's CPU use and the time it was runnable but waiting for a CPU, as % of wall time. */
+function kernelStats(samples, from, to) {
+  const inside = samples.filter((s) => s.t >= from && s.t <= to);
+  if (inside.length < 2) return {};
+  const [a, b] = [inside[0], inside[inside.length - 1]];
+  const wallUs = (b.t - a.t) * 1000;
+  return { busyPct: Math.round((100 * (b.cpuUs - a.cpuUs)) / wallUs), cpuWaitPct: Math.round((100 * (b.waitUs - a.waitUs)) / wallUs) };
 }
 
 /** Medians of the window's per-second samples (max for the max). */

@@ -34,6 +34,7 @@ export function summarize(results) {
       errors: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
       rounds: rounds.length,
       check: t.check,
+      sharesCore: t.sharesCore,
     };
   });
   const rpsOf = (id) => rows.find((r) => r.id === id && r.rps)?.rps;
@@ -72,7 +73,7 @@ function shorten(text) {
 function noteOf(row) {
   const notes = [];
   if (row.errors > 0) notes.push(`${row.errors} errors/non-2xx`);
-  if (row.cpuWaitPct > 5) notes.push(`waited for its CPU ${Math.round(row.cpuWaitPct)}% of the time`);
+  if (row.cpuWaitPct > 5 && !row.sharesCore) notes.push(`waited for its CPU ${Math.round(row.cpuWaitPct)}% of the time`);
   if (row.rounds > 1 && row.rpsMax > 1.2 * row.rpsMin) notes.push(`noisy: rounds ${int(row.rpsMin)}-${int(row.rpsMax)}`);
   if (row.check) notes.push(`CHECK FAILED: ${row.check}`);
   return notes.join('; ');

@@ -83,7 +83,10 @@ export async function startSurroundings(m, { redis = true } = {}) {
 async function startRedis(m, dir, started) {
   if (process.env.BENCH_REDIS_URL) return { redisUrl: process.env.BENCH_REDIS_URL, redisNote: 'BENCH_REDIS_URL' };
   const binary = which('redis-server');
-  if (!binary) return { redisUrl: undefined, redisNote: 'redis-server not installed and BENCH_REDIS_URL not set' };
+  if (!binary) {
+    if (await listening(6379)) return { redisUrl: 'redis://127.0.0.1:6379', redisNote: 'the Redis already on 127.0.0.1:6379 (no redis-server binary to start a private one)' };
+    return { redisUrl: undefined, redisNote: 'redis-server not installed, nothing on 127.0.0.1:6379, BENCH_REDIS_URL not set' };
+  }
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const child = spawnPinned({ cpu: m.loadCpu, pinning: m.pinning, command: binary, args, logFile: join(dir, 'redis.log') });
@@ -107,8 +110,14 @@ async function chooseDatabase() {
   const asked = process.env.BENCH_DATABASE_URL;
   if (asked === 'embedded') return { url: undefined, note: 'embedded database (BENCH_DATABASE_URL=embedded), in the proxy process' };
   if (asked) return { url: asked, note: 'BENCH_DATABASE_URL' };
-  const open = await new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: 5432, timeout: 500 });
+  if (await listening(5432)) return { url: 'postgres://postgres@127.0.0.1:5432/test', note: 'PostgreSQL on 127.0.0.1:5432 (unpinned), schema portico_bench' };
+  return { url: undefined, note: 'embedded database (no PostgreSQL on 127.0.0.1:5432)' };
+}
+
+/** True when something accepts a TCP connection on 127.0.0.1:`port` within 500 ms. */
+function listening(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, timeout: 500 });
     const done = (ok) => {
       socket.destroy();
       resolve(ok);
@@ -117,8 +126,6 @@ async function chooseDatabase() {
     socket.once('timeout', () => done(false));
     socket.once('error', () => done(false));
   });
-  if (open) return { url: 'postgres://postgres@127.0.0.1:5432/test', note: 'PostgreSQL on 127.0.0.1:5432 (unpinned), schema portico_bench' };
-  return { url: undefined, note: 'embedded database (no PostgreSQL on 127.0.0.1:5432)' };
 }
 
 function readFileSafe(path) {

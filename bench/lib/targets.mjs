@@ -67,6 +67,8 @@ export const TARGETS = [
     path: '/api/bench',
     needs: [],
     start: (ctx) => ({ reuse: ctx.upstream, port: ctx.upstreamPort }),
+    // The upstream shares its core with the load generator by design: its run-queue wait is not contention.
+    sharesCore: true,
   },
   {
     id: 'nginx',
