@@ -20,6 +20,8 @@ export interface RequestTrace {
   readonly req: IncomingMessage;
   readonly upstreams: UpstreamAttributes;
   ended?: boolean;
+  /** The forward to the upstream: under way, finished, or failed (a retry may follow). */
+  upstreamCall?: 'open' | 'done' | 'failed';
 }
 
 const TRACE = Symbol('portico.trace');

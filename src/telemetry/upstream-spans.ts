@@ -5,10 +5,15 @@
  * The `tracing` kind sets the outgoing `traceparent` to its server span and registers the request here under that
  * value. When the proxy creates the upstream ClientRequest (headers copied, not yet sent), the subscriber finds the
  * record by that header, starts a client span as the server span's child and rewrites the header to name the client
- * span: the upstream sees the same trace id with the client span as its parent. A retry on a fresh socket is a
- * second ClientRequest and gets its own client span. Matching by header instead of by the active context keeps
- * this right where context would leak: events on a reused keep-alive socket run in the context of the request that
- * opened the socket. Client requests that carry no registered traceparent (the OTLP exporter's own) are ignored.
+ * span: the upstream sees the same trace id with the client span as its parent. Matching by header instead of by
+ * the active context keeps this right where context would leak: events on a reused keep-alive socket run in the
+ * context of the request that opened the socket.
+ *
+ * Which calls get a client span: the first one carrying a request's traceparent (the forward), and one after it
+ * failed (the safe retry on a fresh socket). Another call made while the forward is open or done is a copy of the
+ * request (a mirror): it keeps the server span as parent and gets no client span here, since the upstream's port is
+ * not visible on a ClientRequest to describe it. Calls with no registered traceparent (the OTLP exporter's own)
+ * are ignored.
  */
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
@@ -17,12 +22,17 @@ import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CO
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 
 const tracer = trace.getTracer('portico');
-const CLIENT_SPAN = Symbol('portico.clientSpan');
-const UPGRADING = Symbol('portico.upgrading');
+const CALL = Symbol('portico.upstreamCall');
+
+/** What the subscriber keeps on a ClientRequest it made a span for. */
+interface Call {
+  readonly span: Span;
+  readonly record: RequestTrace;
+  failed: boolean;
+}
 
 interface Carrier {
-  [CLIENT_SPAN]?: Span;
-  [UPGRADING]?: RequestTrace;
+  [CALL]?: Call;
 }
 
 let subscribed = false;
@@ -36,12 +46,14 @@ export function watchUpstreamCalls(): void {
   subscribe('http.client.request.error', onError);
 }
 
+/** A traced request's upstream call is created: headers copied, nothing sent yet. */
 function onCreated(message: unknown): void {
   const request = (message as { request: ClientRequest }).request;
   const header = request.getHeader('traceparent');
   if (typeof header !== 'string') return;
   const record = inFlightRequest(header);
-  if (record === undefined) return;
+  if (record === undefined || (record.upstreamCall !== undefined && record.upstreamCall !== 'failed')) return;
+  record.upstreamCall = 'open';
   const origin = record.req.portico?.upstream;
   const base = origin === undefined ? undefined : record.upstreams.get(origin);
   const path = request.path;
@@ -55,52 +67,50 @@ function onCreated(message: unknown): void {
     record.context,
   );
   request.setHeader('traceparent', formatTraceparent(span.spanContext()));
-  const carrier = request as ClientRequest & Carrier;
-  carrier[CLIENT_SPAN] = span;
-  request.on('close', endClientSpan);
-  if (request.getHeader('upgrade') !== undefined) {
-    carrier[UPGRADING] = record;
-    request.on('upgrade', onUpgrade);
-  }
-}
-
-/** The upstream accepted a WebSocket upgrade: both HTTP spans end here, not when the connection closes. */
-function onUpgrade(this: ClientRequest, response: IncomingMessage): void {
-  const carrier = this as ClientRequest & Carrier;
-  const status = response.statusCode ?? 101;
-  carrier[CLIENT_SPAN]?.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-  endClientSpan.call(this);
-  const record = carrier[UPGRADING];
-  carrier[UPGRADING] = undefined;
-  if (record !== undefined) finishRequest(record, status, true);
+  (request as ClientRequest & Carrier)[CALL] = { span, record, failed: false };
+  request.on('close', endCall);
+  if (request.getHeader('upgrade') !== undefined) request.on('upgrade', onUpgrade);
 }
 
 function onResponse(message: unknown): void {
   const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
-  const span = (request as ClientRequest & Carrier)[CLIENT_SPAN];
-  if (span === undefined) return;
+  const call = (request as ClientRequest & Carrier)[CALL];
+  if (call === undefined) return;
   const status = response.statusCode ?? 0;
-  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  call.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   // Client spans mark 4xx and 5xx as errors (semantic conventions, HTTP client span status).
   if (status >= 400) {
-    span.setAttribute(ATTR_ERROR_TYPE, String(status));
-    span.setStatus({ code: SpanStatusCode.ERROR });
+    call.span.setAttribute(ATTR_ERROR_TYPE, String(status));
+    call.span.setStatus({ code: SpanStatusCode.ERROR });
   }
 }
 
 function onError(message: unknown): void {
   const { request, error } = message as { request: ClientRequest; error: Error & { code?: unknown } };
-  const span = (request as ClientRequest & Carrier)[CLIENT_SPAN];
-  if (span === undefined) return;
-  span.setAttribute(ATTR_ERROR_TYPE, typeof error.code === 'string' ? error.code : error.name);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+  const call = (request as ClientRequest & Carrier)[CALL];
+  if (call === undefined) return;
+  call.failed = true;
+  call.record.upstreamCall = 'failed'; // before the retry is created, from this same error
+  call.span.setAttribute(ATTR_ERROR_TYPE, typeof error.code === 'string' ? error.code : error.name);
+  call.span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+}
+
+/** The upstream accepted a WebSocket upgrade: both HTTP spans end here, not when the connection closes. */
+function onUpgrade(this: ClientRequest, response: IncomingMessage): void {
+  const call = (this as ClientRequest & Carrier)[CALL];
+  if (call === undefined) return;
+  const status = response.statusCode ?? 101;
+  call.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  endCall.call(this);
+  finishRequest(call.record, status, true);
 }
 
 /** `close` on a ClientRequest: the response was read to its end, or the exchange failed or was cut. */
-function endClientSpan(this: ClientRequest): void {
+function endCall(this: ClientRequest): void {
   const carrier = this as ClientRequest & Carrier;
-  const span = carrier[CLIENT_SPAN];
-  if (span === undefined) return;
-  carrier[CLIENT_SPAN] = undefined;
-  span.end();
+  const call = carrier[CALL];
+  if (call === undefined) return;
+  carrier[CALL] = undefined;
+  if (!call.failed) call.record.upstreamCall = 'done'; // a failed one said so on its error, before any retry began
+  call.span.end();
 }
