@@ -5,9 +5,10 @@
  *
  * Spans are made by hand with @opentelemetry/api rather than by @opentelemetry/instrumentation-http: that
  * instrumentation wraps every server `emit` and client `request`, builds its attribute set from the raw headers and
- * runs for every request whether the route traces or not; measured on this proxy it cost more than these spans with
- * the same names and attributes (figures in the tracing report). Without a registered SDK (exporter `none`) the
- * tracer is a no-op: the client's traceparent passes through unchanged and the handler costs a few calls.
+ * runs for every request whether the route traces or not. Measured (proxy pinned to one core, wrk 32 connections,
+ * 100% sampled, OTLP/HTTP to a local sink): these two spans add ~85 µs of CPU per request over `logging` alone,
+ * instrumentation-http making the same two spans ~295 µs (3.4k against 2.0k req/s). Without a registered SDK
+ * (exporter `none`) the tracer is a no-op: the client's traceparent passes through unchanged, at a few calls.
  *
  * The server span is active while the rest of the chain runs, so ioredis / pg spans (rate limit, user lookup)
  * become its children.
