@@ -1,14 +1,17 @@
 /**
- * The serving process: load the file, start Portico, and map signals to behaviour. SIGTERM/SIGINT drain and exit 0;
- * SIGHUP reloads the file (an invalid file is logged and the running plan keeps serving).
+ * The serving process: load the file, start logs and tracing, then load and start the server, and map signals to
+ * behaviour. SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the file (an invalid file is logged and the running
+ * plan keeps serving); an uncaught error is logged as fatal, flushed, and exits 1.
+ *
+ * This module imports nothing that OpenTelemetry instruments (express, http-proxy-middleware, ioredis, pg): the
+ * server is imported only after `startTelemetry`, see src/telemetry/bootstrap.ts for why the order matters.
  */
 import type http from 'node:http';
-import pino from 'pino';
 import type { ListenAddress } from './config/address.js';
 import { loadConfigFile } from './config/load.js';
 import { defaultRegistry } from './middleware/registry.js';
-import { startDemoUpstream } from './demo/upstream.js';
-import { startPortico } from './main.js';
+import { startTelemetry } from './telemetry/bootstrap.js';
+import { createLogger, logFatalAndExit } from './telemetry/logger.js';
 
 export interface RunOptions {
   readonly file: string;
@@ -17,29 +20,40 @@ export interface RunOptions {
 
 export async function runServer(options: RunOptions): Promise<void> {
   const config = await loadConfigFile(options.file, { registry: defaultRegistry });
-  const logger = pino({ level: config.telemetry.logs.level });
+  const log = createLogger(config.telemetry);
+  const { logger } = log;
+  process.on('uncaughtException', (err) => logFatalAndExit(log, err, 'uncaughtException'));
+  process.on('unhandledRejection', (err) => logFatalAndExit(log, err, 'unhandledRejection'));
+  const telemetry = startTelemetry(config.telemetry, { logger });
+
+  const { startPortico } = await import('./main.js');
   let demo: http.Server | undefined;
   if (options.demoUpstream) {
+    const { startDemoUpstream } = await import('./demo/upstream.js');
     demo = await startDemoUpstream(options.demoUpstream.host, options.demoUpstream.port);
     logger.info({ address: `${options.demoUpstream.host}:${options.demoUpstream.port}` }, 'demo upstream listening');
   }
   const portico = await startPortico({ config, logger, configFile: options.file, watch: true });
 
-  const stop = (signal: string) => {
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'draining');
-    portico
-      .shutdown()
-      .then(() => {
-        demo?.close();
-        demo?.closeAllConnections();
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
+    let code = 0;
+    try {
+      await portico.shutdown();
+      demo?.close();
+      demo?.closeAllConnections();
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      code = 1;
+    }
+    await telemetry.shutdown();
+    await log.flush();
+    process.exit(code);
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => void portico.reloadFromFile());
 }
