@@ -12,9 +12,11 @@
  *   with `minLength` 0 calls back at once even while a write is in flight.
  * - `flushSync()` throws "sonic boom is not ready yet" while a file is still being opened asynchronously
  *   (pinojs/pino#871, #2326). The file is opened synchronously here, so the descriptor exists from the start.
- * - `flushSync()` does not wait for a chunk already handed to an async `fs.write` (pinojs/sonic-boom#101); exiting
- *   right after it can lose that chunk. SIGTERM and fatal paths use the async `flush()` while the event loop still
- *   runs, then exit; pino's own exit hook (`flushSync` on `exit`) remains the last resort.
+ * - `flushSync()` does not wait for a chunk already handed to an async `fs.write` (pinojs/sonic-boom#101): it writes
+ *   the later lines first, so the in-flight chunk lands after them (or is lost if the process exits). pino calls
+ *   `flushSync()` after every `fatal()` line, which reorders a busy log exactly when it matters. While the event
+ *   loop runs, a synchronous flush is therefore skipped if a write is in flight: SIGTERM and fatal paths use the
+ *   async `flush()` and then exit. At `exit` (pino's exit hook) it always runs: out of order beats lost.
  * - sonic-boom's `flushSync` retries forever on a write error other than EAGAIN/EBUSY (ENOSPC, EBADF): its catch
  *   only rethrows retryable codes. A destination that failed is therefore not flushed synchronously until a write
  *   succeeds again, so a full disk cannot hang the exit hook. EPIPE already turns the stream into a no-op (pino).
@@ -51,14 +53,21 @@ export interface LoggerOptions {
   readonly stream?: DestinationStream;
 }
 
-/** The sonic-boom state `flush()` reads: bytes not yet written (`_len`) and the open descriptor. */
+/** The sonic-boom state the guards read: bytes not yet written, a write in flight, the open descriptor. */
 interface SonicState {
   readonly _len: number;
+  readonly _writing: boolean;
   readonly fd: number;
   readonly destroyed: boolean;
 }
 
 type Destination = ReturnType<typeof pino.destination>;
+
+/** Set first thing on `exit`, before pino's exit hook runs its synchronous flush. */
+let exiting = false;
+process.prependOnceListener('exit', () => {
+  exiting = true;
+});
 
 function openDestination(path: string): Destination {
   const options = { sync: false, minLength: MIN_WRITE, periodicFlush: FLUSH_EVERY_MS, maxLength: MAX_BUFFERED };
@@ -100,9 +109,11 @@ function guard(destination: Destination): Omit<ProcessLogger, 'logger'> {
     dropped += 1;
   });
   const flushSync = destination.flushSync.bind(destination);
-  // pino's exit hook calls this property; the guard keeps a failed destination from spinning forever at exit.
+  // pino's fatal() and exit hook call this property. A failed destination would spin forever; an in-flight write
+  // would be overtaken by the lines after it.
   destination.flushSync = () => {
-    if (!failed && state.fd >= 0 && !state.destroyed) flushSync();
+    if (failed || state.fd < 0 || state.destroyed || (state._writing && !exiting)) return;
+    flushSync();
   };
 
   const flush = (timeoutMs = 5000): Promise<boolean> =>

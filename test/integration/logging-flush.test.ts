@@ -22,7 +22,10 @@ process.on('SIGTERM', () => {
   log.logger.info('shutting down');
   log.flush(10000).then((flushed) => process.exit(flushed ? 0 : 3));
 });
-process.on('uncaughtException', (err) => logFatalAndExit(log, err, 'uncaughtException'));
+process.on('uncaughtException', (err) => {
+  logFatalAndExit(log, err, 'uncaughtException');
+  process.send('fatal logged'); // the parent starts reading only now: the pipe is full, a write is in flight
+});
 if (mode === 'exit-at-once') {
   log.logger.info('only line');
   process.exit(0);
@@ -51,8 +54,14 @@ async function run(mode: Mode, destination: string): Promise<Outcome & { stderr:
   const child: ChildProcess = fork(childFile, [mode, destination], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stdout = '';
   let stderr = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => (stdout += chunk));
+  const read = (): void => {
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => (stdout += chunk));
+  };
+  // In fatal mode pino's fatal() would flush synchronously past the write in flight (reordering, or blocking on the
+  // full pipe): reading starts once the child says the fatal line was logged.
+  if (mode === 'fatal') child.once('message', read);
+  else read();
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => (stderr += chunk));
   if (mode === 'sigterm') {
