@@ -4,6 +4,7 @@
  */
 export type UpstreamErrorKind = 'refused' | 'reset' | 'timeout';
 export type RateLimitOutcome = 'allowed' | 'limited' | 'shadow_limited' | 'store_error_allow' | 'store_error_deny' | 'store_error_local';
+export type MirrorOutcome = 'sampled' | 'answered' | 'failed' | 'dropped_too_large' | 'dropped_incomplete' | 'dropped_queue_full';
 export type CacheEvent = 'hit' | 'miss' | 'error' | 'stale_skip';
 
 export interface Metrics {
@@ -13,6 +14,7 @@ export interface Metrics {
   cache(event: CacheEvent): void;
   dbQuery(seconds: number, ok: boolean): void;
   configReload(ok: boolean, hash?: string): void;
+  mirror(route: string, outcome: MirrorOutcome): void;
   /** Prometheus text exposition; empty for the no-op implementation. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -25,6 +27,7 @@ export const noopMetrics: Metrics = {
   cache() {},
   dbQuery() {},
   configReload() {},
+  mirror() {},
   render: async () => '',
   contentType: 'text/plain; version=0.0.4; charset=utf-8',
 };

@@ -4,7 +4,7 @@
  * methods outside the standard set collapse to OTHER, statuses to their class.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CacheEvent, Metrics, RateLimitOutcome, UpstreamErrorKind } from './metrics.js';
+import type { CacheEvent, Metrics, MirrorOutcome, RateLimitOutcome, UpstreamErrorKind } from './metrics.js';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const STATUS_CLASS = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
@@ -32,6 +32,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   const db = new Histogram({ name: 'portico_db_query_duration_seconds', help: 'User lookup database query time', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
   const reloads = new Counter({ name: 'portico_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [registry] });
   const configInfo = new Gauge({ name: 'portico_config_info', help: 'The loaded config (value 1), labelled with its hash', labelNames: ['hash'], registers: [registry] });
+  const mirrors = new Counter({ name: 'portico_mirror_copies_total', help: 'Mirrored request copies by route and outcome', labelNames: ['route', 'outcome'], registers: [registry] });
   const sources: PoolStatsSource[] = [];
   const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) =>
     new Gauge({
@@ -68,6 +69,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
         configInfo.set({ hash }, 1);
       }
     },
+    mirror: (route: string, outcome: MirrorOutcome) => mirrors.inc({ route, outcome }),
     watchPool: (source: PoolStatsSource) => void sources.push(source),
     render: () => registry.metrics(),
   };

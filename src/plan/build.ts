@@ -119,7 +119,7 @@ function compileRoute(route: RouteConfig, deps: PlanDeps, onError: (err: unknown
   const strip = route.stripPrefix;
   const max = route.maxBodySize;
   const bodyIdle = deps.config.server.bodyIdleTimeout;
-  const mirror = route.mirror && deps.pool ? createMirror(route.mirror, { route: route.name, pool: deps.pool, agentFor: (url) => deps.agents.agentFor(url), logger: deps.logger }) : undefined;
+  const mirror = route.mirror && deps.pool ? createMirror(route.mirror, { route: route.name, pool: deps.pool, agentFor: (url) => deps.agents.agentFor(url), logger: deps.logger, metrics: deps.metrics }) : undefined;
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
     watchBodyIdle(req, res, bodyIdle, route.name);

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/schema.js';
 import type { TaskRunner } from '../pool/pool.js';
 import { QueueFullError } from '../pool/errors.js';
+import type { Metrics, MirrorOutcome } from '../admin/metrics.js';
 
 export type MirrorConfig = NonNullable<RouteConfig['mirror']>;
 
@@ -27,6 +28,8 @@ export interface MirrorDeps {
   readonly pool: TaskRunner;
   readonly agentFor: (url: URL) => http.Agent;
   readonly logger?: Logger;
+  /** Counts every outcome per route (`portico_mirror_copies_total`). */
+  readonly metrics?: Pick<Metrics, 'mirror'>;
   /** Sampling source in [0, 1); tests pass a fixed one. */
   readonly random?: () => number;
 }
@@ -136,13 +139,17 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   const target = config.upstream;
   const agent = deps.agentFor(target);
   const log = deps.logger;
+  const outcome = (name: keyof typeof counts, label: MirrorOutcome): void => {
+    counts[name]++;
+    deps.metrics?.mirror(deps.route, label);
+  };
 
   const send = (copy: Copy): void => {
     deps.pool.submit((signal) => sendCopy(copy, target, agent, signal), { timeout: config.timeout }).then(
-      () => void counts.answered++,
+      () => outcome('answered', 'answered'),
       (err: unknown) => {
-        if (err instanceof QueueFullError) counts.droppedQueueFull++;
-        else counts.failed++;
+        if (err instanceof QueueFullError) outcome('droppedQueueFull', 'dropped_queue_full');
+        else outcome('failed', 'failed');
         log?.debug({ err, route: deps.route, mirror: target.origin }, 'mirror copy not delivered');
       },
     );
@@ -152,7 +159,7 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
 
   const mirror = (req: IncomingMessage): void => {
     if (!(random() < config.sampleRatio)) return;
-    counts.sampled++;
+    outcome('sampled', 'sampled');
     const headers: IncomingHttpHeaders = { ...req.headers };
     for (const name of REFRAMED) delete headers[name];
     const method = req.method ?? 'GET';
@@ -165,12 +172,12 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
       return;
     }
     if (length !== undefined && !(length <= config.maxBodySize)) {
-      counts.droppedTooLarge++;
+      outcome('droppedTooLarge', 'dropped_too_large');
       return;
     }
     teeBody(req, config.maxBodySize, length, (body) => {
-      if (body === 'tooLarge') counts.droppedTooLarge++;
-      else if (body === 'incomplete') counts.droppedIncomplete++;
+      if (body === 'tooLarge') outcome('droppedTooLarge', 'dropped_too_large');
+      else if (body === 'incomplete') outcome('droppedIncomplete', 'dropped_incomplete');
       else submit({ method, path, headers: { ...headers, 'content-length': String(body.size) }, chunks: body.chunks, size: body.size });
     });
   };

@@ -38,6 +38,27 @@ describe('admin surface', () => {
     expect(res.text).not.toMatch(/orders\/12345|unknown\/777|route="\//);
   });
 
+  it('counts mirrored copies by route and outcome', async () => {
+    const up = await tagged('primary');
+    const shadow = await tagged('shadow');
+    const p = await startTestPortico(`routes:\n  - name: m\n    upstream: ${up.url}\n    mirror: { upstream: "${shadow.url}", sampleRatio: 1 }\n`);
+    cleanup.push(() => p.shutdown());
+    await supertest(p.proxyUrl).get('/copy-me').expect(200);
+    await waitFor(() => shadow.received.length === 1, 5000, 'the shadow to get its copy');
+    let text = '';
+    const poll = async (): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline) {
+        text = (await supertest(p.adminUrl).get('/metrics')).text;
+        if (/portico_mirror_copies_total\{route="m",outcome="answered"\} 1/.test(text)) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await poll();
+    expect(text).toMatch(/portico_mirror_copies_total\{route="m",outcome="sampled"\} 1/);
+    expect(text).toMatch(/portico_mirror_copies_total\{route="m",outcome="answered"\} 1/);
+  });
+
   it('shows the effective config with secrets redacted', async () => {
     const up = await tagged('a');
     const p = await startTestPortico(
