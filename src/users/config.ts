@@ -23,6 +23,7 @@ const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain
 /** `userLookup`: the built-in GET /users/:id endpoint. */
 export const userLookupSchema = z
   .strictObject({
+    /** On when the section is present; a config without `userLookup` serves no lookup (and opens no database). */
     enabled: z.boolean().default(true),
     path: z.string().regex(/^\/[^:]*:id$/, 'must end with the :id parameter, e.g. /users/:id').default('/users/:id'),
     /** `Retry-After` sent with 503 when the database is down or slower than its statement timeout. */
@@ -60,7 +61,7 @@ export const userLookupSchema = z
       .prefault({}),
     middleware: z.array(middlewareEntrySchema).default([]),
   })
-  .prefault({});
+  .prefault({ enabled: false });
 
 export type DatabaseConfig = z.output<typeof databaseSchema>;
 export type UserLookupConfig = z.output<typeof userLookupSchema>;
