@@ -36,7 +36,7 @@ try {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const entry = { target, ...(await launchTarget(target, ctx, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] })) };
-    await measureTarget(generator, entry, { connections, seconds: 2, pin });
+    const warm = await measureTarget(generator, entry, { connections, seconds: 2, pin });
     const r = await measureTarget(generator, entry, { connections, seconds, pin });
     const exit = await stop(entry.child, { graceMs: 10_000 });
     const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
@@ -45,7 +45,7 @@ try {
       continue;
     }
     const summary = summarizeProfile(join(dir, file));
-    const text = `== ${id} (${target.label}): ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerReq)} us CPU/req under profiling\n${profileText(summary)}`;
+    const text = `== ${id} (${target.label}): ${Math.round(r.rps)} req/s, ${Math.round(r.cpuUsPerReq)} us CPU/req under profiling\n${profileText(summary, warm.requests + r.requests)}`;
     writeFileSync(join(dir, 'summary.txt'), text + '\n');
     out.push(text);
   }

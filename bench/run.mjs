@@ -66,7 +66,7 @@ try {
     }
   }
 
-  for (const entry of live) await measureTarget(generator, entry, { ...options, seconds: options.warmup, pin });
+  for (const entry of live) await measureTarget(generator, entry, { ...options, seconds: options.warmup, pin, proxyCpu: m.proxyCpu });
 
   for (let round = 1; round <= options.rounds; round++) {
     const perRound = live.length * (options.duration + 0.5) + live.length * options.latencyDuration;
@@ -75,14 +75,14 @@ try {
       break;
     }
     for (const entry of live) {
-      const r = await measureTarget(generator, entry, { ...options, seconds: options.duration, pin });
+      const r = await measureTarget(generator, entry, { ...options, seconds: options.duration, pin, proxyCpu: m.proxyCpu });
       entry.result.rounds.push(r);
       log(`round ${round} ${entry.target.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
     }
   }
 
   for (const entry of live) {
-    const r = await measureTarget(generator, entry, { ...options, connections: 1, seconds: options.latencyDuration, pin });
+    const r = await measureTarget(generator, entry, { ...options, connections: 1, seconds: options.latencyDuration, pin, proxyCpu: m.proxyCpu });
     entry.result.latency = { p50Ms: r.p50Ms, p99Ms: r.p99Ms, rps: r.rps };
   }
 

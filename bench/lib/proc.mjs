@@ -143,16 +143,16 @@ export function cpuMicros(pid) {
 }
 
 /**
- * Microseconds the process tree spent runnable but waiting for a CPU (/proc/PID/schedstat, second field, main
- * threads): time another process took from it. Undefined when the kernel does not expose schedstat.
+ * Busy microseconds of one CPU (all processes, from /proc/stat), or undefined. Minus the target's own CPU time over
+ * the same interval, it is what other processes took from the core the target is pinned to. (A thread's run-queue
+ * wait would not do: a Node process's own GC and libuv threads, pinned to the same core, make its main thread wait.)
  */
-export function runQueueWaitMicros(pid) {
-  try {
-    readFileSync(`/proc/${pid}/schedstat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  return sumOverTree(pid, (p) => Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[1]) / 1000);
+export function cpuBusyMicros(cpu) {
+  if (cpu === undefined) return undefined;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return undefined;
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1e6) / CLOCK_TICKS;
 }
 
 /** Open socket file descriptors of one process (not its children). */

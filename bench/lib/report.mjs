@@ -25,7 +25,7 @@ export function summarize(results) {
       p99Ms: median(rounds.map((r) => r.p99Ms)),
       cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
       busyPct: median(rounds.map((r) => r.busyPct)),
-      cpuWaitPct: median(rounds.map((r) => r.cpuWaitPct)),
+      othersPct: median(rounds.map((r) => r.othersPct)),
       rssMb: Math.max(...rounds.map((r) => r.rssMb ?? 0)) || undefined,
       p50c1Ms: t.latency?.p50Ms,
       p99c1Ms: t.latency?.p99Ms,
@@ -73,7 +73,7 @@ function shorten(text) {
 function noteOf(row) {
   const notes = [];
   if (row.errors > 0) notes.push(`${row.errors} errors/non-2xx`);
-  if (row.cpuWaitPct > 5 && !row.sharesCore) notes.push(`waited for its CPU ${Math.round(row.cpuWaitPct)}% of the time`);
+  if (row.othersPct > 5 && !row.sharesCore) notes.push(`other processes used ${Math.round(row.othersPct)}% of its core`);
   if (row.rounds > 1 && row.rpsMax > 1.2 * row.rpsMin) notes.push(`noisy: rounds ${int(row.rpsMin)}-${int(row.rpsMax)}`);
   if (row.check) notes.push(`CHECK FAILED: ${row.check}`);
   return notes.join('; ');
