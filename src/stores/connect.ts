@@ -11,6 +11,7 @@ import { redisMode, type RedisConfig } from './config.js';
 export type RedisClient = Redis | Cluster;
 
 const FIRST_RECONNECT_DELAY = 50;
+const DISCONNECT_TIMEOUT = 500;
 /**
  * Cluster: how many MOVED/ASK/TRYAGAIN hops one command may take. After a failover the first hop finds the
  * slot moved; a second covers a migration in progress. Each hop is bounded by commandTimeout.
@@ -40,6 +41,8 @@ export function clientOptions(config: RedisConfig, name: string): RedisOptions {
     autoResendUnfulfilledCommands: false,
     commandTimeout: config.commandTimeout,
     connectTimeout: config.connectTimeout,
+    // A closing socket that does not finish its FIN handshake is destroyed after this (ioredis default: 2s).
+    disconnectTimeout: DISCONNECT_TIMEOUT,
     socketTimeout: config.socketTimeout > 0 ? config.socketTimeout : undefined,
     retryStrategy: (attempt: number) => reconnectDelay(attempt, config.maxReconnectDelay),
     reconnectOnError: () => false,

@@ -116,6 +116,8 @@ async function closeClient({ client, health }: OpenClient): Promise<void> {
     // Not events.once: it would reject on an 'error' emitted while closing.
     client.once('end', () => {
       clearTimeout(timer);
+      // QUIT leaves a Sentinel client's failover-detector connections open (and reconnecting); this ends them.
+      if (!(client instanceof Cluster)) client.disconnect();
       resolve();
     });
     client.quit().catch(() => client.disconnect());

@@ -64,7 +64,8 @@ async function startNodes(count: number, dir: string, args: (port: number) => re
     for (let i = 0; i < count; i++) {
       const port = await spareNodePort(taken);
       taken.add(port);
-      started.push({ port, child: await launch(port, { args: ['--dir', dir, ...args(port)] }) });
+      // A replica's first sync starts at once, not after the default 5s pause of a diskless sync.
+      started.push({ port, child: await launch(port, { args: ['--dir', dir, '--repl-diskless-sync-delay', '0', ...args(port)] }) });
     }
   } catch (err) {
     for (const { child } of started) await stop(child);
@@ -73,9 +74,23 @@ async function startNodes(count: number, dir: string, args: (port: number) => re
   return started;
 }
 
+/** Waits until every replica among `nodes` has finished its first sync (a replica that has not cannot take over). */
+async function replicasInSync(nodes: readonly NodeProcess[]): Promise<void> {
+  for (const node of nodes) {
+    await until(async () => {
+      const info = await redisCli(['-p', String(node.port), 'info', 'replication']);
+      return info.includes('role:master') || info.includes('master_link_status:up');
+    }, 15_000, `${node.address} to finish its first sync`);
+  }
+}
+
+function processes(started: ReadonlyArray<{ port: number; child: ChildProcess }>): NodeProcess[] {
+  return started.map(({ port, child }) => ({ port, address: `127.0.0.1:${port}`, kill: () => stop(child) }));
+}
+
 function deployment(started: Array<{ port: number; child: ChildProcess }>, dir: string): Deployment {
   return {
-    nodes: started.map(({ port, child }) => ({ port, address: `127.0.0.1:${port}`, kill: () => stop(child) })),
+    nodes: processes(started),
     async close() {
       for (const { child } of started) await stop(child);
       await rm(dir, { recursive: true, force: true });
@@ -83,17 +98,24 @@ function deployment(started: Array<{ port: number; child: ChildProcess }>, dir: 
   };
 }
 
-/**
- * A cluster of `masters` masters with `replicas` replicas each; resolves once every node reports
- * `cluster_state:ok`. `nodeTimeout` (ms) is how long a master may be unreachable before its replica takes over.
- */
-export async function startRedisCluster(options: { masters?: number; replicas?: number; nodeTimeout?: number } = {}): Promise<Deployment> {
-  const { masters = 3, replicas = 0, nodeTimeout = 1000 } = options;
+export interface ClusterOptions {
+  readonly masters?: number;
+  readonly replicas?: number;
+  /** How long (ms) a master may be unreachable before it is failed and its replica takes over. */
+  readonly nodeTimeout?: number;
+  /** Redis' `cluster-require-full-coverage`: yes (the default) stops every slot while one has no master. */
+  readonly requireFullCoverage?: boolean;
+}
+
+/** A cluster; resolves once every node reports `cluster_state:ok` and every replica has synced. */
+export async function startRedisCluster(options: ClusterOptions = {}): Promise<Deployment> {
+  const { masters = 3, replicas = 0, nodeTimeout = 1000, requireFullCoverage = true } = options;
   const dir = await mkdtemp(join(tmpdir(), 'portico-cluster-'));
   const started = await startNodes(masters * (1 + replicas), dir, (port) => [
     '--cluster-enabled', 'yes',
     '--cluster-config-file', `nodes-${port}.conf`,
     '--cluster-node-timeout', String(nodeTimeout),
+    '--cluster-require-full-coverage', requireFullCoverage ? 'yes' : 'no',
   ]).catch(async (err: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -105,6 +127,7 @@ export async function startRedisCluster(options: { masters?: number; replicas?: 
     for (const node of cluster.nodes) {
       await until(async () => (await redisCli(['-p', String(node.port), 'cluster', 'info'])).includes('cluster_state:ok'), 15_000, `${node.address} cluster_state:ok`);
     }
+    await replicasInSync(cluster.nodes);
     return cluster;
   } catch (err) {
     await cluster.close();
@@ -129,6 +152,7 @@ export async function startRedisSentinels(options: { name: string; replicas?: nu
   };
   try {
     all.push(...(await startNodes(replicas, dir, () => ['--replicaof', '127.0.0.1', String(master)])));
+    await replicasInSync(processes(all));
     const taken = new Set(all.map((node) => node.port));
     for (let i = 0; i < sentinels; i++) {
       const port = await spareNodePort(taken);
@@ -147,7 +171,5 @@ export async function startRedisSentinels(options: { name: string; replicas?: nu
     await close();
     throw err;
   }
-  const view = (list: Array<{ port: number; child: ChildProcess }>): NodeProcess[] =>
-    list.map(({ port, child }) => ({ port, address: `127.0.0.1:${port}`, kill: () => stop(child) }));
-  return { nodes: view(all), sentinels: view(sentinelProcesses), close };
+  return { nodes: processes(all), sentinels: processes(sentinelProcesses), close };
 }
