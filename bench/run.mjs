@@ -2,7 +2,7 @@
 // connections, duration and pinning; rounds interleaved across targets so background noise spreads evenly; median
 // of rounds; a table on stdout and JSON in bench/results/. Bounded: a deadline stops starting new rounds.
 //
-// Knobs (env): BENCH_DURATION (s per measurement, 4), BENCH_ROUNDS (3), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (32),
+// Knobs (env): BENCH_DURATION (s per measurement, 4), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (32),
 // BENCH_LATENCY_DURATION (s at 1 connection, 2), BENCH_ONLY (comma list of target ids), BENCH_LOADGEN=autocannon,
 // BENCH_PIN=0, BENCH_REDIS_URL, BENCH_BUDGET (s, 280), BENCH_KEEP_TMP=1.
 import { stop, get } from './lib/proc.mjs';
@@ -17,7 +17,7 @@ const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) :
 const options = {
   duration: num('BENCH_DURATION', 4),
   rounds: num('BENCH_ROUNDS', 3),
-  warmup: num('BENCH_WARMUP', 2),
+  warmup: num('BENCH_WARMUP', 3),
   connections: num('BENCH_CONNECTIONS', 32),
   latencyDuration: num('BENCH_LATENCY_DURATION', 2),
   budgetS: num('BENCH_BUDGET', 280),

@@ -87,7 +87,10 @@ export function comparisons(rows) {
     const shown = target === undefined ? '(no target)' : `>= ${target}x`;
     if (!by[a] || !by[b]) return out.push({ name, value: undefined, target: shown, met: undefined });
     const value = by[a].rps / by[b].rps;
-    out.push({ name, value: `${value.toFixed(2)}x`, target: shown, met: target === undefined ? undefined : value >= target });
+    // CPU per request is steadier than req/s when another process takes part of a core for a round.
+    const byCpu = by[a].cpuUsPerReq && by[b].cpuUsPerReq ? by[b].cpuUsPerReq / by[a].cpuUsPerReq : undefined;
+    const text = `${value.toFixed(2)}x${byCpu === undefined ? '' : ` (by CPU/req ${byCpu.toFixed(2)}x)`}`;
+    out.push({ name, value: text, ratio: value, ratioByCpu: byCpu, target: shown, met: target === undefined ? undefined : value >= target });
   };
   const addsP50 = (name, a, b, target) => {
     if (!by[a] || !by[b] || by[a].p50c1Ms === undefined) return out.push({ name, value: undefined, target: `< ${target} ms`, met: undefined });
