@@ -4,21 +4,21 @@ import { duration } from '../config/duration.js';
 /** `workerPool`: the in-process pool that runs background work (cache fills, mirrored requests). */
 export const workerPoolSchema = z
   .strictObject({
-    /** Workers kept alive however idle; the pool never shrinks below this. */
-    min: z.number().int().min(0).default(2),
-    /** Concurrent tasks at most; further work waits in the queue. */
-    max: z.number().int().min(1).default(32),
-    /** Tasks that may wait for a worker; a submit beyond it is refused at once (PORTICO_QUEUE_FULL). */
-    queue: z.number().int().min(0).default(1000),
-    /** A worker above `min` that sits idle this long stops. */
-    idleTimeout: duration().default(30_000),
-    /** Default per-task timeout when the submitter gives none. */
-    taskTimeout: duration({ min: 1 }).default(10_000),
-    /** First retry delay; each further retry doubles it (with jitter), capped at `maxBackoff`. */
-    backoff: duration().default(100),
-    maxBackoff: duration().default(10_000),
+    min: z.number().int().min(0).default(2).describe('Workers kept alive however idle; the pool never shrinks below this.'),
+    max: z.number().int().min(1).default(32).describe('Concurrent tasks at most; further work waits in the queue.'),
+    queue: z
+      .number()
+      .int()
+      .min(0)
+      .default(1000)
+      .describe('Tasks that may wait for a worker; a submit beyond it is refused at once (PORTICO_QUEUE_FULL).'),
+    idleTimeout: duration().default(30_000).describe('A worker above `min` that sits idle this long stops.'),
+    taskTimeout: duration({ min: 1 }).default(10_000).describe('Default per-task timeout when the submitter gives none.'),
+    backoff: duration().default(100).describe('First retry delay; each further retry doubles it (with jitter), capped at `maxBackoff`.'),
+    maxBackoff: duration().default(10_000).describe('Ceiling of the retry delay.'),
   })
   .prefault({})
-  .refine((pool) => pool.min <= pool.max, { message: 'workerPool.min must not exceed workerPool.max', path: ['min'] });
+  .refine((pool) => pool.min <= pool.max, { message: 'workerPool.min must not exceed workerPool.max', path: ['min'] })
+  .describe('The in-process pool that runs background work (cache fills, mirrored requests).');
 
 export type WorkerPoolConfig = z.output<typeof workerPoolSchema>;

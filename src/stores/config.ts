@@ -70,7 +70,10 @@ export const redisSchema = z
       ['tls', redis.tls && form === 'url', 'use a rediss:// url for TLS'],
     ];
     for (const [key, wrong, message] of misplaced) if (wrong) ctx.addIssue({ code: 'custom', path: [key], message });
-  });
+  })
+  .describe(
+    'Shared stores for rate limits and the user cache: one Redis node (`url`), a Sentinel-managed master (`sentinels` + `name`) or a Cluster (`cluster`); none of them: in-process stores, one instance only. See deploy/README.md, "Redis deployments".',
+  );
 
 export type RedisConfig = z.output<typeof redisSchema>;
 

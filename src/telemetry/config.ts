@@ -13,29 +13,38 @@ const redactPath = z
 /** `telemetry`: process logs, request logs (the `logging` kind reads its defaults here) and traces. */
 export const telemetrySchema = z
   .strictObject({
-    serviceName: z.string().min(1).default('portico'),
-    resourceAttributes: z.record(z.string(), z.string()).default({}),
+    serviceName: z.string().min(1).default('portico').describe('`service.name` on spans and log lines.'),
+    resourceAttributes: z.record(z.string(), z.string()).default({}).describe('Extra OpenTelemetry resource attributes, e.g. `deployment.environment: prod`.'),
     logs: z
       .strictObject({
-        level: logLevel.default('info'),
-        /** `stdout`, or a file path (appended to). */
-        destination: z.string().min(1).default('stdout'),
-        /** Extra redaction paths on top of the defaults (authorization, cookie, set-cookie, proxy-authorization). */
-        redact: z.array(redactPath).default([]),
+        level: logLevel.default('info').describe('Lowest level written.'),
+        destination: z.string().min(1).default('stdout').describe('`stdout`, or a file path (appended to).'),
+        redact: z
+          .array(redactPath)
+          .default([])
+          .describe('Extra redaction paths on top of the defaults (authorization, cookie, set-cookie, proxy-authorization).'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Process and request logs (JSON lines); the `logging` middleware kind reads its defaults here.'),
     traces: z
       .strictObject({
-        exporter: z.enum(['none', 'otlp', 'console']).default('none'),
-        endpoint: z.string().url().default('http://127.0.0.1:4318/v1/traces'),
-        /** Parent-based: a sampled (or unsampled) parent decides; requests without one are sampled at this ratio. */
-        sampleRatio: z.number().min(0).max(1).default(1),
-        /** Bound on one OTLP export call; past it the batch is dropped (spans are lost, requests are not affected). */
-        timeout: duration({ min: 1 }).default(10_000),
+        exporter: z.enum(['none', 'otlp', 'console']).default('none').describe('`otlp` (OTLP/HTTP to `endpoint`), `console`, or `none`.'),
+        endpoint: z.string().url().default('http://127.0.0.1:4318/v1/traces').describe('OTLP/HTTP traces endpoint.'),
+        sampleRatio: z
+          .number()
+          .min(0)
+          .max(1)
+          .default(1)
+          .describe('Parent-based: a sampled (or unsampled) parent decides; requests without one are sampled at this ratio.'),
+        timeout: duration({ min: 1 })
+          .default(10_000)
+          .describe('Bound on one OTLP export call; past it the batch is dropped (spans are lost, requests are not affected).'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('OpenTelemetry traces (the `tracing` middleware kind).'),
   })
-  .prefault({});
+  .prefault({})
+  .describe('Process logs, request logs and traces.');
 
 export type TelemetryConfig = z.output<typeof telemetrySchema>;
 export type LogLevel = z.output<typeof logLevel>;
