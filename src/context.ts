@@ -27,31 +27,45 @@ declare module 'node:http' {
   }
 }
 
+/**
+ * One class, so every context shares one hidden class. (An object literal with a per-request getter closure gets a
+ * map of its own each time, since accessors live in the map: that put a map per request into old space and cost a
+ * third of the proxy's throughput in garbage collection.)
+ */
+class Context implements RequestContext {
+  route = '-';
+  upstream: string | undefined = undefined;
+  readonly startedAt = performance.now();
+  private controller: AbortController | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    readonly clientIp: string,
+    public log: Logger,
+    private readonly res: ServerResponse,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const created = new AbortController();
+      this.controller = created;
+      const res = this.res;
+      if (res.writableFinished || res.destroyed) created.abort();
+      else res.once('close', () => {
+        if (!res.writableFinished) created.abort(new Error('client closed the connection'));
+      });
+    }
+    return this.controller.signal;
+  }
+}
+
 /** Builds the context for one request. `res` tells when the client went away. */
 export function createContext(
   req: IncomingMessage,
   res: ServerResponse,
   fields: { id: string; clientIp: string; log: Logger },
 ): RequestContext {
-  let controller: AbortController | undefined;
-  const ctx: RequestContext = {
-    id: fields.id,
-    route: '-',
-    clientIp: fields.clientIp,
-    startedAt: performance.now(),
-    log: fields.log,
-    get signal(): AbortSignal {
-      if (controller === undefined) {
-        const created = new AbortController();
-        controller = created;
-        if (res.writableFinished || res.destroyed) created.abort();
-        else res.once('close', () => {
-          if (!res.writableFinished) created.abort(new Error('client closed the connection'));
-        });
-      }
-      return controller.signal;
-    },
-  };
+  const ctx = new Context(fields.id, fields.clientIp, fields.log, res);
   req.portico = ctx;
   return ctx;
 }

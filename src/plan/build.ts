@@ -53,7 +53,9 @@ export interface Plan {
   readonly hash: string;
   readonly trusted: BlockList;
   /** Runs the matched route's chain and forwards; answers 404/405 itself. Context must already be set. */
-  readonly dispatch: (req: Request, res: Response, path: string) => void;
+  readonly dispatch: (req: Request, res: Response, path: string) => boolean;
+  /** Answers what `dispatch` did not take: the global chain, then 405 (with Allow) or 404. */
+  readonly fallback: (req: Request, res: Response, path: string) => void;
   readonly upgrade: (req: Request, res: Response, socket: Socket, head: Buffer, path: string) => void;
 }
 
@@ -167,24 +169,27 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     sendProblem(res, 'PORTICO_METHOD_NOT_ALLOWED', { requestId: req.portico?.id }, { headers: { allow: allow.join(', ') } });
   };
 
-  const dispatch = (req: Request, res: Response, path: string): void => {
+  /** Takes the request when a built-in or a route matches it (method included); false leaves it to `fallback`. */
+  const dispatch = (req: Request, res: Response, path: string): boolean => {
     const method = req.method;
     for (const { builtin, run } of builtins) {
       if (builtin.matches(method, path)) {
         if (req.portico) req.portico.route = builtin.name;
         run(req, res);
-        return;
+        return true;
       }
     }
     const found = matchRoute(rules, method, req.headers.host, path);
-    if (found.kind === 'match') {
-      if (req.portico) req.portico.route = found.value.name;
-      found.value.run(req, res);
-    } else if (found.kind === 'method') {
-      methodNotAllowed(found.allow)(req, res);
-    } else {
-      notFound(req, res);
-    }
+    if (found.kind !== 'match') return false;
+    if (req.portico) req.portico.route = found.value.name;
+    found.value.run(req, res);
+    return true;
+  };
+
+  const fallback = (req: Request, res: Response, path: string): void => {
+    const found = matchRoute(rules, req.method, req.headers.host, path);
+    if (found.kind === 'method') methodNotAllowed(found.allow)(req, res);
+    else notFound(req, res);
   };
 
   const upgrade = (req: Request, res: Response, socket: Socket, head: Buffer, path: string): void => {
@@ -203,6 +208,7 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     hash: configHash(config),
     trusted: toBlockList(config.server.trustedProxies),
     dispatch,
+    fallback,
     upgrade,
   };
 }

@@ -107,7 +107,10 @@ function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage, req: Incomin
 
 interface UpstreamProxy {
   readonly origin: string;
+  /** The library's middleware: used for WebSocket upgrades. */
   readonly middleware: ReturnType<typeof createProxyMiddleware>;
+  /** httpxy's `web()` with this upstream's options, called directly on the hot path. */
+  readonly web: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export interface UpstreamProxies {
@@ -151,7 +154,12 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       hooks.onUpstreamError?.(wrapped, req);
       sendProblem(res, code, { requestId: req.portico?.id, route });
     };
-    return { origin: target.origin, middleware: createProxyMiddleware(proxyOptions) };
+    const middleware = createProxyMiddleware(proxyOptions); // registers the plugin, which captures `web`
+    const proxyWeb = web;
+    if (proxyWeb === undefined) throw new Error('http-proxy-middleware did not run the Portico plugin');
+    // The library's per-request wrapper (path filter, router, path rewrite: all unused here) costs a URL parse and
+    // several promise turns per request; Portico matches and rewrites itself and calls the engine directly.
+    return { origin: target.origin, middleware, web: (req, res) => void proxyWeb(req, res, proxyOptions) };
   };
   return {
     proxyFor(target) {
@@ -178,7 +186,7 @@ export function createForwarder(options: ForwardOptions): { forward: Forward; up
     return chosen;
   };
   return {
-    forward: (req, res) => void pick(req).middleware(req, res),
+    forward: (req, res) => pick(req).web(req, res),
     upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
   };
 }
