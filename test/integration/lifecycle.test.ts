@@ -91,7 +91,8 @@ describe('streaming', () => {
     await portico.shutdown();
     expect(status).toBe(200);
     expect(up.received[0]?.bodyBytes).toBe(total);
-    // Client, proxy and upstream share this process; a buffering proxy would add at least the 200 MB body.
-    expect(peak - baseline).toBeLessThan(100 * 1024 * 1024);
+    // Client, proxy and upstream share this process; a buffering proxy would add at least the 200 MB body. The
+    // margin covers socket buffers already read but not yet collected (external memory is freed by GC, later).
+    expect(peak - baseline).toBeLessThan(150 * 1024 * 1024);
   });
 });
