@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Options, type Plugin } from 'http-proxy-middleware';
 import { PorticoError, sendProblem, type ErrorCode } from '../errors.js';
 import { stripHopByHop } from './headers.js';
+import { forwarding } from './forward-scope.js';
 
 export interface ForwardHooks {
   /** True while the server drains: responses then carry `Connection: close`. */
@@ -145,7 +146,8 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
         req[RETRIED] = true;
         // Not through the pool: when one idle socket went stale its siblings usually did too (upstream restart,
         // NAT timeout), and the pool would hand the retry another dead one.
-        void web(req, res, { ...proxyOptions, agent: false, buffer: Readable.from([]) });
+        const retry = web;
+        forwarding(req, () => void retry(req, res, { ...proxyOptions, agent: false, buffer: Readable.from([]) }));
         return;
       }
       const route = req[ROUTE]?.route ?? req.portico?.route;
@@ -186,7 +188,10 @@ export function createForwarder(options: ForwardOptions): { forward: Forward; up
     return chosen;
   };
   return {
-    forward: (req, res) => pick(req).web(req, res),
+    forward: (req, res) => {
+      const proxy = pick(req);
+      forwarding(req, () => proxy.web(req, res));
+    },
     upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
   };
 }

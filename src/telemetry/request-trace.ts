@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { SpanStatusCode, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
+import { currentForward } from '../proxy/forward-scope.js';
 
 /** Per-upstream attributes of a client span, computed once per route at plan build. */
 export type UpstreamAttributes = ReadonlyMap<string, Attributes>;
@@ -46,20 +47,29 @@ export function formatTraceparent(context: SpanContext): string {
   return `00-${context.traceId}-${context.spanId}-${HEX[flags >> 4] as string}${HEX[flags & 15] as string}`;
 }
 
-/** In-flight recording requests by the traceparent of their server span. */
-const inFlight = new Map<string, RequestTrace>();
+/**
+ * Recording requests whose server span is open: counted, and for WebSocket upgrades also kept by traceparent (the
+ * library creates an upgrade's upstream request after an await, outside `forwarding`, so the subscriber finds it by
+ * header). Plain requests are not kept in a registry: see src/proxy/forward-scope.ts for why.
+ */
+let open = 0;
+const upgrades = new Map<string, RequestTrace>();
 
 export function trackRequest(record: RequestTrace & { readonly traceparent: string }): void {
-  inFlight.set(record.traceparent, record);
+  open++;
+  if (record.req.headers.upgrade !== undefined) upgrades.set(record.traceparent, record);
 }
 
+/** The recording request an upstream call with this traceparent belongs to: the one being forwarded, or an upgrade. */
 export function inFlightRequest(traceparent: string): RequestTrace | undefined {
-  return inFlight.get(traceparent);
+  const forwarded = currentForward();
+  const record = forwarded === undefined ? upgrades.get(traceparent) : requestTrace(forwarded);
+  return record !== undefined && record.traceparent === traceparent && record.ended !== true ? record : undefined;
 }
 
 /** Number of requests whose server span is still open (a test checks it drains). */
 export function inFlightRequests(): number {
-  return inFlight.size;
+  return open;
 }
 
 /**
@@ -69,7 +79,10 @@ export function inFlightRequests(): number {
 export function finishRequest(record: RequestTrace, status: number, completed: boolean): void {
   if (record.ended === true) return;
   record.ended = true;
-  if (record.traceparent !== null) inFlight.delete(record.traceparent);
+  if (record.traceparent !== null) {
+    open--;
+    upgrades.delete(record.traceparent);
+  }
   const span = record.span;
   span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   // Server spans mark only 5xx as errors; 4xx is the client's mistake (semantic conventions, HTTP server span status).
