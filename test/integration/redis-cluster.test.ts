@@ -11,7 +11,7 @@ import { startPortico, type Portico } from '../../src/main.js';
 import { shortHash } from '../../src/middleware/rate-limit/keys.js';
 import { createStores, type Stores } from '../../src/stores/stores.js';
 import { seedUsers } from '../../src/users/index.js';
-import { request, type RawResponse } from '../helpers/http.js';
+import { request, waitFor, type RawResponse } from '../helpers/http.js';
 import { silentLogger, testConfig } from '../helpers/portico.js';
 import { startRedisCluster, type Deployment } from '../helpers/redis-cluster.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -88,7 +88,9 @@ async function untilCacheStatus(instance: number, path: string, wanted: string, 
   }
 }
 
-test('both instances run on Cluster clients', () => {
+test('both instances run on Cluster clients', async () => {
+  // createStores waits connectTimeout at most; on a loaded machine discovering the cluster can take longer.
+  await waitFor(() => instances.every(({ stores }) => stores.limitClient?.status === 'ready' && stores.health().healthy), 5000, 'clusters ready');
   for (const { stores } of instances) {
     expect(stores.kind).toBe('redis');
     expect(stores.limitClient).toBeInstanceOf(Cluster);
