@@ -19,7 +19,7 @@ export const NEVER_HIT_POLICY = { bench: { key: 'ip', limit: 1_000_000_000, wind
 
 /**
  * The config of one Portico target. `spec` says which pieces are on:
- * { middleware: [...entries], redis: bool, tracing: bool, logging: bool, users: false | 'hit' | 'miss' }.
+ * { middleware: [...entries], redis: bool, tracing: bool, logging: bool, users: false | 'hit' | 'miss', mirror: ratio }.
  */
 export function porticoConfig(spec, ctx) {
   const telemetry = {
@@ -35,6 +35,8 @@ export function porticoConfig(spec, ctx) {
     routes: [{ name: 'api', match: { pathPrefix: '/api' }, upstream: ctx.upstreamUrl, middleware: spec.middleware ?? [] }],
     userLookup: { enabled: false },
   };
+  // Mirrored copies go to the same upstream: the cost measured is Portico's (tee, pool, second request).
+  if (spec.mirror) config.routes[0].mirror = { upstream: ctx.upstreamUrl, sampleRatio: spec.mirror };
   if (spec.users) {
     config.userLookup = {
       enabled: true,

@@ -106,6 +106,7 @@ export function comparisons(rows) {
   addsP50('rateLimit in-process adds at p50', 'portico-rl-memory', 'portico', 0.5);
   ratio('user lookup hit / bare proxied route', 'users-hit', 'portico', 1.0);
   ratio('user lookup miss / hit', 'users-miss', 'users-hit');
+  ratio('10% mirror / no mirror', 'portico-mirror', 'portico');
   const full = by['portico-full'];
   out.push({ name: 'RSS under load, full chain', value: full?.rssMb ? `${Math.round(full.rssMb)} MB` : undefined, target: '< 150 MB', met: full?.rssMb ? full.rssMb < 150 : undefined });
   return out;

@@ -94,6 +94,7 @@ export const TARGETS = [
   portico('portico-full', 'portico full chain (log+trace+rl redis)', { middleware: [logging, tracing, rateLimit], logging: true, tracing: true, rateLimit: true, redis: true }),
   portico('portico-rl-redis', 'portico + rateLimit (redis)', { middleware: [rateLimit], rateLimit: true, redis: true }),
   portico('portico-rl-memory', 'portico + rateLimit (in-process)', { middleware: [rateLimit], rateLimit: true }),
+  portico('portico-mirror', 'portico + 10% mirror', { middleware: [], mirror: 0.1 }),
   portico('users-hit', 'user lookup, cache hit (redis)', { users: 'hit', redis: true }),
   portico('users-miss', 'user lookup, miss (cache off, db)', { users: 'miss', redis: true }),
 ];
