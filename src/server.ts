@@ -60,6 +60,12 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const { logger, onResponse } = options;
+  const finished =
+    onResponse === undefined
+      ? undefined
+      : function finished(this: ServerResponse): void {
+          onResponse(this.req, this);
+        };
   let draining = false;
   const app = express();
   app.disable('x-powered-by');
@@ -78,7 +84,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const plan = options.currentPlan();
     const refused = transferCodingIssue(req) ?? hostIssue(req); // before prepare() rewrites the framing headers
     prepare(req, res, plan, logger, false);
-    if (onResponse !== undefined) res.once('finish', () => onResponse(req, res));
+    if (finished !== undefined) res.on('finish', finished); // fires once; a shared function, no closure per request
     if (draining) res.setHeader('connection', 'close');
     const path = safePath(req.url);
     if (path === undefined || refused !== undefined) {

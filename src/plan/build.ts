@@ -51,7 +51,7 @@ export interface Plan {
   readonly config: Config;
   /** sha256 of the canonical config, first 12 hex digits; shown in /config and metrics. */
   readonly hash: string;
-  readonly trusted: BlockList;
+  readonly trusted: BlockList | undefined;
   /** Runs the matched route's chain and forwards; answers 404/405 itself. Context must already be set. */
   readonly dispatch: (req: Request, res: Response, path: string) => boolean;
   /** Answers what `dispatch` did not take: the global chain, then 405 (with Allow) or 404. */
@@ -206,7 +206,8 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
   return {
     config,
     hash: configHash(config),
-    trusted: toBlockList(config.server.trustedProxies),
+    // No list at all when nothing is trusted: the edge then skips the per-request address checks.
+    trusted: config.server.trustedProxies.length > 0 ? toBlockList(config.server.trustedProxies) : undefined,
     dispatch,
     fallback,
     upgrade,

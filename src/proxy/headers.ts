@@ -18,6 +18,8 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
+const HOP_BY_HOP_LIST: readonly string[] = [...HOP_BY_HOP];
+
 /** Headers that a client may never nominate away, whatever it puts in `Connection`. */
 const PROTECTED: ReadonlySet<string> = new Set([
   'x-forwarded-for',
@@ -53,7 +55,9 @@ export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unkn
     if (keepUpgrade && token === 'upgrade') continue;
     if (!PROTECTED.has(token)) delete headers[token];
   }
-  for (const name of HOP_BY_HOP) {
+  for (const name of HOP_BY_HOP_LIST) {
+    // `delete` of an absent key still costs a lookup and can turn the object into a dictionary: test first.
+    if (headers[name] === undefined) continue;
     if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
     delete headers[name];
   }
