@@ -15,7 +15,7 @@ export interface RequestContext {
   readonly startedAt: number;
   /** The upstream origin chosen for this request, once chosen. */
   upstream?: string;
-  /** Request-scoped logger; the logging middleware replaces it with a child carrying the request id. */
+  /** Request-scoped logger carrying the request id; the logging middleware sets the logger it derives from. */
   log: Logger;
   /** Aborted when the client goes away before the response completes. */
   readonly signal: AbortSignal;
@@ -38,12 +38,25 @@ class Context implements RequestContext {
   readonly startedAt = performance.now();
   private controller: AbortController | undefined = undefined;
 
+  private child: Logger | undefined = undefined;
+
   constructor(
     readonly id: string,
     readonly clientIp: string,
-    public log: Logger,
+    private logger: Logger,
     private readonly res: ServerResponse,
   ) {}
+
+  /** The request's logger, carrying its id; made on first use (most requests log one line or none). */
+  get log(): Logger {
+    this.child ??= this.logger.child({ reqId: this.id });
+    return this.child;
+  }
+
+  set log(logger: Logger) {
+    this.logger = logger;
+    this.child = undefined;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {

@@ -97,12 +97,13 @@ function logExchange(this: ServerResponse & ResponseState): void {
   const ctx = req.portico;
   const status = req.headers.upgrade !== undefined && !this.headersSent ? 101 : this.statusCode;
   const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-  const log = ctx?.log ?? entry.log;
+  const log = entry.log;
   if (!log.isLevelEnabled(level)) return;
   const spanContext = requestTrace(req)?.span.spanContext();
   const completed = this.writableFinished || status === 101;
   log[level](
     {
+      reqId: ctx?.id,
       method: req.method,
       path: pathOf(req),
       route: ctx?.route,
@@ -137,7 +138,7 @@ export const loggingKind = defineKind({
       const first = state[ENTRY] === undefined;
       state[ENTRY] = entry;
       const ctx = req.portico;
-      if (ctx !== undefined) ctx.log = log.child({ reqId: ctx.id });
+      if (ctx !== undefined) ctx.log = log; // the request's child logger (with reqId) is made only if something logs
       if (first) {
         res.on('close', logExchange);
         res.on('pipe', onPipe);
