@@ -17,7 +17,7 @@ import type { ServerConfig } from './config/schema.js';
 import { createContext } from './context.js';
 import { sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
-import { clientIp, isTrusted, normalizeAddress } from './proxy/client-ip.js';
+import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
 import { saneRequestId, setForwarded, stripHopByHop, transferCodingIssue } from './proxy/headers.js';
 import { hostIssue, safePath } from './proxy/path.js';
@@ -42,17 +42,19 @@ export interface ProxyServer {
 /** Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. */
 function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: Logger, keepUpgrade: boolean): void {
   const peer = normalizeAddress(req.socket.remoteAddress ?? '');
+  const peerTrusted = isTrusted(plan.trusted, peer);
   const id = saneRequestId(req.headers['x-request-id']) ?? randomUUID();
-  createContext(req, res, { id, clientIp: clientIp(req, plan.trusted), log: logger });
+  const client = clientIpFrom(req, peer, peerTrusted, plan.trusted);
+  createContext(req, res, { id, clientIp: client, log: logger });
   res.setHeader('x-request-id', id);
   const transferEncoding = req.headers['transfer-encoding'];
   markCloseWanted(req, stripHopByHop(req.headers, keepUpgrade));
   // Node already de-chunked the body; the outgoing request re-chunks it (the framing is hop-by-hop, the body is not).
   if (transferEncoding !== undefined) req.headers['transfer-encoding'] = 'chunked';
   setForwarded(req, {
-    clientIp: req.portico?.clientIp ?? peer,
+    clientIp: client,
     peer,
-    peerTrusted: isTrusted(plan.trusted, peer),
+    peerTrusted,
     requestId: id,
     encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
   });

@@ -88,11 +88,15 @@ function chainFor(route: string, own: readonly MiddlewareEntryConfig[], exclude:
   return [...buildHandlers(globals, deps, route), ...buildHandlers(own, deps, route)];
 }
 
+function tooLarge(req: IncomingMessage, res: ServerResponse, max: number, route: string): void {
+  res.setHeader('connection', 'close');
+  sendProblem(res, 'PORTICO_PAYLOAD_TOO_LARGE', { requestId: req.portico?.id, route }, { detail: `limit is ${max} bytes` });
+}
+
 function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route: string): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined && Number(length) > max) {
-    res.setHeader('connection', 'close');
-    sendProblem(res, 'PORTICO_PAYLOAD_TOO_LARGE', { requestId: req.portico?.id, route }, { detail: `limit is ${max} bytes` });
+    tooLarge(req, res, max, route);
     return false;
   }
   if (req.headers['transfer-encoding'] !== undefined) {
@@ -104,8 +108,7 @@ function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route
       seen += chunk.length;
       if (seen > max) {
         req.unpipe();
-        res.setHeader('connection', 'close');
-        sendProblem(res, 'PORTICO_PAYLOAD_TOO_LARGE', { requestId: req.portico?.id, route }, { detail: `limit is ${max} bytes` });
+        tooLarge(req, res, max, route);
         req.destroy();
       }
     });

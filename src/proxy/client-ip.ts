@@ -30,7 +30,12 @@ export function isTrusted(trusted: BlockList | undefined, address: string): bool
  */
 export function clientIp(req: IncomingMessage, trusted: BlockList | undefined): string {
   const peer = normalizeAddress(req.socket.remoteAddress ?? '');
-  if (!isTrusted(trusted, peer)) return peer;
+  return clientIpFrom(req, peer, isTrusted(trusted, peer), trusted);
+}
+
+/** `clientIp` for a caller that already knows the peer and whether it is trusted (the edge needs both anyway). */
+export function clientIpFrom(req: IncomingMessage, peer: string, peerTrusted: boolean, trusted: BlockList | undefined): string {
+  if (!peerTrusted) return peer;
   const header = req.headers['x-forwarded-for'];
   if (header === undefined) return peer;
   const hops = (Array.isArray(header) ? header.join(',') : header).split(',');

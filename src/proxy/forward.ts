@@ -89,16 +89,31 @@ function buildOptions(target: URL, agent: Agent, plugin: Plugin): Options {
   return { target, agent, changeOrigin: false, xfwd: false, ejectPlugins: true, plugins: [plugin] };
 }
 
-function onProxyReq(proxyReq: ClientRequest, req: IncomingMessage & ForwardState): void {
+/** `close` on an incoming request whose body was still arriving: abort the upstream request that waits for it. */
+function abortIfIncomplete(this: IncomingMessage & ForwardState): void {
+  if (!this.complete) this[PROXY_REQ]?.destroy();
+}
+
+/** `timeout` on an upstream request: destroying it with a typed error makes it a 504. */
+function onUpstreamIdle(this: ClientRequest & ForwardState): void {
+  const route = this[ROUTE];
+  this.destroy(route === undefined ? undefined : timeoutError(route.route, route.timeoutMs));
+}
+
+function onProxyReq(proxyReq: ClientRequest & ForwardState, req: IncomingMessage & ForwardState): void {
   req[PROXY_REQ] = proxyReq;
   // A body that will never complete (the client went away, or Portico answered 408/413 and dropped it) must not
-  // keep the upstream waiting for the rest until the route timeout.
-  if (req.destroyed && !req.complete) proxyReq.destroy();
-  else req.once('close', () => req.complete || proxyReq.destroy());
+  // keep the upstream waiting for the rest until the route timeout. Shared listeners: no closure per request, and
+  // none at all for a body already read (every bodiless request).
+  if (!req.complete) {
+    if (req.destroyed) proxyReq.destroy();
+    else req.on('close', abortIfIncomplete);
+  }
   const route = req[ROUTE];
   if (route === undefined) return;
-  // Idle bound on connect, first byte and every gap; destroying with a typed error makes it a 504.
-  proxyReq.setTimeout(route.timeoutMs, () => proxyReq.destroy(timeoutError(route.route, route.timeoutMs)));
+  // Idle bound on connect, first byte and every gap.
+  proxyReq[ROUTE] = route;
+  proxyReq.setTimeout(route.timeoutMs, onUpstreamIdle);
 }
 
 function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage, req: IncomingMessage & ForwardState): void {
@@ -132,7 +147,7 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       server.on('error', (err: Error, req?: IncomingMessage, res?: ServerResponse | Socket) => {
         if (req !== undefined && res !== undefined) onError(err, req as IncomingMessage & ForwardState, res);
       });
-      server.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => onProxyReq(proxyReq, req));
+      server.on('proxyReq', onProxyReq);
       server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(hooks, proxyRes, req));
     };
     const proxyOptions = buildOptions(target, agentFor(target), plugin);

@@ -103,13 +103,19 @@ describe('hot reload', () => {
     return `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\nuserLookup:\n  enabled: false\nroutes:\n  - name: ${name}\n    upstream: ${url}\n`;
   }
 
-  it('swaps plans under load without a failed request; invalid files keep the old plan', async () => {
+  /** Upstreams answering A and B, and a config file routing to A, removed after the test. */
+  async function reloadSetup(routeName: string): Promise<{ a: TestUpstream; b: TestUpstream; file: string }> {
     const a = await tagged('A');
     const b = await tagged('B');
     const dir = mkdtempSync(join(tmpdir(), 'portico-reload-'));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'portico.yaml');
-    writeFileSync(file, routeTo(a.url, 'v0'));
+    writeFileSync(file, routeTo(a.url, routeName));
+    return { a, b, file };
+  }
+
+  it('swaps plans under load without a failed request; invalid files keep the old plan', async () => {
+    const { a, b, file } = await reloadSetup('v0');
     const p: Portico = await startPortico({ config: await loadConfigFile(file, { registry: defaultRegistry }), configFile: file, logger: silentLogger });
     cleanup.push(() => p.shutdown());
 
@@ -158,12 +164,7 @@ describe('hot reload', () => {
   });
 
   it('reloads when the watched file changes', async () => {
-    const a = await tagged('A');
-    const b = await tagged('B');
-    const dir = mkdtempSync(join(tmpdir(), 'portico-watch-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'portico.yaml');
-    writeFileSync(file, routeTo(a.url, 'first'));
+    const { b, file } = await reloadSetup('first');
     const p = await startPortico({ config: await loadConfigFile(file, { registry: defaultRegistry }), configFile: file, watch: true, logger: silentLogger });
     cleanup.push(() => p.shutdown());
     expect((await request(`${p.proxyUrl}/`)).body).toBe('A');
