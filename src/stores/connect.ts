@@ -46,11 +46,6 @@ export function clientOptions(config: RedisConfig, name: string): RedisOptions {
     socketTimeout: config.socketTimeout > 0 ? config.socketTimeout : undefined,
     retryStrategy: (attempt: number) => reconnectDelay(attempt, config.maxReconnectDelay),
     reconnectOnError: () => false,
-    // Commands issued in one event-loop turn (every request that arrived in it) go out in one write and their
-    // replies come back in one read: under load, one syscall pair per turn instead of one per request. A command
-    // that cannot be sent still fails at once (no offline queue); one in flight when the connection drops fails and is
-    // never re-sent (standalone and Sentinel pipelines do not retry). Cluster turns it off: see clusterOptions.
-    enableAutoPipelining: true,
   };
 }
 
@@ -92,8 +87,6 @@ export function clusterOptions(config: RedisConfig, name: string): ClusterOption
   const { retryStrategy: _nodesNeverReconnect, ...perNode } = clientOptions(config, name);
   return {
     enableOfflineQueue: false,
-    // A cluster pipeline is re-executed whole on MOVED, TRYAGAIN or a dropped connection: an INCR could count twice.
-    enableAutoPipelining: false,
     scaleReads: 'master',
     maxRedirections: CLUSTER_MAX_REDIRECTIONS,
     retryDelayOnMoved: 0,

@@ -69,7 +69,7 @@ describe('every form keeps the failure bounds', () => {
 
   test('Sentinel: bounded questions to the sentinels, capped back-off, READONLY reconnects without re-sending', () => {
     const options = sentinelOptions(redisSchema.parse({ sentinels: 'a:26379', name: 'main', commandTimeout: '100ms', connectTimeout: '300ms', password: 'p', db: 3 }), 'limit');
-    expect(options).toMatchObject({ ...bounds, enableAutoPipelining: true, name: 'main', role: 'master', sentinels: [{ host: 'a', port: 26379 }], password: 'p', db: 3, sentinelCommandTimeout: 300, failoverDetector: true });
+    expect(options).toMatchObject({ ...bounds, name: 'main', role: 'master', sentinels: [{ host: 'a', port: 26379 }], password: 'p', db: 3, sentinelCommandTimeout: 300, failoverDetector: true });
     expect(options.sentinelRetryStrategy?.(100)).toBeLessThanOrEqual(2000);
     expect(options.reconnectOnError?.(new Error('READONLY You can\'t write against a read only replica.'))).toBe(1);
     expect(options.reconnectOnError?.(new Error('ERR other'))).toBe(false);
@@ -79,7 +79,6 @@ describe('every form keeps the failure bounds', () => {
     const options = clusterOptions(redisSchema.parse({ cluster: 'a:7000', commandTimeout: '100ms', connectTimeout: '300ms', tls: true }), 'cache');
     expect(options).toMatchObject({
       enableOfflineQueue: false,
-      enableAutoPipelining: false, // a cluster pipeline is re-executed whole on redirection: it could count twice
       scaleReads: 'master',
       maxRedirections: CLUSTER_MAX_REDIRECTIONS,
       retryDelayOnFailover: 0,
