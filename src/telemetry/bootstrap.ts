@@ -19,7 +19,8 @@
 import { DiagLogLevel, context, diag, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
@@ -58,7 +59,12 @@ const NOOP: Telemetry = { flush: async () => {}, shutdown: async () => {} };
 const DIAG_INTERVAL_MS = 30_000;
 
 function exporterFor(traces: TelemetryConfig['traces']): SpanExporter | undefined {
-  if (traces.exporter === 'otlp') return new OTLPTraceExporter({ url: traces.endpoint, timeoutMillis: traces.timeout });
+  if (traces.exporter === 'otlp') {
+    // Protobuf by default: the JSON encoding builds an object tree per span and stringifies it, the single largest
+    // cost of a traced request in the profile (bench/README.md, "Where the time goes").
+    const Exporter = traces.protocol === 'http/json' ? JsonTraceExporter : ProtobufTraceExporter;
+    return new Exporter({ url: traces.endpoint, timeoutMillis: traces.timeout });
+  }
   if (traces.exporter === 'console') return new ConsoleSpanExporter();
   return undefined;
 }

@@ -21,9 +21,9 @@ const dir = mkdtempSync(join(tmpdir(), 'portico-tracing-bootstrap-'));
 const POLICY = `tracing-bootstrap-${process.pid}-${Date.now()}`;
 const TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4736';
 
-/** argv: order (telemetry-first | server-first), OTLP endpoint, upstream url. */
+/** argv: order (telemetry-first | server-first), OTLP endpoint, upstream url, OTLP protocol ('' for the default). */
 const CHILD = `
-const [order, endpoint, upstream] = process.argv.slice(2);
+const [order, endpoint, upstream, protocol] = process.argv.slice(2);
 const { configSchema } = require(src('config/schema.ts'));
 const loadedEarly = Object.keys(require.cache).filter((file) => /node_modules\\/(ioredis|pg|express)\\//.test(file));
 const config = configSchema.parse({
@@ -33,7 +33,7 @@ const config = configSchema.parse({
   telemetry: {
     serviceName: 'bootstrap-test',
     resourceAttributes: { 'deployment.environment': 'test' },
-    traces: { exporter: 'otlp', endpoint, sampleRatio: 1, timeout: '2s' },
+    traces: { exporter: 'otlp', endpoint, sampleRatio: 1, timeout: '2s', ...(protocol ? { protocol } : {}) },
   },
   rateLimits: { ${JSON.stringify(POLICY)}: { key: 'ip', limit: 1000, window: '1m', onStoreError: 'allow' } },
   routes: [{ name: 'orders', match: { pathPrefix: '/orders' }, upstream, middleware: ['tracing', { rateLimit: ${JSON.stringify(POLICY)} }] }],
@@ -76,6 +76,8 @@ let childFile: string;
 let receiver: http.Server;
 let endpoint: string;
 const received: OtlpExport[] = [];
+/** Exports to /protobuf/v1/traces, kept raw: content type and body. */
+const receivedRaw: Array<{ contentType: string | undefined; body: Buffer }> = [];
 let up: TestUpstream;
 
 beforeAll(async () => {
@@ -85,6 +87,7 @@ beforeAll(async () => {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       if (req.url === '/v1/traces') received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpExport);
+      if (req.url === '/protobuf/v1/traces') receivedRaw.push({ contentType: req.headers['content-type'], body: Buffer.concat(chunks) });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -103,6 +106,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   received.length = 0;
+  receivedRaw.length = 0;
   up.received.length = 0;
 });
 
@@ -125,8 +129,8 @@ function nextMessage<T>(child: ChildProcess): Promise<T> {
 }
 
 /** Runs the child, sends one traced request through it, stops it. */
-async function run(order: 'telemetry-first' | 'server-first', otlpEndpoint: string): Promise<Run> {
-  const child = fork(childFile, [order, otlpEndpoint, up.url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function run(order: 'telemetry-first' | 'server-first', otlpEndpoint: string, protocol = 'http/json'): Promise<Run> {
+  const child = fork(childFile, [order, otlpEndpoint, up.url, protocol], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {
     const ready = await nextMessage<{ proxyUrl: string; loadedEarly: string[] }>(child);
@@ -177,6 +181,19 @@ describe('telemetry bootstrap (child process, OTLP/HTTP receiver)', () => {
     const spans = exportedSpans();
     expect(spans.find((span) => span.name === 'orders')).toBeDefined(); // hand-made spans do not depend on the order
     expect(spans.filter(isRedisSpan)).toEqual([]);
+  }, 40_000);
+
+  it('exports OTLP protobuf when no protocol is configured (the OTLP default)', async () => {
+    const { code } = await run('telemetry-first', endpoint.replace('/v1/traces', '/protobuf/v1/traces'), '');
+    expect(code).toBe(0);
+    expect(received).toEqual([]);
+    expect(receivedRaw.length).toBeGreaterThanOrEqual(1);
+    expect(receivedRaw.every((e) => e.contentType === 'application/x-protobuf')).toBe(true);
+    const body = Buffer.concat(receivedRaw.map((e) => e.body));
+    // Protobuf carries ids as raw bytes and names as length-prefixed UTF-8: both are in the body as such.
+    expect(body.includes(Buffer.from(TRACE_ID, 'hex'))).toBe(true);
+    expect(body.includes(Buffer.from('bootstrap-test'))).toBe(true);
+    expect(body.includes(Buffer.from(TRACE_ID))).toBe(false); // not hex text, as JSON would send it
   }, 40_000);
 
   it('shuts down within the export timeout when the collector is unreachable, and the request is unaffected', async () => {
