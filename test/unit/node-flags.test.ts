@@ -1,0 +1,26 @@
+/**
+ * Portico's Node flags are written in three places that cannot import one another: the bench's launcher (the
+ * figures in the README), `npm start`, and the Dockerfile's entrypoint. They must agree, or the benchmark measures
+ * a process users do not run.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
+
+function benchFlags(): string[] {
+  const match = /export const PORTICO_NODE_FLAGS = (\[[^\]]*\]);/.exec(read('bench/lib/portico.mjs'));
+  expect(match).not.toBeNull();
+  return JSON.parse((match?.[1] ?? '[]').replace(/'/g, '"')) as string[];
+}
+
+test('the bench, npm start and the image run Portico with the same Node flags', () => {
+  const flags = benchFlags();
+  expect(flags).toContain('--max-semi-space-size=8');
+  const invocation = `node ${flags.join(' ')} dist/cli.js serve`;
+  const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start;
+  expect(start?.startsWith(invocation)).toBe(true);
+  const entrypoint = read('Dockerfile').split('\n').find((line) => line.startsWith('ENTRYPOINT'));
+  expect(entrypoint).toContain(`exec ${invocation}`);
+});
