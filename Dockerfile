@@ -29,4 +29,4 @@ EXPOSE 8080 9901
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "const t=process.env.PORTICO_ADMIN_TOKEN;const a=(process.env.PORTICO_ADMIN||'127.0.0.1:9901').replace(/^0\\.0\\.0\\.0:/,'127.0.0.1:');fetch('http://'+a+'/healthz',{headers:t?{authorization:'Bearer '+t}:{}}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["sh", "-c", "exec node --max-semi-space-size=8 dist/cli.js serve --config \"$PORTICO_CONFIG\""]
+ENTRYPOINT ["sh", "-c", "exec node --max-semi-space-size=8 --heap-growing-percent=50 dist/cli.js serve --config \"$PORTICO_CONFIG\""]
