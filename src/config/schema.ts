@@ -90,7 +90,7 @@ const serverSchema = z
     bodyIdleTimeout: duration({ min: 1 }).default(30_000).describe('A request body that stalls this long is abandoned (408 if nothing was answered yet).'),
     upstreamIdleTimeout: duration({ min: 1 })
       .default(4000)
-      .describe('Idle upstream keep-alive sockets are closed after this; keep it below the upstream\'s own idle timeout.'),
+      .describe('Idle upstream keep-alive sockets are closed after this; keep it below the upstream\'s own idle timeout. An upstream that announces `Keep-Alive: timeout=N` has its idle sockets closed a second before N when that is sooner.'),
     upstreamMaxSockets: z.number().int().min(1).default(512).describe('Concurrent sockets per upstream at most; further requests queue for one.'),
   })
   .prefault({})

@@ -161,6 +161,23 @@ describe('upstream failures', () => {
     expect(closed).toEqual(['/wait']);
   });
 
+  it('closes an idle upstream socket before the upstream does when it announces a shorter Keep-Alive timeout', async () => {
+    // Node's server announces `Keep-Alive: timeout=2`; the agent then retires the idle socket after 1s (its 1s safety
+    // margin), well before Portico's own 4s idle timeout and before the upstream closes it at 2s.
+    const up = await upstream(undefined, { keepAliveTimeout: 2000 });
+    const closedBy = new Promise<'portico' | 'upstream'>((resolve) => {
+      up.server.once('connection', (socket: net.Socket) => {
+        let peerEnded = false;
+        socket.once('end', () => (peerEnded = true));
+        socket.once('close', () => resolve(peerEnded ? 'portico' : 'upstream'));
+      });
+    });
+    const p = await portico(`routes:\n  - name: api\n    upstream: ${up.url}\n`);
+    const res = await supertest(p.proxyUrl).get('/x').expect(200);
+    expect(res.headers['keep-alive']).toBeUndefined(); // still hop-by-hop for the client
+    expect(await closedBy).toBe('portico');
+  }, 10_000);
+
   it('retries an idempotent request once when a reused keep-alive socket turns out dead', async () => {
     const perSocket = new WeakMap<object, number>();
     const up = await upstream((req, res) => {
