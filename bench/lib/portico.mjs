@@ -100,14 +100,16 @@ export async function seedDatabase(spec, ctx) {
 /** Writes the target's YAML and spawns it; `ctx.nodeFlags` lets the profiler add --cpu-prof. */
 export function startPortico(spec, ctx) {
   const file = writeConfig(spec, ctx);
+  // `ctx.checkout`: another built checkout of Portico to run instead of this one (bench/ab.mjs compares the two).
+  const root = ctx.checkout ?? REPO;
   const child = spawnPinned({
     cpu: ctx.proxyCpu,
     pinning: ctx.pinning,
     command: process.execPath,
-    args: [...extraFlags(), ...(ctx.nodeFlags ?? []), CLI, 'serve', '--config', file],
+    args: [...extraFlags(), ...(ctx.nodeFlags ?? []), join(root, 'dist', 'cli.js'), 'serve', '--config', file],
     logFile: join(ctx.dir, `${spec.id}.stdout.log`),
     env: { NODE_ENV: 'production', ...ctx.env },
-    cwd: REPO,
+    cwd: root,
   });
   child.configFile = file;
   return child;
