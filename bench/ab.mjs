@@ -64,25 +64,25 @@ try {
     running.push({ ...v, ...(await launchTarget(v.target, own, { nodeFlags: v.nodeFlags })) });
   }
   for (const entry of running) await measureTarget(generator, entry, { connections, seconds: 2, pin, proxyCpu: m.proxyCpu }); // warm-up
-  const results = new Map(running.map((e) => [e.label, []]));
+  const [engineEntry, ...variantEntries] = running;
+  const engineCpu = [];
+  const results = variantEntries.map(() => []);
   for (let round = 1; round <= rounds; round++) {
-    let base;
-    for (const entry of running) {
+    const base = await measureTarget(generator, engineEntry, { connections, seconds, pin, proxyCpu: m.proxyCpu });
+    engineCpu.push(base.cpuUsPerReq);
+    for (const [i, entry] of variantEntries.entries()) {
       const r = await measureTarget(generator, entry, { connections, seconds, pin, proxyCpu: m.proxyCpu });
-      if (entry.label === 'engine') base = r;
-      else results.get(entry.label).push({ byCpu: base.cpuUsPerReq / r.cpuUsPerReq, byRps: r.rps / base.rps, rssMb: r.rssMb });
-      if (entry.label === 'engine') results.get('engine').push(r);
+      results[i].push({ byCpu: base.cpuUsPerReq / r.cpuUsPerReq, byRps: r.rps / base.rps, rssMb: r.rssMb });
     }
     process.stderr.write(`round ${round}/${rounds}: engine ${Math.round(base.cpuUsPerReq)} us CPU/req\n`);
   }
   const fmt = (x) => x.toFixed(2);
   const lines = ['| variant | x engine by CPU/req, median | range over rounds | x engine by req/s, median | peak RSS MB |', '|---|---:|---:|---:|---:|'];
-  for (const v of variants) {
-    const rs = results.get(v.label);
+  for (const [i, v] of variants.entries()) {
+    const rs = results[i];
     const byCpu = rs.map((r) => r.byCpu);
     lines.push(`| ${v.label} | ${fmt(median(byCpu))} | ${fmt(Math.min(...byCpu))}-${fmt(Math.max(...byCpu))} | ${fmt(median(rs.map((r) => r.byRps)))} | ${Math.round(Math.max(...rs.map((r) => r.rssMb)))} |`);
   }
-  const engineCpu = results.get('engine').map((r) => r.cpuUsPerReq);
   lines.push('', `engine CPU per request over the rounds: ${Math.round(Math.min(...engineCpu))}-${Math.round(Math.max(...engineCpu))} us (a wide range means a noisy machine)`);
   process.stdout.write(lines.join('\n') + '\n');
 } finally {

@@ -9,12 +9,15 @@ import type { IncomingMessage } from 'node:http';
 
 let current: IncomingMessage | undefined;
 
-/** Runs `send` with `req` as the request being forwarded; nesting restores the outer one. */
-export function forwarding(req: IncomingMessage, send: () => void): void {
+/**
+ * Runs `send(req, res)` with `req` as the request being forwarded; nesting restores the outer one. The arguments are
+ * passed through rather than closed over, so the hot path hands in a function made once per upstream.
+ */
+export function forwarding<Res>(req: IncomingMessage, res: Res, send: (req: IncomingMessage, res: Res) => void): void {
   const outer = current;
   current = req;
   try {
-    send();
+    send(req, res);
   } finally {
     current = outer;
   }

@@ -175,7 +175,7 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
         // Not through the pool: when one idle socket went stale its siblings usually did too (upstream restart,
         // NAT timeout), and the pool would hand the retry another dead one.
         const retry = web;
-        forwarding(req, () => void retry(req, res, { ...proxyOptions, agent: false, buffer: Readable.from([]) }));
+        forwarding(req, res, (again, out) => void retry(again, out, { ...proxyOptions, agent: false, buffer: Readable.from([]) }));
         return;
       }
       const route = req[ROUTE]?.route ?? req.portico?.route;
@@ -218,7 +218,7 @@ export function createForwarder(options: ForwardOptions): { forward: Forward; up
   return {
     forward: (req, res) => {
       const proxy = pick(req);
-      forwarding(req, () => proxy.web(req, res));
+      forwarding(req, res, proxy.web);
     },
     upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
   };

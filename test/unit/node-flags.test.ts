@@ -3,11 +3,7 @@
  * figures in the README), `npm start`, and the Dockerfile's entrypoint. They must agree, or the benchmark measures
  * a process users do not run.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
-const ROOT = join(__dirname, '..', '..');
-const read = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
+import { readRepoFile as read } from '../helpers/deploy.js';
 
 function benchFlags(): string[] {
   const match = /export const PORTICO_NODE_FLAGS = (\[[^\]]*\]);/.exec(read('bench/lib/portico.mjs'));
