@@ -3,9 +3,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { redisSchema } from '../../src/stores/config.js';
 import { clientOptions } from '../../src/stores/redis.js';
-import { KEY_PREFIX, type Limiter, type LimiterSpec } from '../../src/middleware/rate-limit/limiter.js';
+import { coalescing, type Consumer } from '../../src/middleware/rate-limit/coalesce.js';
+import { KEY_PREFIX, fromFlexible, type Limiter, type LimiterSpec } from '../../src/middleware/rate-limit/limiter.js';
 import { memoryLimiter } from '../../src/middleware/rate-limit/memory-limiter.js';
 import { redisLimiter } from '../../src/middleware/rate-limit/redis-limiter.js';
 
@@ -91,4 +93,33 @@ test('a store failure rejects with an Error, never a denial', async () => {
   const limiter = redisLimiter(dead, spec({}));
   await expect(limiter.consume('{x:y}')).rejects.toBeInstanceOf(Error);
   dead.disconnect();
+});
+
+describe('coalescing on Redis', () => {
+  test('concurrent consumes of one key cost one store call and still admit exactly `limit`', async () => {
+    const store = new RateLimiterRedis({ storeClient: client, keyPrefix: KEY_PREFIX, points: 10, duration: 60 });
+    let calls = 0;
+    const limiter = fromFlexible(
+      coalescing({
+        points: store.points,
+        consume: (key: string | number, points?: number) => {
+          calls++;
+          return store.consume(key, points);
+        },
+      } as Consumer),
+      undefined,
+    );
+    const key = `{lt-${run}-coalesce:1.2.3.4}`;
+    const decisions = await Promise.all(Array.from({ length: 25 }, () => limiter.consume(key)));
+    expect(calls).toBe(1);
+    expect(decisions.filter((d) => d.allowed).map((d) => d.remaining)).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+    expect(decisions.slice(10).every((d) => !d.allowed && d.remaining === 0)).toBe(true);
+    expect(await client.get(`${KEY_PREFIX}:${key}`)).toBe('25'); // denials count, as they do one at a time
+  });
+
+  test('a concurrent batch past the main window spends burst units exactly', async () => {
+    const limiter = redisLimiter(client, spec({ limit: 2, burst: 2 }));
+    const decisions = await Promise.all(Array.from({ length: 7 }, () => limiter.consume(`{lt-${run}-coalesce-burst:1.2.3.4}`)));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false, false, false]);
+  });
 });

@@ -5,6 +5,7 @@
  * the second rejects.
  */
 import { BurstyRateLimiter, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Consumer } from './coalesce.js';
 
 export interface Decision {
   readonly allowed: boolean;
@@ -44,8 +45,9 @@ function deniedOrFailed(reason: unknown): Decision {
  * Wraps rate-limiter-flexible limiters: `burst` > 0 adds a second bucket consulted only once the main one is
  * exhausted (so a request under the limit still costs one store call; one past it, two).
  */
-export function fromFlexible(main: RateLimiterAbstract, burst: RateLimiterAbstract | undefined): Limiter {
-  const limiter = burst === undefined ? main : new BurstyRateLimiter(main, burst);
+export function fromFlexible(main: Consumer, burst: Consumer | undefined): Limiter {
+  // BurstyRateLimiter calls only `consume` and `points` of the limiters it combines (a coalescing wrapper's whole surface).
+  const limiter = burst === undefined ? main : new BurstyRateLimiter(main as RateLimiterAbstract, burst as RateLimiterAbstract);
   return {
     consume: (key) => limiter.consume(key).then(allowed, deniedOrFailed),
   };
