@@ -123,3 +123,33 @@ describe('coalescing on Redis', () => {
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false, false, false]);
   });
 });
+
+test("one turn's commands for several keys and policies leave in one write to Redis", async () => {
+  const own = new Redis('redis://127.0.0.1:6379', clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'limit'));
+  await new Promise((resolve) => own.once('ready', resolve));
+  const perClient = redisLimiter(own, spec({ limit: 10 }));
+  const perRoute = redisLimiter(own, spec({ limit: 20 }));
+  await perRoute.consume(`{lt-${run}-cork:warm}`); // the script is loaded (EVALSHA may first answer NOSCRIPT)
+  const socket = own.stream as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+  const writes: number[] = [];
+  const write = socket._write.bind(socket);
+  const writev = socket._writev.bind(socket);
+  socket._write = (...args) => {
+    writes.push(1);
+    write(...args);
+  };
+  socket._writev = (chunks, ...rest) => {
+    writes.push((chunks as unknown[]).length);
+    writev(chunks, ...rest);
+  };
+  try {
+    const decisions = await Promise.all([
+      ...['a', 'b', 'c'].map((client) => perClient.consume(`{lt-${run}-cork:${client}}`)),
+      perRoute.consume(`{lt-${run}-cork:route}`),
+    ]);
+    expect(decisions.every((d) => d.allowed)).toBe(true);
+    expect(writes).toEqual([4]);
+  } finally {
+    own.disconnect();
+  }
+});

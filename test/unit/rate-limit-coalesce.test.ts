@@ -4,7 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { coalescing, type Consumer } from '../../src/middleware/rate-limit/coalesce.js';
+import { coalescing, flushGroup, type Consumer } from '../../src/middleware/rate-limit/coalesce.js';
 
 interface Counted extends Consumer {
   readonly calls: Array<{ key: string; points: number; store: unknown }>;
@@ -87,4 +87,26 @@ test("each key's call runs in the async context of its first caller", async () =
     { key: 'a', points: 2, store: 'request-1' },
     { key: 'b', points: 1, store: 'request-2' },
   ]);
+});
+
+test('limiters sharing a flush group flush in one step, inside one hold', async () => {
+  const events: string[] = [];
+  const group = flushGroup(() => {
+    events.push('hold');
+    return () => events.push('release');
+  });
+  const recording = (name: string): Consumer =>
+    ({
+      points: 10,
+      consume: (key: string | number, points = 1) => {
+        events.push(`${name}:${String(key)}x${points}`);
+        return Promise.resolve(new RateLimiterRes(10 - points, 1000, points, true));
+      },
+    }) as unknown as Consumer;
+  const first = coalescing(recording('first'), group);
+  const second = coalescing(recording('second'), group);
+  await Promise.all([first.consume('a'), second.consume('a'), first.consume('a'), second.consume('b')]);
+  expect(events).toEqual(['hold', 'first:ax2', 'second:ax1', 'second:bx1', 'release']);
+  await first.consume('a');
+  expect(events.slice(5)).toEqual(['hold', 'first:ax1', 'release']);
 });

@@ -13,6 +13,11 @@
  * request that was ready, so it waits for nothing but the rest of that turn's parsing. It runs in the async context
  * of the first caller of its key (`AsyncLocalStorage.snapshot`): its Redis span, when traced, appears under that
  * request; the others that shared it have none. A lone caller's call is an ordinary one, in its own context.
+ *
+ * Every coalescing limiter on one store client flushes in one shared step (a `FlushGroup`), which can hold the
+ * client's socket corked meanwhile: the commands of all keys and policies of a turn then leave in one write, the
+ * gain ioredis's auto-pipelining would give, without its flaw of running every command in the first command's
+ * context (each key's call keeps its own first caller's context here).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -65,8 +70,37 @@ function send(limiter: Consumer, key: string, batch: Batch): void {
   );
 }
 
-/** Wraps `limiter` so that same-key consumes of one event-loop turn share one store call. */
-export function coalescing(limiter: Consumer): Consumer {
+/** Runs, once per event-loop turn, the flushes of every coalescing limiter that has callers waiting. */
+export interface FlushGroup {
+  add(flush: () => void): void;
+}
+
+/**
+ * A flush group. `hold`, when given, is called before the turn's flushes and returns what to call after them
+ * (or undefined): the Redis backend corks the client's socket, so the turn's commands leave in one write.
+ */
+export function flushGroup(hold?: () => (() => void) | undefined): FlushGroup {
+  let flushes: Array<() => void> = [];
+  const run = (): void => {
+    const due = flushes;
+    flushes = [];
+    const release = hold?.();
+    try {
+      for (const flush of due) flush();
+    } finally {
+      release?.();
+    }
+  };
+  return {
+    add(flush) {
+      if (flushes.length === 0) setImmediate(run);
+      flushes.push(flush);
+    },
+  };
+}
+
+/** Wraps `limiter` so that same-key consumes of one event-loop turn share one store call, sent by `group`. */
+export function coalescing(limiter: Consumer, group: FlushGroup = flushGroup()): Consumer {
   let pending = new Map<string, Batch>();
   const flush = (): void => {
     const batches = pending;
@@ -82,7 +116,7 @@ export function coalescing(limiter: Consumer): Consumer {
       return new Promise((resolve, reject) => {
         let batch = pending.get(id);
         if (batch === undefined) {
-          if (pending.size === 0) setImmediate(flush);
+          if (pending.size === 0) group.add(flush);
           batch = { waiters: [], run: AsyncLocalStorage.snapshot() };
           pending.set(id, batch);
         }
