@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TARGETS } from './lib/targets.mjs';
-import { machine, pinningText, startSurroundings } from './lib/setup.mjs';
+import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
 import { chooseLoadGenerator } from './lib/load.mjs';
 import { measureTarget } from './lib/measure.mjs';
@@ -19,6 +19,10 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const m = machine();
 const generator = chooseLoadGenerator();
 const pin = m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [];
+// Targets run on this process's Node: a profile taken on another version (its AsyncLocalStorage, HTTP internals)
+// describes a different program.
+const nodeWarning = warnIfNotPinnedNode();
+if (nodeWarning) process.stderr.write(`warning: ${nodeWarning} (or node_modules/.bin/node bench/profile.mjs)\n`);
 process.stderr.write(`profiling ${ids.join(', ')}: ${generator.name}, ${connections} connections, ${seconds}s; ${pinningText(m)}\n`);
 
 const { ctx, stopAll } = await startSurroundings(m);
