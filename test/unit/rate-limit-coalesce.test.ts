@@ -75,6 +75,22 @@ test('a store failure rejects every caller of the batch with the error', async (
   ]);
 });
 
+test('a store call that throws instead of rejecting fails its callers, and the other keys of the turn still go out', async () => {
+  const error = new Error('bad key');
+  const inner = counted(new RateLimiterMemory({ points: 10, duration: 60 }));
+  const limiter = coalescing({
+    points: 10,
+    consume: (key: string | number, points?: number) => {
+      if (key === 'bad') throw error;
+      return inner.consume(key, points);
+    },
+  } as Consumer);
+  const results = await settle([limiter.consume('bad'), limiter.consume('bad'), limiter.consume('good')]);
+  expect(results.map((r) => r.allowed)).toEqual([false, false, true]);
+  expect(results[0]?.res).toBe(error);
+  expect(inner.calls.map((c) => c.key)).toEqual(['good']);
+});
+
 test("each key's call runs in the async context of its first caller", async () => {
   const inner = counted(new RateLimiterMemory({ points: 10, duration: 60 }));
   const limiter = coalescing(inner);

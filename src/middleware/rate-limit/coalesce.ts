@@ -51,17 +51,26 @@ function split(res: RateLimiterRes, waiters: readonly Waiter[], total: number, l
   });
 }
 
+/** The store call, in the first caller's context; a synchronous throw becomes a rejection (no caller may hang). */
+function call(limiter: Consumer, key: string, points: number, batch: Batch): Promise<RateLimiterRes> {
+  try {
+    return batch.run(() => limiter.consume(key, points));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 function send(limiter: Consumer, key: string, batch: Batch): void {
   const { waiters } = batch;
   if (waiters.length === 1) {
     const only = waiters[0] as Waiter;
-    batch.run(() => limiter.consume(key, only.points)).then(only.resolve, only.reject);
+    call(limiter, key, only.points, batch).then(only.resolve, only.reject);
     return;
   }
   let total = 0;
   for (const waiter of waiters) total += waiter.points;
   const limit = limiter.points;
-  batch.run(() => limiter.consume(key, total)).then(
+  call(limiter, key, total, batch).then(
     (res) => split(res, waiters, total, limit),
     (reason: unknown) => {
       if (reason instanceof RateLimiterRes) split(reason, waiters, total, limit);
