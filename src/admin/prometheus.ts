@@ -1,13 +1,13 @@
 /**
  * Metrics in Prometheus text format (prom-client), one registry per Portico instance so tests and several
  * instances in one process do not share counters. Labels are bounded: route and policy names come from the config,
- * methods outside the standard set collapse to OTHER, statuses to their class.
+ * methods outside the standard set collapse to OTHER, statuses to their class. The two per-request metrics are
+ * kept by request-metrics.ts (no per-request label hashing).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheEvent, Metrics, MirrorOutcome, RateLimitOutcome, UpstreamErrorKind } from './metrics.js';
+import { registerRequestMetrics } from './request-metrics.js';
 
-const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-const STATUS_CLASS = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Gauges read on scrape from a component that keeps its own counts (the worker pool). */
@@ -24,8 +24,7 @@ export interface PrometheusMetrics extends Metrics {
 export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = {}): PrometheusMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'portico_' });
-  const requests = new Counter({ name: 'portico_requests_total', help: 'Requests answered, by route, method and status class', labelNames: ['route', 'method', 'status'], registers: [registry] });
-  const duration = new Histogram({ name: 'portico_request_duration_seconds', help: 'Time from arrival to the last response byte', labelNames: ['route', 'method', 'status'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const requests = registerRequestMetrics(registry, LATENCY_BUCKETS);
   const upstreamErrors = new Counter({ name: 'portico_upstream_errors_total', help: 'Failed upstream exchanges by kind (refused, reset, timeout)', labelNames: ['route', 'kind'], registers: [registry] });
   const rateLimit = new Counter({ name: 'portico_rate_limit_decisions_total', help: 'Rate-limit decisions by policy and outcome', labelNames: ['policy', 'outcome'], registers: [registry] });
   const cache = new Counter({ name: 'portico_user_cache_events_total', help: 'User cache hits, misses and errors', labelNames: ['event'], registers: [registry] });
@@ -33,7 +32,6 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   const reloads = new Counter({ name: 'portico_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [registry] });
   const configInfo = new Gauge({ name: 'portico_config_info', help: 'The loaded config (value 1), labelled with its hash', labelNames: ['hash'], registers: [registry] });
   const mirrors = new Counter({ name: 'portico_mirror_copies_total', help: 'Mirrored request copies by route and outcome', labelNames: ['route', 'outcome'], registers: [registry] });
-  const children = new Map<string, { count: { inc(): void }; time: { observe(value: number): void } }>();
   const sources: PoolStatsSource[] = [];
   const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) =>
     new Gauge({
@@ -54,20 +52,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   return {
     registry,
     contentType: registry.contentType,
-    observeRequest(route: string, method: string, status: number, seconds: number) {
-      const methodLabel = METHODS.has(method) ? method : 'OTHER';
-      const statusLabel = STATUS_CLASS[Math.floor(status / 100)] ?? 'other';
-      // prom-client hashes a label object on every call (sorting its keys); the bound children of each label set
-      // are kept instead, so a request costs one string key and one Map lookup. The set is bounded (routes x 8 x 6).
-      const key = `${route}\n${methodLabel}\n${statusLabel}`;
-      let bound = children.get(key);
-      if (bound === undefined) {
-        bound = { count: requests.labels(route, methodLabel, statusLabel), time: duration.labels(route, methodLabel, statusLabel) };
-        children.set(key, bound);
-      }
-      bound.count.inc();
-      bound.time.observe(seconds);
-    },
+    observeRequest: (route: string, method: string, status: number, seconds: number) => requests.observe(route, method, status, seconds),
     upstreamError: (route: string, kind: UpstreamErrorKind) => upstreamErrors.inc({ route, kind }),
     rateLimitDecision: (policy: string, outcome: RateLimitOutcome) => rateLimit.inc({ policy, outcome }),
     cache: (event: CacheEvent) => cache.inc({ event }),
