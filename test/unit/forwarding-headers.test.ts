@@ -24,6 +24,16 @@ describe('hop-by-hop headers', () => {
     expect(headers).toEqual({ 'x-kept': 'yes' });
   });
 
+  it('blanks instead of deleting on an upstream response: the copy to the client skips undefined values', () => {
+    const headers: Record<string, unknown> = { 'content-type': 'text/plain', connection: 'keep-alive, X-Hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'x-kept': 'yes' };
+    expect(stripHopByHop(headers, { blank: true })).toBe(false);
+    expect(Object.entries(headers).filter(([, value]) => value !== undefined)).toEqual([
+      ['content-type', 'text/plain'],
+      ['x-kept', 'yes'],
+    ]);
+    expect(Object.keys(headers)).toContain('keep-alive'); // blanked, not deleted (no dictionary-mode object)
+  });
+
   it('cannot be used to nominate away the headers Portico sets', () => {
     const req = fakeRequest('203.0.113.9', { connection: 'close, X-Forwarded-For, X-Request-Id, X-Forwarded-Host', host: 'svc' });
     stripHopByHop(req.headers);
