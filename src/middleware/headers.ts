@@ -28,7 +28,7 @@ export const headersKind = defineKind({
     const responseRemove = options.response.remove;
     const touchesResponse = responseSet.length > 0 || responseRemove.length > 0;
     return (req, res, next) => {
-      for (const name of requestRemove) delete req.headers[name];
+      for (const name of requestRemove) if (req.headers[name] !== undefined) delete req.headers[name];
       for (const [name, value] of requestSet) req.headers[name] = value;
       if (touchesResponse) {
         // writeHead is the last moment every response header (upstream's included) is known and still mutable.

@@ -118,7 +118,8 @@ export const tracingKind = defineKind({
       }
       const parent: Context = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
       const remote = trace.getSpanContext(parent) !== undefined;
-      if (!remote) delete req.headers.tracestate; // tracestate is meaningless without the traceparent it belongs to
+      // tracestate is meaningless without the traceparent it belongs to (deleted only when present: see headers.ts)
+      if (!remote && req.headers.tracestate !== undefined) delete req.headers.tracestate;
       const span = tracer.startSpan(
         route === '-' ? (req.method ?? 'HTTP') : route,
         { kind: SpanKind.SERVER, startTime: req.portico?.startedAt, attributes: serverAttributes(req, route, template) },
