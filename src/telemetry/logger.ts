@@ -100,6 +100,8 @@ class TurnBatch {
     const lines = this.lines;
     if (lines.length === 0) return;
     this.lines = [];
+    // A destination ended at exit throws on write; from an end-of-turn callback that would be an uncaught exception.
+    if ((this.target as unknown as SonicState).destroyed) return;
     this.target.write(lines.length === 1 ? (lines[0] as string) : lines.join(''));
   };
 
