@@ -1,10 +1,20 @@
 -- wrk script for the bench. With BENCH_RANDOM_PREFIX and BENCH_RANDOM_COUNT set, each request asks for
 -- PREFIX .. random(1, COUNT) (the user lookup spread over many ids); otherwise the URL's path, with no per-request
--- Lua. At the end it prints one machine-readable line; latencies in microseconds.
+-- Lua. With BENCH_CLIENT_HEADER set, each request carries that header numbered 1, 2, 3, ... At the end it prints one
+-- machine-readable line; latencies in microseconds.
 local prefix = os.getenv("BENCH_RANDOM_PREFIX")
 local count = tonumber(os.getenv("BENCH_RANDOM_COUNT") or "")
 
-if prefix and count then
+local clientHeader = os.getenv("BENCH_CLIENT_HEADER")
+
+if clientHeader then
+  -- every request its own value of the header (a rate-limit key no two requests share)
+  local n = 0
+  request = function()
+    n = n + 1
+    return wrk.format(nil, nil, { [clientHeader] = tostring(n) })
+  end
+elseif prefix and count then
   init = function(args)
     math.randomseed(os.time() + math.floor(os.clock() * 1e6))
   end

@@ -42,23 +42,26 @@ function run(command, args, timeoutMs, env) {
 /**
  * One measurement: `connections` keep-alive connections for `seconds` against `url`; with `rate` (req/s, fixed
  * rate for the soak) it is always autocannon, since wrk has no rate limit. `randomPath: { prefix, count }` spreads
- * requests over `prefix + 1..count`.
+ * requests over `prefix + 1..count`; `clientHeader` names a header numbered per request (1, 2, 3, ...).
  * `pin` is the taskset prefix (e.g. ['taskset', '-c', '0']) or [] when not pinning.
  */
-export async function measure(generator, { url, connections, seconds, pin, headers = {}, rate, randomPath }) {
+export async function measure(generator, { url, connections, seconds, pin, headers = {}, rate, randomPath, clientHeader }) {
   const timeoutMs = (seconds + 15) * 1000;
   if (generator.name === 'wrk' && rate === undefined) {
     const headerArgs = Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
     const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '5s', '-s', LUA, ...headerArgs, url];
     const [command, ...rest] = pin.length > 0 ? [...pin, generator.path, ...args] : [generator.path, ...args];
-    const env = randomPath ? { BENCH_RANDOM_PREFIX: randomPath.prefix, BENCH_RANDOM_COUNT: String(randomPath.count) } : {};
+    const env = {
+      ...(randomPath ? { BENCH_RANDOM_PREFIX: randomPath.prefix, BENCH_RANDOM_COUNT: String(randomPath.count) } : {}),
+      ...(clientHeader ? { BENCH_CLIENT_HEADER: clientHeader } : {}),
+    };
     const out = await run(command, rest, timeoutMs, env);
     const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
     if (!line) throw new Error(`wrk printed no result: ${out.slice(-300)}`);
     const r = JSON.parse(line.slice('WRK_JSON '.length));
     return { rps: r.requests / (r.durationUs / 1e6), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, requests: r.requests, errors: r.errors, non2xx: r.non2xx };
   }
-  const args = [AUTOCANNON, JSON.stringify({ url, connections, duration: seconds, headers, overallRate: rate, randomPath })];
+  const args = [AUTOCANNON, JSON.stringify({ url, connections, duration: seconds, headers, overallRate: rate, randomPath, clientHeader })];
   const [command, ...rest] = pin.length > 0 ? [...pin, process.execPath, ...args] : [process.execPath, ...args];
   const out = await run(command, rest, timeoutMs);
   const r = JSON.parse(out.trim().split('\n').pop());

@@ -12,7 +12,7 @@ export async function measureTarget(generator, entry, { connections, seconds, pi
   const coreBefore = entry.target.sharesCore ? undefined : cpuBusyMicros(proxyCpu);
   const began = process.hrtime.bigint();
   try {
-    const r = await measure(generator, { url: entry.url, connections, seconds, pin, headers: entry.target.headers, randomPath: entry.target.randomPath });
+    const r = await measure(generator, { url: entry.url, connections, seconds, pin, headers: entry.target.headers, randomPath: entry.target.randomPath, clientHeader: entry.target.clientHeader });
     const cpu = cpuMicros(pid) - cpuBefore;
     const wallUs = Number(process.hrtime.bigint() - began) / 1000;
     // A saturated proxy keeps its core near 100% busy; much less means it waited (on a dependency, or on a core

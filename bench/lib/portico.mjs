@@ -16,6 +16,10 @@ export function sinkEndpoint(ctx, id) {
 
 /** The bench's rate-limit policy: keyed by client ip, limit far above what any run sends, so it is never hit. */
 export const NEVER_HIT_POLICY = { bench: { key: 'ip', limit: 1_000_000_000, window: '1h', onStoreError: 'allow' } };
+/** The header the load generator numbers per request for `clientHeader` targets (BENCH_CLIENT_HEADER in the Lua). */
+export const CLIENT_HEADER = 'x-bench-client';
+/** The same policy keyed on that header: every request its own counter (expiring after a second), so no two share a Redis command. */
+export const PER_REQUEST_KEY_POLICY = { 'bench-keyed': { ...NEVER_HIT_POLICY.bench, key: `header:${CLIENT_HEADER}`, window: '1s' } };
 
 /**
  * The config of one Portico target. `spec` says which pieces are on:
@@ -31,7 +35,7 @@ export function porticoConfig(spec, ctx) {
     server: { listen: `127.0.0.1:${ctx.port}`, admin: `127.0.0.1:${ctx.adminPort}`, drainTimeout: '3s' },
     redis: { url: spec.redis ? ctx.redisUrl : '' },
     telemetry,
-    rateLimits: NEVER_HIT_POLICY,
+    rateLimits: { ...NEVER_HIT_POLICY, ...PER_REQUEST_KEY_POLICY },
     routes: [{ name: 'api', match: { pathPrefix: '/api' }, upstream: ctx.upstreamUrl, middleware: spec.middleware ?? [] }],
     userLookup: { enabled: false },
   };

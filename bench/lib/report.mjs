@@ -102,6 +102,7 @@ export function comparisons(rows) {
   ratio('portico + logging + rateLimit(redis) / engine', 'portico-log-rl', 'engine', 0.8);
   ratio('portico full chain / engine', 'portico-full', 'engine', 0.6);
   ratio('portico full chain / nginx', 'portico-full', 'nginx', 0.2);
+  ratio('full chain, a key per request / one key', 'portico-full-keys', 'portico-full');
   addsP50('rateLimit on redis adds at p50', 'portico-rl-redis', 'portico', 0.5);
   addsP50('rateLimit in-process adds at p50', 'portico-rl-memory', 'portico', 0.5);
   ratio('user lookup hit / bare proxied route', 'users-hit', 'portico', 1.0);

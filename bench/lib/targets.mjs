@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { spawnPinned, get } from './proc.mjs';
 import { startNginx } from './nginx.mjs';
-import { startPortico, porticoUnavailable, seedDatabase, sinkEndpoint, SAMPLE_USERS } from './portico.mjs';
+import { startPortico, porticoUnavailable, seedDatabase, sinkEndpoint, SAMPLE_USERS, CLIENT_HEADER } from './portico.mjs';
 
 const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
 
@@ -32,6 +32,8 @@ const portico = (id, label, spec, extra = {}) => ({
   path: spec.users ? '/users/1' : '/api/bench',
   // Many ids, so a miss is a database query and not a single-flight join on one hot id.
   randomPath: spec.users ? { prefix: '/users/', count: SAMPLE_USERS } : undefined,
+  // A header numbered per request by the load generator (a rate-limit key no two requests share).
+  clientHeader: spec.clientHeader ? CLIENT_HEADER : undefined,
   needs: [...(spec.redis ? ['redis'] : []), ...(spec.users ? ['users'] : [])],
   unavailable: porticoUnavailable,
   prepare: spec.users ? (ctx, shared) => (shared.seeded ??= seedDatabase({ id, ...spec }, ctx)) : undefined,
@@ -58,6 +60,7 @@ const portico = (id, label, spec, extra = {}) => ({
 const logging = 'logging';
 const tracing = 'tracing';
 const rateLimit = { rateLimit: 'bench' };
+const rateLimitPerRequest = { rateLimit: 'bench-keyed' };
 
 export const TARGETS = [
   {
@@ -92,6 +95,9 @@ export const TARGETS = [
   portico('portico-log-trace', 'portico + logging + tracing', { middleware: [logging, tracing], logging: true, tracing: true }),
   portico('portico-log-rl', 'portico + logging + rateLimit(redis)', { middleware: [logging, rateLimit], logging: true, rateLimit: true, redis: true }),
   portico('portico-full', 'portico full chain (log+trace+rl redis)', { middleware: [logging, tracing, rateLimit], logging: true, tracing: true, rateLimit: true, redis: true }),
+  // The bench's clients all share one address, coalescing's best case (one Redis command per turn for all of them);
+  // here every request has its own key, the case coalescing cannot merge.
+  portico('portico-full-keys', 'portico full chain, a key per request', { middleware: [logging, tracing, rateLimitPerRequest], logging: true, tracing: true, rateLimit: true, redis: true, clientHeader: true }),
   portico('portico-rl-redis', 'portico + rateLimit (redis)', { middleware: [rateLimit], rateLimit: true, redis: true }),
   portico('portico-rl-memory', 'portico + rateLimit (in-process)', { middleware: [rateLimit], rateLimit: true }),
   portico('portico-mirror', 'portico + 10% mirror', { middleware: [], mirror: 0.1 }),
