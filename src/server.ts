@@ -19,7 +19,7 @@ import { sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
 import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
-import { saneRequestId, setForwarded, stripHopByHop, transferCodingIssue } from './proxy/headers.js';
+import { saneRequestId, setForwarded, stripHopByHop, transferCodingIssue, type StripOptions } from './proxy/headers.js';
 import { hostIssue, safePath } from './proxy/path.js';
 
 export interface ProxyServerOptions {
@@ -39,6 +39,9 @@ export interface ProxyServer {
   drain(timeoutMs: number): Promise<{ forced: boolean }>;
 }
 
+const KEEP_UPGRADE: StripOptions = { keepUpgrade: true };
+const DELETE: StripOptions = {};
+
 /** Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. */
 function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: Logger, keepUpgrade: boolean): void {
   const peer = normalizeAddress(req.socket.remoteAddress ?? '');
@@ -48,7 +51,7 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
   createContext(req, res, { id, clientIp: client, log: logger });
   res.setHeader('x-request-id', id);
   const transferEncoding = req.headers['transfer-encoding'];
-  markCloseWanted(req, stripHopByHop(req.headers, { keepUpgrade }));
+  markCloseWanted(req, stripHopByHop(req.headers, keepUpgrade ? KEEP_UPGRADE : DELETE));
   // Node already de-chunked the body; the outgoing request re-chunks it (the framing is hop-by-hop, the body is not).
   if (transferEncoding !== undefined) req.headers['transfer-encoding'] = 'chunked';
   setForwarded(req, {
