@@ -14,7 +14,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TARGETS } from './lib/targets.mjs';
-import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
 import { chooseLoadGenerator } from './lib/load.mjs';
 import { measureTarget } from './lib/measure.mjs';
@@ -44,7 +44,7 @@ const seconds = Number(process.env.BENCH_AB_SECONDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const m = machine();
 const generator = chooseLoadGenerator();
-const pin = m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [];
+const pin = loadPin(m);
 const warning = warnIfNotPinnedNode();
 if (warning) process.stderr.write(`${warning}\n`);
 process.stderr.write(`A/B: ${variants.length} variants + engine, ${rounds} rounds of ${seconds}s, ${generator.name}, ${connections} connections; ${pinningText(m)}\n`);

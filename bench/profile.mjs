@@ -5,7 +5,7 @@
 import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { TARGETS } from './lib/targets.mjs';
-import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
 import { chooseLoadGenerator } from './lib/load.mjs';
 import { measureTarget } from './lib/measure.mjs';
@@ -18,7 +18,7 @@ const seconds = Number(process.env.BENCH_PROFILE_DURATION ?? 8);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const m = machine();
 const generator = chooseLoadGenerator();
-const pin = m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [];
+const pin = loadPin(m);
 // Targets run on this process's Node: a profile taken on another version (its AsyncLocalStorage, HTTP internals)
 // describes a different program.
 const nodeWarning = warnIfNotPinnedNode();

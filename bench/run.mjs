@@ -9,7 +9,7 @@ import { stop, get } from './lib/proc.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
 import { chooseLoadGenerator } from './lib/load.mjs';
 import { TARGETS } from './lib/targets.mjs';
-import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
 import { summarize, table, comparisons, comparisonText, writeJson } from './lib/report.mjs';
 import { measureTarget } from './lib/measure.mjs';
 
@@ -29,7 +29,7 @@ const log = (line) => process.stderr.write(`[bench ${elapsed()}] ${line}\n`);
 
 const m = machine();
 const generator = chooseLoadGenerator();
-const pin = m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [];
+const pin = loadPin(m);
 const header = [
   `Portico bench: ${m.cpu}, ${m.cores} cores, ${m.memGb} GB, Node ${m.node}, load average ${m.loadavg.join(' ')}`,
   `load generator: ${generator.name}${generator.version ? ` ${generator.version} (latency in whole ms; install wrk for finer)` : ''}, ${options.connections} connections, ${options.duration}s x ${options.rounds} rounds (+${options.warmup}s warm-up), c=1 latency pass ${options.latencyDuration}s`,

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TARGETS } from './lib/targets.mjs';
-import { machine, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
 import { measure } from './lib/load.mjs';
 import { cpuBusyMicros, cpuMicros, openSockets, rssBytes, stop } from './lib/proc.mjs';
@@ -46,7 +46,7 @@ try {
   const began = Date.now();
   const kernel = [];
   const sampler = setInterval(() => kernel.push({ t: Date.now(), coreUs: cpuBusyMicros(m.proxyCpu) ?? NaN, cpuUs: cpuMicros(pid) }), 1000);
-  const load = await measure({ name: 'autocannon' }, { url: entry.url, connections, seconds, pin: m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [], rate });
+  const load = await measure({ name: 'autocannon' }, { url: entry.url, connections, seconds, pin: loadPin(m), rate });
   const ended = Date.now();
   clearInterval(sampler);
   const socketsAtEnd = openSockets(pid);

@@ -31,6 +31,11 @@ export function machine() {
   };
 }
 
+/** The `taskset` prefix that puts a load generator on the load core, or [] when not pinning. */
+export function loadPin(m) {
+  return m.pinning ? ['taskset', '-c', String(m.loadCpu)] : [];
+}
+
 export function pinningText(m) {
   if (!m.pinning) return `no CPU pinning (${m.pinReason})`;
   return `taskset: proxy under test on CPU ${m.proxyCpu}; upstream, load generator, OTLP sink and redis-server on CPU ${m.loadCpu}`;
