@@ -39,8 +39,8 @@ export interface ProxyServer {
   drain(timeoutMs: number): Promise<{ forced: boolean }>;
 }
 
-const KEEP_UPGRADE: StripOptions = { keepUpgrade: true };
-const DELETE: StripOptions = {};
+const STRIP_FOR_UPGRADE: StripOptions = { keepUpgrade: true };
+const STRIP: StripOptions = {};
 
 /** Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. */
 function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: Logger, keepUpgrade: boolean): void {
@@ -51,7 +51,7 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
   createContext(req, res, { id, clientIp: client, log: logger });
   res.setHeader('x-request-id', id);
   const transferEncoding = req.headers['transfer-encoding'];
-  markCloseWanted(req, stripHopByHop(req.headers, keepUpgrade ? KEEP_UPGRADE : DELETE));
+  markCloseWanted(req, stripHopByHop(req.headers, keepUpgrade ? STRIP_FOR_UPGRADE : STRIP));
   // Node already de-chunked the body; the outgoing request re-chunks it (the framing is hop-by-hop, the body is not).
   if (transferEncoding !== undefined) req.headers['transfer-encoding'] = 'chunked';
   setForwarded(req, {
