@@ -1,6 +1,7 @@
 /**
  * The admin listener: health, readiness, metrics, the effective config, cache invalidation. A separate port,
- * loopback by default (a non-loopback bind requires `server.adminToken`, checked on every call). Nothing here is
+ * loopback by default (a non-loopback bind requires `server.adminToken`, checked on every call but the two probes,
+ * which answer up / ready and nothing more without it). Nothing here is
  * reachable through the proxy port: the two servers share no router.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -12,7 +13,7 @@ import { redactConfig } from './redact.js';
 
 export interface ReadinessCheck {
   readonly name: string;
-  /** `ok` false makes /readyz 503; `detail` is shown either way (e.g. "degraded: local fallback"). */
+  /** `ok` false makes /readyz 503; `detail` is shown either way to a caller with the token (e.g. "degraded: local fallback"). */
   readonly check: () => { ok: boolean; detail?: string };
 }
 
@@ -55,14 +56,19 @@ function readiness(options: AdminOptions): { ready: boolean; checks: Record<stri
 async function route(req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
   const path = (req.url ?? '/').split('?')[0] as string;
   const method = req.method ?? 'GET';
-  if (!authorized(req, options.config().server.adminToken)) {
-    sendProblem(res, 'PORTICO_UNAUTHORIZED', {}, { headers: { 'www-authenticate': 'Bearer' } });
-    return;
-  }
+  const allowed = authorized(req, options.config().server.adminToken);
+  // The probes answer without the token: a kubelet or load balancer probe cannot read a Secret, so requiring it
+  // would put the token in plain text into every manifest. They tell only up / ready; the checks behind readiness
+  // (store state, fallbacks) are shown to a caller with the token.
   if (method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
   if (method === 'GET' && path === '/readyz') {
     const state = readiness(options);
-    return sendJson(res, state.ready ? 200 : 503, { status: state.ready ? 'ready' : 'unready', checks: state.checks });
+    const status = state.ready ? 'ready' : 'unready';
+    return sendJson(res, state.ready ? 200 : 503, allowed ? { status, checks: state.checks } : { status });
+  }
+  if (!allowed) {
+    sendProblem(res, 'PORTICO_UNAUTHORIZED', {}, { headers: { 'www-authenticate': 'Bearer' } });
+    return;
   }
   if (method === 'GET' && path === '/config') return sendJson(res, 200, { hash: options.configHash(), config: redactConfig(options.config()) });
   if (method === 'GET' && path === '/metrics') {

@@ -72,16 +72,28 @@ describe('admin surface', () => {
     expect(JSON.stringify(res.body)).not.toMatch(/hunter2|s3cret/);
   });
 
-  it('checks the bearer token on every admin call when one is set', async () => {
+  it('checks the bearer token on every admin call when one is set, but the probes', async () => {
     const p = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`);
     cleanup.push(() => p.shutdown());
-    for (const path of ['/healthz', '/readyz', '/metrics', '/config']) {
+    for (const path of ['/metrics', '/config']) {
       const denied = await supertest(p.adminUrl).get(path);
       expect(denied.status).toBe(401);
       expect(denied.headers['content-type']).toBe('application/problem+json');
       await supertest(p.adminUrl).get(path).set('Authorization', 'Bearer wrong-token-0000000000').expect(401);
+      await supertest(p.adminUrl).get(path).set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
     }
-    await supertest(p.adminUrl).get('/healthz').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+    await supertest(p.adminUrl).delete('/cache/users/1').expect(401);
+  });
+
+  it('answers the probes without the token, readiness without its checks', async () => {
+    const p = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`);
+    cleanup.push(() => p.shutdown());
+    expect((await supertest(p.adminUrl).get('/healthz').expect(200)).body).toEqual({ status: 'ok' });
+    expect((await supertest(p.adminUrl).get('/readyz').expect(200)).body).toEqual({ status: 'ready' });
+    // A wrong token is no worse than none: the probe still answers, and still without the checks.
+    expect((await supertest(p.adminUrl).get('/readyz').set('Authorization', 'Bearer wrong-token-0000000000').expect(200)).body).toEqual({ status: 'ready' });
+    const full = await supertest(p.adminUrl).get('/readyz').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+    expect(full.body).toEqual({ status: 'ready', checks: expect.objectContaining({ draining: { ok: true } }) });
   });
 
   it('is not reachable through the proxy port, whatever the path', async () => {
