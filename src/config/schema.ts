@@ -72,7 +72,7 @@ const serverSchema = z
       .optional()
       .transform((token) => (token === '' ? undefined : token))
       .refine((token) => token === undefined || token.length >= 16, { message: 'must be at least 16 characters' })
-      .describe('Required when `admin` binds anything but loopback; every admin call must carry it as a bearer token. 16+ characters; empty means none.'),
+      .describe('Required when `admin` binds anything but loopback; every admin call but `/healthz` and `/readyz` must carry it as a bearer token (`/readyz` shows its checks only with it). 16+ characters; empty means none.'),
     trustedProxies: z
       .array(cidr)
       .default([])
