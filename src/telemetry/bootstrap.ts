@@ -20,7 +20,6 @@ import { DiagLogLevel, context, diag, propagation, trace } from '@opentelemetry/
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BasicTracerProvider,
@@ -29,11 +28,13 @@ import {
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
   type SpanExporter,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import type { TelemetryConfig } from './config.js';
 import { createInstrumentations } from './instrumentations.js';
+import { EncodingSpanProcessor, otlpProtobufExporter } from './otlp-export.js';
 
 export interface Telemetry {
   /** Exports every span ended so far (bounded by the exporter timeout). Never rejects: a failed export is logged. */
@@ -58,14 +59,23 @@ const NOOP: Telemetry = { flush: async () => {}, shutdown: async () => {} };
 /** One SDK diagnostic line per this interval at most: a collector that is down fails every export. */
 const DIAG_INTERVAL_MS = 30_000;
 
-function exporterFor(traces: TelemetryConfig['traces']): SpanExporter | undefined {
+/** A queue deep enough for a few seconds of 100% sampling at proxy rates; beyond it spans are dropped, never requests slowed. */
+const QUEUE = { maxQueueSize: 16_384, maxExportBatchSize: 1024, scheduledDelayMillis: 1000 };
+
+/**
+ * The span processor for the `traces` section. OTLP over protobuf (the default) encodes each span as it ends
+ * (./otlp-export.ts): cheaper than the SDK's batch serializer, and finished spans do not wait as objects. JSON
+ * (an object tree per span, stringified: the single largest cost of a traced request when it was the default) and
+ * the console go through the SDK's BatchSpanProcessor, as does an exporter a test passes in.
+ */
+function processorFor(traces: TelemetryConfig['traces'], injected: SpanExporter | undefined): SpanProcessor | undefined {
+  const batched = (exporter: SpanExporter): SpanProcessor => new BatchSpanProcessor(exporter, { ...QUEUE, exportTimeoutMillis: traces.timeout });
+  if (injected !== undefined) return batched(injected);
   if (traces.exporter === 'otlp') {
-    // Protobuf by default: the JSON encoding builds an object tree per span and stringifies it, the single largest
-    // cost of a traced request in the profile (bench/README.md, "Where the time goes").
-    const Exporter = traces.protocol === 'http/json' ? JsonTraceExporter : ProtobufTraceExporter;
-    return new Exporter({ url: traces.endpoint, timeoutMillis: traces.timeout });
+    if (traces.protocol === 'http/json') return batched(new JsonTraceExporter({ url: traces.endpoint, timeoutMillis: traces.timeout }));
+    return new EncodingSpanProcessor(otlpProtobufExporter(traces.endpoint, traces.timeout), QUEUE);
   }
-  if (traces.exporter === 'console') return new ConsoleSpanExporter();
+  if (traces.exporter === 'console') return batched(new ConsoleSpanExporter());
   return undefined;
 }
 
@@ -86,17 +96,14 @@ function forwardDiagnostics(logger: Logger): void {
  * kind then only passes the client's traceparent through, and no instrumentation is loaded.
  */
 export function startTelemetry(config: TelemetryConfig, options: TelemetryOptions = {}): Telemetry {
-  const exporter = options.exporter ?? exporterFor(config.traces);
-  if (exporter === undefined) return NOOP;
+  const processor = processorFor(config.traces, options.exporter);
+  if (processor === undefined) return NOOP;
   if (options.logger !== undefined) forwardDiagnostics(options.logger);
 
   const provider = new BasicTracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName })),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.traces.sampleRatio) }),
-    spanProcessors: [
-      // A queue deep enough for a few seconds of 100% sampling at proxy rates; beyond it spans are dropped, never requests slowed.
-      new BatchSpanProcessor(exporter, { maxQueueSize: 16_384, maxExportBatchSize: 1024, scheduledDelayMillis: 1000, exportTimeoutMillis: config.traces.timeout }),
-    ],
+    spanProcessors: [processor],
   });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);

@@ -196,8 +196,11 @@ describe('telemetry bootstrap (child process, OTLP/HTTP receiver)', () => {
     expect(body.includes(Buffer.from(TRACE_ID))).toBe(false); // not hex text, as JSON would send it
   }, 40_000);
 
-  it('shuts down within the export timeout when the collector is unreachable, and the request is unaffected', async () => {
-    const { code, shutdownMs } = await run('telemetry-first', `http://127.0.0.1:${await closedPort()}/v1/traces`);
+  it.each([
+    ['http/json', 'http/json'],
+    ['http/protobuf (spans encoded as they end)', ''],
+  ])('shuts down within the export timeout when the collector is unreachable, and the request is unaffected: %s', async (_name, protocol) => {
+    const { code, shutdownMs } = await run('telemetry-first', `http://127.0.0.1:${await closedPort()}/v1/traces`, protocol);
     expect(code).toBe(0);
     expect(shutdownMs).toBeLessThan(5000);
     expect(up.received).toHaveLength(1);
