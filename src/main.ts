@@ -103,6 +103,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     draining: () => proxy?.draining() ?? false,
     metrics,
     readiness,
+    logger,
     ...(options.builtins === undefined && options.config.userLookup.enabled
       ? {
           invalidateUser: async (id: string) => {

@@ -6,6 +6,8 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import type { Logger, LevelWithSilent } from 'pino';
+import { pinoHttp } from 'pino-http';
 import type { Config } from '../config/schema.js';
 import { sendError, sendProblem } from '../errors.js';
 import type { Metrics } from './metrics.js';
@@ -25,6 +27,43 @@ export interface AdminOptions {
   readonly readiness: () => readonly ReadinessCheck[];
   /** Invalidates one cached user; undefined when the user lookup is off. */
   readonly invalidateUser?: (id: string) => Promise<void>;
+  /** Receives one line per admin call (see `accessLog`); none when absent. */
+  readonly logger?: Logger;
+}
+
+/** Paths that machines call every few seconds: logged at debug, so they do not drown the calls a person made. */
+const ROUTINE = new Set(['/healthz', '/readyz', '/metrics']);
+
+function pathOf(url: string | undefined): string {
+  const path = url ?? '/';
+  const query = path.indexOf('?');
+  return query === -1 ? path : path.slice(0, query);
+}
+
+function adminLevel(req: IncomingMessage, res: ServerResponse, err?: Error): LevelWithSilent {
+  if (err !== undefined || res.statusCode >= 500) return 'error';
+  if (res.statusCode >= 400) return 'warn';
+  return ROUTINE.has(pathOf(req.url)) ? 'debug' : 'info';
+}
+
+/**
+ * The admin port's access log, with pino-http: who read the config, invalidated a cached user or was refused (401 at
+ * warn). Admin traffic is a few calls a minute, so pino-http's generic per-request work costs nothing that matters
+ * here, unlike on the proxy port (src/middleware/logging.ts). Only method, path, status, time and the peer address
+ * are logged: never headers (the bearer token) or the query string.
+ */
+function accessLog(logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  return pinoHttp({
+    logger: logger.child({ component: 'admin' }),
+    customLogLevel: adminLevel,
+    customSuccessMessage: () => 'admin request completed',
+    customErrorMessage: () => 'admin request failed',
+    serializers: {
+      req: (req: { method?: string; url?: string; remoteAddress?: string }) => ({ method: req.method, path: pathOf(req.url), remoteAddress: req.remoteAddress }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+    quietReqLogger: true,
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -87,7 +126,9 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
 }
 
 export function createAdminServer(options: AdminOptions): http.Server {
+  const log = options.logger === undefined ? undefined : accessLog(options.logger);
   return http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
+    log?.(req, res);
     route(req, res, options).catch((err: unknown) => sendError(res, err, {}));
   });
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
+import pino from 'pino';
 import supertest from 'supertest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { defaultRegistry } from '../../src/middleware/registry.js';
@@ -83,6 +84,24 @@ describe('admin surface', () => {
       await supertest(p.adminUrl).get(path).set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
     }
     await supertest(p.adminUrl).delete('/cache/users/1').expect(401);
+  });
+
+  it('logs each admin call with pino-http: refusals at warn, routine probes at debug, never the token or the query', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) });
+    const p = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`, { logger });
+    cleanup.push(() => p.shutdown());
+    await supertest(p.adminUrl).get('/config?verbose=s3cret-query').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+    await supertest(p.adminUrl).get('/metrics').set('Authorization', 'Bearer wrong-token-0000000000').expect(401);
+    await supertest(p.adminUrl).get('/healthz').expect(200);
+    const admin = () => lines.filter((line) => line.component === 'admin');
+    await waitFor(() => admin().length >= 2, 2000, 'two admin lines');
+    expect(admin()).toEqual([
+      expect.objectContaining({ level: 30, msg: 'admin request completed', req: expect.objectContaining({ method: 'GET', path: '/config' }), res: { statusCode: 200 } }),
+      expect.objectContaining({ level: 40, req: expect.objectContaining({ method: 'GET', path: '/metrics' }), res: { statusCode: 401 } }),
+    ]);
+    expect(typeof admin()[0]?.responseTime).toBe('number');
+    expect(JSON.stringify(lines)).not.toMatch(/s3cret|wrong-token|authorization/i);
   });
 
   it('answers the probes without the token, readiness without its checks', async () => {
