@@ -93,7 +93,7 @@ function readiness(options: AdminOptions): { ready: boolean; checks: Record<stri
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0] as string;
+  const path = pathOf(req.url);
   const method = req.method ?? 'GET';
   const allowed = authorized(req, options.config().server.adminToken);
   // The probes answer without the token: a kubelet or load balancer probe cannot read a Secret, so requiring it
