@@ -7,6 +7,7 @@ import { Cluster } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from './config.js';
 import { connectRedis, type RedisClient } from './connect.js';
+import { Episode } from './episode.js';
 import type { StoreClientName, StoreHealth, Stores } from './stores.js';
 
 export { clientOptions, reconnectDelay } from './connect.js';
@@ -19,33 +20,65 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/** Health of one client: healthy, or degraded with the reason that started the episode. */
+/**
+ * Health of one client: healthy, or degraded with the reason of the latest failure. Changes are logged through an
+ * Episode (./episode.ts): one line when it degrades and one when it recovers, and for a client that fails and
+ * answers by turns (a Cluster with one master lost) a "flapping" notice at most every 30 s instead of a pair of
+ * lines per request.
+ */
 class ClientHealth {
   healthy = false;
   reason = 'connecting';
+  /** When the episode began, and the failure that began it: for the recovery line. */
   private since = Date.now();
+  private cause = '';
   private closing = false;
+  private readonly episode = new Episode();
 
   constructor(
     readonly name: StoreClientName,
     private readonly logger: Logger,
   ) {}
 
+  /** A call answered, or the connection became ready. Cheap when nothing is or was wrong. */
   recover(): void {
-    if (this.healthy) return;
-    const first = this.reason === 'connecting';
+    if (this.healthy && this.episode.flaps === 0) return;
+    if (this.reason === 'connecting') {
+      this.healthy = true;
+      this.reason = '';
+      this.logger.info({ client: this.name }, 'redis connected');
+      return;
+    }
     this.healthy = true;
-    if (first) this.logger.info({ client: this.name }, 'redis connected');
-    else this.logger.info({ client: this.name, downMs: Date.now() - this.since, cause: this.reason }, 'redis recovered');
-    this.reason = '';
+    if (this.episode.success() !== 'recovered') return;
+    const flaps = this.episode.reported;
+    this.logger.info({ client: this.name, downMs: Date.now() - this.since, cause: this.cause, ...(flaps > 0 ? { flaps } : {}) }, 'redis recovered');
   }
 
   degrade(err: unknown): void {
-    if (this.closing || (!this.healthy && this.reason !== 'connecting')) return;
+    if (this.closing) return;
+    if (!this.healthy && this.reason !== 'connecting') {
+      this.episode.failure(); // still failing: only the time of the latest failure moves
+      return;
+    }
     this.healthy = false;
     this.reason = describe(err);
-    this.since = Date.now();
-    this.logger.warn({ client: this.name, cause: this.reason }, 'redis degraded: users of this client run on their fallback');
+    const change = this.episode.failure();
+    if (change === 'degraded') {
+      this.since = Date.now();
+      this.cause = this.reason;
+      this.logger.warn({ client: this.name, cause: this.reason }, 'redis degraded: users of this client run on their fallback');
+    } else if (change === 'flapping') {
+      this.logger.warn(
+        { client: this.name, cause: this.reason, flaps: this.episode.reported },
+        'redis flapping: calls fail and answer by turns (a partly failed cluster?); failing calls run on their fallback',
+      );
+    }
+  }
+
+  /** Flapping, and not yet quiet for long enough: answers must still be reported to end it. */
+  get flapping(): boolean {
+    return this.episode.flaps > 0;
   }
 
   close(): void {
@@ -144,7 +177,7 @@ export async function createRedisStores(config: RedisConfig, logger: Logger): Pr
     },
     reportSuccess(client) {
       const health = byName[client];
-      if (!health.healthy) health.recover();
+      if (!health.healthy || health.flapping) health.recover();
     },
     async close() {
       await Promise.all([closeClient(limit), closeClient(cache)]);

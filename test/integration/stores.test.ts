@@ -145,6 +145,21 @@ describe('createStores', () => {
     expect(count(lines, 'redis connected', 'limit')).toBe(1);
   });
 
+  test('a client failing and answering by turns (a partly failed cluster) logs a flapping notice, not a pair of lines per call', async () => {
+    const { logger, lines } = capturingLogger();
+    const created = await stores({ url: 'redis://127.0.0.1:6379' }, logger);
+    for (let i = 0; i < 200; i++) {
+      created.reportFailure('limit', new Error(`CLUSTERDOWN The cluster is down (${i})`));
+      expect(created.health().healthy).toBe(false); // readiness still follows every call
+      created.reportSuccess('limit');
+      expect(created.health().healthy).toBe(true);
+    }
+    expect(count(lines, 'redis degraded', 'limit')).toBe(1);
+    expect(count(lines, 'redis recovered', 'limit')).toBe(1);
+    expect(count(lines, 'redis flapping', 'limit')).toBe(1);
+    expect(lines.filter((line) => line.client === 'limit').length).toBeLessThanOrEqual(4); // + 'redis connected'
+  });
+
   test('a Redis killed while connected: degraded, then back after a restart on its own', async () => {
     const server = await startRedisServer();
     servers.push(server);

@@ -6,6 +6,7 @@ import { rateLimitPolicySchema } from '../../src/middleware/rate-limit/policy.js
 import { compilePolicy, limiterSpec, localSpec, type CompiledPolicy } from '../../src/middleware/rate-limit/compile.js';
 import { decide, stricter, type Verdict } from '../../src/middleware/rate-limit/decide.js';
 import type { Decision, Limiter } from '../../src/middleware/rate-limit/limiter.js';
+import { Episode } from '../../src/stores/episode.js';
 import { memoryStores, type StoreClientName, type Stores } from '../../src/stores/stores.js';
 
 const silent = pino({ level: 'silent' });
@@ -91,6 +92,20 @@ describe('decide: denied is a value, failed is an error', () => {
     expect(deny).toMatchObject({ outcome: 'store_error_deny', action: 'unavailable' });
     const shadow = await decide(compiled({ shared: true, limiter: failing, onStoreError: 'deny', shadow: true }), 'k', recordingStores());
     expect(shadow).toMatchObject({ outcome: 'store_error_deny', action: 'pass' });
+  });
+
+  test('a store failing for some keys and answering for others logs failing, answering again, then one flapping notice', async () => {
+    const lines: Array<{ msg: string; flaps?: number }> = [];
+    const log = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text) as { msg: string }) });
+    // Keys on a lost cluster master fail, the others answer: requests alternate between the two.
+    const limiter: Limiter = { consume: (key) => (key.startsWith('lost') ? Promise.reject(new Error('CLUSTERDOWN')) : Promise.resolve({ allowed: true, remaining: 9, resetMs: 1000 })) };
+    const flapping = compiled({ shared: true, limiter, onStoreError: 'allow', log, episode: new Episode() });
+    for (let i = 0; i < 100; i++) {
+      await decide(flapping, `lost-${i}`, recordingStores());
+      await decide(flapping, `fine-${i}`, recordingStores());
+    }
+    expect(lines.map((line) => line.msg.split(':')[0])).toEqual(['rate-limit store failing', 'rate-limit store answering again', 'rate-limit store flapping']);
+    expect(lines[2]?.flaps).toBe(1);
   });
 
   test('store error with onStoreError local: the in-memory share decides', async () => {

@@ -6,6 +6,7 @@
  * chain is compiled once per route) shares one counter, and a reload that keeps a policy keeps its in-process
  * counts instead of handing every client a fresh window.
  */
+import { Episode } from '../../stores/episode.js';
 import type { Logger } from 'pino';
 import type { Stores } from '../../stores/stores.js';
 import { compileKey, type KeyFunction } from './keys.js';
@@ -34,16 +35,13 @@ export interface CompiledPolicy {
   /** `local (50%)`, `allow` or `deny`: what the policy does while the store fails, for logs and /readyz. */
   readonly fallbackLabel: string;
   /** Whether the store is failing for this policy; shared by every chain applying it, so an outage logs once. */
-  readonly episode: StoreEpisode;
+  readonly episode: Episode;
   /** Logger bound to the policy name, for transitions (never per request). */
   readonly log: Logger;
   readonly shadow: boolean;
   readonly legacyHeaders: boolean;
 }
 
-export interface StoreEpisode {
-  failing: boolean;
-}
 
 const cache = new WeakMap<Stores, Map<string, unknown>>();
 
@@ -99,7 +97,7 @@ export function compilePolicy(name: string, config: RateLimitPolicyConfig, store
     onStoreError: config.onStoreError,
     fallback,
     fallbackLabel: fallbackLabel(config),
-    episode: memoised(stores, `episode|${name}`, (): StoreEpisode => ({ failing: false })),
+    episode: memoised(stores, `episode|${name}`, () => new Episode()),
     log: logger.child({ policy: name }),
     shadow: config.shadow,
     legacyHeaders: config.legacyHeaders,

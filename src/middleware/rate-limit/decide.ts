@@ -32,9 +32,13 @@ function fromDecision(policy: CompiledPolicy, decision: Decision, local: boolean
 
 function onStoreError(policy: CompiledPolicy, key: string, err: unknown, stores: Stores): Verdict | Promise<Verdict> {
   stores.reportFailure('limit', err);
-  if (!policy.episode.failing) {
-    policy.episode.failing = true;
-    policy.log.warn({ err, fallback: policy.fallbackLabel }, 'rate-limit store failing: policy runs on its onStoreError fallback');
+  const change = policy.episode.failure();
+  if (change === 'degraded') policy.log.warn({ err, fallback: policy.fallbackLabel }, 'rate-limit store failing: policy runs on its onStoreError fallback');
+  else if (change === 'flapping') {
+    policy.log.warn(
+      { err, fallback: policy.fallbackLabel, flaps: policy.episode.reported },
+      'rate-limit store flapping: some calls fail (a partly failed cluster?); those run on the fallback, the rest count in the store',
+    );
   }
   if (policy.onStoreError === 'local' && policy.fallback !== undefined) {
     return policy.fallback.consume(key).then((decision) => fromDecision(policy, decision, true));
@@ -51,9 +55,9 @@ export function decide(policy: CompiledPolicy, key: string, stores: Stores): Pro
   return policy.limiter.consume(key).then(
     (decision) => {
       stores.reportSuccess('limit');
-      if (policy.episode.failing) {
-        policy.episode.failing = false;
-        policy.log.info('rate-limit store answering again: policy counts in the shared store');
+      if (policy.episode.success() === 'recovered') {
+        const flaps = policy.episode.reported;
+        policy.log.info(flaps > 0 ? { flaps } : {}, 'rate-limit store answering again: policy counts in the shared store');
       }
       return fromDecision(policy, decision, false);
     },
