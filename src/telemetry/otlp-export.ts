@@ -69,7 +69,17 @@ export class EncodingSpanProcessor implements SpanProcessor {
       this.drop();
       return;
     }
-    encodeSpan(this.batchFor(span.resource, span.instrumentationScope).spans, span);
+    const writer = this.batchFor(span.resource, span.instrumentationScope).spans;
+    const mark = writer.pos;
+    try {
+      encodeSpan(writer, span);
+    } catch (err) {
+      // A span the encoder cannot read (a value no SDK check let through) must not fail the request ending it, nor
+      // leave half a span in the batch: it is dropped and reported, as a failed export is.
+      writer.pos = mark;
+      globalErrorHandler(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     this.pending++;
     if (++this.count >= this.options.maxExportBatchSize) this.send();
     else this.timer ??= setTimeout(this.send, this.options.scheduledDelayMillis).unref();

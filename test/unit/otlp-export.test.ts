@@ -7,7 +7,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import { ExportResultCode, setGlobalErrorHandler, loggingErrorHandler, type ExportResult } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { EncodingSpanProcessor, type EncodedSpanExporter, type EncodedSpans } from '../../src/telemetry/otlp-export.js';
 
 interface Recorder extends EncodedSpanExporter {
@@ -114,6 +114,25 @@ test('a failed export goes to the global error handler and frees its place in th
   expect(processor.droppedSpans()).toBe(0);
   expect(errors).toHaveLength(3);
   expect((errors[0] as Error).message).toBe('collector said 503');
+});
+
+test('a span the encoder cannot read is dropped and reported; the spans around it are exported intact', async () => {
+  const errors: unknown[] = [];
+  setGlobalErrorHandler((err) => errors.push(err));
+  const exporter = recorder();
+  const { processor, reference, tracer } = setup(exporter);
+  endSpans(tracer, 2);
+  const [good] = reference.getFinishedSpans();
+  const unreadable = Object.create(good as object, {
+    attributes: { value: Object.defineProperty({ ok: 1 }, 'bad', { enumerable: true, get: () => { throw new Error('unreadable attribute'); } }) },
+  }) as ReadableSpan;
+  expect(() => processor.onEnd(unreadable)).not.toThrow();
+  endSpans(tracer, 1, 2);
+  await processor.forceFlush();
+  expect(errors.map((err) => (err as Error).message)).toEqual(['unreadable attribute']);
+  expect(exporter.requests.map((r) => r.spans)).toEqual([3]);
+  const expected = Buffer.from(ProtobufTraceSerializer.serializeRequest(reference.getFinishedSpans()) as Uint8Array);
+  expect(Buffer.from(exporter.requests[0]?.bytes as Uint8Array).equals(expected)).toBe(true);
 });
 
 test('forceFlush sends the open batch and waits for the exports under way', async () => {
