@@ -9,7 +9,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { createAdminServer, type ReadinessCheck } from './admin/server.js';
 import { noopMetrics, type Metrics } from './admin/metrics.js';
-import { createPrometheusMetrics } from './admin/prometheus.js';
+import { createPrometheusMetrics, isPrometheus, type TelemetryDropsSource } from './admin/prometheus.js';
 import { loadConfigFile } from './config/load.js';
 import { watchConfigFile } from './config/watch.js';
 import { buildPlan, upstreamErrorKind, type BuiltinRoute, type Plan } from './plan/build.js';
@@ -35,6 +35,8 @@ export interface PorticoOptions {
   readonly registry?: KindRegistry;
   /** Built-in routes answered by Portico itself; by default the user lookup when enabled. */
   readonly builtins?: readonly BuiltinRoute[];
+  /** What the process's logger and tracer dropped, for /metrics (the CLI owns both; tests may pass their own). */
+  readonly telemetryDrops?: TelemetryDropsSource;
 }
 
 export interface Portico {
@@ -59,6 +61,7 @@ async function listen(server: http.Server, host: string, port: number): Promise<
 export async function startPortico(options: PorticoOptions): Promise<Portico> {
   const logger = options.logger ?? pino({ level: options.config.telemetry.logs.level });
   const metrics = options.metrics ?? createPrometheusMetrics();
+  if (options.telemetryDrops !== undefined && isPrometheus(metrics)) metrics.watchTelemetry(options.telemetryDrops);
   const registry = options.registry ?? defaultRegistry;
   const services = await startServices({ config: options.config, logger, metrics, stores: options.stores, builtins: options.builtins });
   const { stores } = services;

@@ -33,7 +33,13 @@ export async function runServer(options: RunOptions): Promise<void> {
     demo = await startDemoUpstream(options.demoUpstream.host, options.demoUpstream.port);
     logger.info({ address: `${options.demoUpstream.host}:${options.demoUpstream.port}` }, 'demo upstream listening');
   }
-  const portico = await startPortico({ config, logger, configFile: options.file, watch: true });
+  const portico = await startPortico({
+    config,
+    logger,
+    configFile: options.file,
+    watch: true,
+    telemetryDrops: () => ({ spans: telemetry.droppedSpans(), logLines: log.dropped() }),
+  });
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {

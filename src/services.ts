@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Metrics } from './admin/metrics.js';
-import type { PrometheusMetrics } from './admin/prometheus.js';
+import { isPrometheus } from './admin/prometheus.js';
 import type { BuiltinRoute } from './plan/build.js';
 import { createWorkerPool, type WorkerPool } from './pool/pool.js';
 import { createStores, type Stores } from './stores/stores.js';
@@ -31,10 +31,6 @@ export interface ServiceOptions {
   readonly stores?: Stores | undefined;
   /** Replace the user lookup (tests of other parts skip the database this way). */
   readonly builtins?: readonly BuiltinRoute[] | undefined;
-}
-
-function isPrometheus(metrics: Metrics): metrics is PrometheusMetrics {
-  return typeof (metrics as Partial<PrometheusMetrics>).watchPool === 'function';
 }
 
 export async function startServices(options: ServiceOptions): Promise<Services> {

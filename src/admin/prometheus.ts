@@ -15,10 +15,22 @@ export interface PoolStatsSource {
   (): { queued: number; running: number; completed: number; failed: number; rejected: number; dropped: number };
 }
 
+/** What the process's own telemetry had to drop so that requests were never slowed (read on scrape). */
+export interface TelemetryDropsSource {
+  (): { spans: number; logLines: number };
+}
+
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
   /** Exposes the worker pool's figures on each scrape. */
   watchPool(source: PoolStatsSource): void;
+  /** Exposes the span and log-line drops on each scrape. */
+  watchTelemetry(source: TelemetryDropsSource): void;
+}
+
+/** Whether `metrics` can watch components that keep their own counts (the no-op metrics of tests cannot). */
+export function isPrometheus(metrics: Metrics): metrics is PrometheusMetrics {
+  return typeof (metrics as Partial<PrometheusMetrics>).watchPool === 'function';
 }
 
 export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = {}): PrometheusMetrics {
@@ -32,8 +44,8 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   const reloads = new Counter({ name: 'portico_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [registry] });
   const configInfo = new Gauge({ name: 'portico_config_info', help: 'The loaded config (value 1), labelled with its hash', labelNames: ['hash'], registers: [registry] });
   const mirrors = new Counter({ name: 'portico_mirror_copies_total', help: 'Mirrored request copies by route and outcome', labelNames: ['route', 'outcome'], registers: [registry] });
-  const sources: PoolStatsSource[] = [];
-  const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) =>
+  /** A gauge read on scrape: the sum over every source watched (one per pool or telemetry set-up in the process). */
+  const summed = <T>(sources: ReadonlyArray<() => T>, name: string, help: string, pick: (figures: T) => number): Gauge =>
     new Gauge({
       name,
       help,
@@ -42,12 +54,18 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
         this.set(sources.reduce((sum, source) => sum + pick(source()), 0));
       },
     });
+  const sources: PoolStatsSource[] = [];
+  const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) => summed(sources, name, help, pick);
   poolGauge('portico_pool_queue_depth', 'Tasks waiting in the worker pool queue', (s) => s.queued);
   poolGauge('portico_pool_running_workers', 'Worker pool tasks running now', (s) => s.running);
   poolGauge('portico_pool_tasks_completed', 'Worker pool tasks completed since start', (s) => s.completed);
   poolGauge('portico_pool_tasks_failed', 'Worker pool tasks failed since start', (s) => s.failed);
   poolGauge('portico_pool_tasks_rejected', 'Worker pool tasks rejected (queue full) since start', (s) => s.rejected);
   poolGauge('portico_pool_tasks_dropped', 'Worker pool tasks dropped at shutdown', (s) => s.dropped);
+  const telemetrySources: TelemetryDropsSource[] = [];
+  const dropGauge = (name: string, help: string, pick: (d: ReturnType<TelemetryDropsSource>) => number) => summed(telemetrySources, name, help, pick);
+  dropGauge('portico_trace_spans_dropped', 'Spans dropped since start because the export queue was full (collector slow or down)', (d) => d.spans);
+  dropGauge('portico_log_lines_dropped', 'Log lines dropped since start because the log destination fell behind', (d) => d.logLines);
 
   return {
     registry,
@@ -66,6 +84,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     },
     mirror: (route: string, outcome: MirrorOutcome) => mirrors.inc({ route, outcome }),
     watchPool: (source: PoolStatsSource) => void sources.push(source),
+    watchTelemetry: (source: TelemetryDropsSource) => void telemetrySources.push(source),
     render: () => registry.metrics(),
   };
 }

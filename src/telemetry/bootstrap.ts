@@ -44,6 +44,8 @@ export interface Telemetry {
    * Never rejects: a collector that is down at shutdown loses its spans, not the exit code.
    */
   shutdown(): Promise<void>;
+  /** Spans dropped since start because the export queue was full (OTLP protobuf; 0 for the other exporters). */
+  droppedSpans(): number;
 }
 
 export interface TelemetryOptions {
@@ -55,7 +57,7 @@ export interface TelemetryOptions {
   readonly instrumentations?: boolean;
 }
 
-const NOOP: Telemetry = { flush: async () => {}, shutdown: async () => {} };
+const NOOP: Telemetry = { flush: async () => {}, shutdown: async () => {}, droppedSpans: () => 0 };
 /** One SDK diagnostic line per this interval at most: a collector that is down fails every export. */
 const DIAG_INTERVAL_MS = 30_000;
 
@@ -114,6 +116,7 @@ export function startTelemetry(config: TelemetryConfig, options: TelemetryOption
   const failed = (err: unknown): void => options.logger?.warn({ err }, 'trace export failed; spans dropped');
   let stopped: Promise<void> | undefined;
   return {
+    droppedSpans: () => (processor instanceof EncodingSpanProcessor ? processor.droppedSpans() : 0),
     flush: () => provider.forceFlush().catch(failed),
     shutdown() {
       stopped ??= (async () => {

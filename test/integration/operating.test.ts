@@ -39,6 +39,19 @@ describe('admin surface', () => {
     expect(res.text).not.toMatch(/orders\/12345|unknown\/777|route="\//);
   });
 
+  it('shows what the process\'s tracer and logger dropped, read from their counts at scrape time', async () => {
+    const drops = { spans: 0, logLines: 0 };
+    const p = await startTestPortico('routes: []\n', { telemetryDrops: () => drops });
+    cleanup.push(() => p.shutdown());
+    const scrape = async (): Promise<string> => (await supertest(p.adminUrl).get('/metrics').expect(200)).text;
+    expect(await scrape()).toMatch(/^portico_trace_spans_dropped 0$/m);
+    drops.spans = 1024;
+    drops.logLines = 7;
+    const text = await scrape();
+    expect(text).toMatch(/^portico_trace_spans_dropped 1024$/m);
+    expect(text).toMatch(/^portico_log_lines_dropped 7$/m);
+  });
+
   it('counts mirrored copies by route and outcome', async () => {
     const up = await tagged('primary');
     const shadow = await tagged('shadow');
