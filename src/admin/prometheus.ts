@@ -64,7 +64,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   poolGauge('portico_pool_tasks_dropped', 'Worker pool tasks dropped at shutdown', (s) => s.dropped);
   const telemetrySources: TelemetryDropsSource[] = [];
   const dropGauge = (name: string, help: string, pick: (d: ReturnType<TelemetryDropsSource>) => number) => summed(telemetrySources, name, help, pick);
-  dropGauge('portico_trace_spans_dropped', 'Spans dropped since start because the export queue was full (collector slow or down)', (d) => d.spans);
+  dropGauge('portico_trace_spans_dropped', 'Spans lost since start: dropped at a full export queue or in a failed export (collector slow or down)', (d) => d.spans);
   dropGauge('portico_log_lines_dropped', 'Log lines dropped since start because the log destination fell behind', (d) => d.logLines);
 
   return {

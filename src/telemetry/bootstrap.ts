@@ -44,7 +44,7 @@ export interface Telemetry {
    * Never rejects: a collector that is down at shutdown loses its spans, not the exit code.
    */
   shutdown(): Promise<void>;
-  /** Spans dropped since start because the export queue was full (OTLP protobuf; 0 for the other exporters). */
+  /** Spans lost since start, at a full export queue or in failed exports (OTLP protobuf; 0 for the other exporters). */
   droppedSpans(): number;
 }
 

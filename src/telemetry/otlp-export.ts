@@ -39,17 +39,14 @@ export interface EncodingProcessorOptions {
 /** One diagnostic line per this interval at most about dropped spans (a collector that is down drops many). */
 const DROP_NOTICE_MS = 30_000;
 
-interface OpenBatch extends ScopeBatch {
-  readonly spans: ProtoWriter;
-}
-
 export class EncodingSpanProcessor implements SpanProcessor {
   /** The batch being filled: one writer per (resource, scope), in order of first appearance. */
-  private readonly batches: OpenBatch[] = [];
-  private last: OpenBatch | undefined;
+  private readonly batches: ScopeBatch[] = [];
+  private last: ScopeBatch | undefined;
   private count = 0;
   /** Spans encoded and not yet acknowledged: in the open batch or in an export under way. */
   private pending = 0;
+  /** Spans lost: dropped at a full queue, or in an export that failed (after the delegate's retries). */
   private dropped = 0;
   private lastDropNotice = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -85,7 +82,7 @@ export class EncodingSpanProcessor implements SpanProcessor {
     else this.timer ??= setTimeout(this.send, this.options.scheduledDelayMillis).unref();
   }
 
-  private batchFor(resource: Resource, scope: InstrumentationScope): OpenBatch {
+  private batchFor(resource: Resource, scope: InstrumentationScope): ScopeBatch {
     const last = this.last;
     if (last !== undefined && last.scope === scope && last.resource === resource) return last;
     let batch = this.batches.find((candidate) => candidate.scope === scope && candidate.resource === resource);
@@ -118,11 +115,19 @@ export class EncodingSpanProcessor implements SpanProcessor {
     for (const batch of filled) batch.spans.reset();
     this.count = 0;
     const exported = new Promise<void>((resolve) => {
-      this.exporter.export({ bytes, spans }, (result) => {
+      const done = (result: ExportResult): void => {
         this.pending -= spans;
-        if (result.code !== ExportResultCode.SUCCESS) globalErrorHandler(result.error ?? new Error('span export failed'));
+        if (result.code !== ExportResultCode.SUCCESS) {
+          this.dropped += spans;
+          globalErrorHandler(result.error ?? new Error('span export failed'));
+        }
         resolve();
-      });
+      };
+      try {
+        this.exporter.export({ bytes, spans }, done);
+      } catch (err) {
+        done({ code: ExportResultCode.FAILED, error: err instanceof Error ? err : new Error(String(err)) });
+      }
     });
     this.inFlight.add(exported);
     void exported.then(() => this.inFlight.delete(exported));
@@ -142,7 +147,7 @@ export class EncodingSpanProcessor implements SpanProcessor {
     return this.stopped;
   }
 
-  /** Spans dropped because the queue was full. */
+  /** Spans lost so far: dropped at a full queue or in failed exports. */
   droppedSpans(): number {
     return this.dropped;
   }

@@ -104,14 +104,14 @@ test('spans beyond the queue bound are dropped and counted while exports are una
   expect(processor.droppedSpans()).toBe(15);
 });
 
-test('a failed export goes to the global error handler and frees its place in the queue', async () => {
+test('a failed export goes to the global error handler, counts its spans as lost, and frees its place in the queue', async () => {
   const errors: unknown[] = [];
   setGlobalErrorHandler((err) => errors.push(err));
   const exporter = recorder({ code: ExportResultCode.FAILED, error: new Error('collector said 503') });
   const { processor, tracer } = setup(exporter, { maxQueueSize: 10, maxExportBatchSize: 10 });
   endSpans(tracer, 30);
   expect(exporter.requests.map((r) => r.spans)).toEqual([10, 10, 10]);
-  expect(processor.droppedSpans()).toBe(0);
+  expect(processor.droppedSpans()).toBe(30);
   expect(errors).toHaveLength(3);
   expect((errors[0] as Error).message).toBe('collector said 503');
 });
@@ -133,6 +133,17 @@ test('a span the encoder cannot read is dropped and reported; the spans around i
   expect(exporter.requests.map((r) => r.spans)).toEqual([3]);
   const expected = Buffer.from(ProtobufTraceSerializer.serializeRequest(reference.getFinishedSpans()) as Uint8Array);
   expect(Buffer.from(exporter.requests[0]?.bytes as Uint8Array).equals(expected)).toBe(true);
+});
+
+test('an exporter that throws instead of answering fails that export only: the request goes on, the queue frees', async () => {
+  const errors: unknown[] = [];
+  setGlobalErrorHandler((err) => errors.push(err));
+  const throwing: EncodedSpanExporter = { ...recorder(), export: () => { throw new Error('exporter bug'); } };
+  const { processor, tracer } = setup(throwing, { maxQueueSize: 10, maxExportBatchSize: 10 });
+  expect(() => endSpans(tracer, 30)).not.toThrow();
+  await processor.forceFlush();
+  expect(errors.map((err) => (err as Error).message)).toEqual(['exporter bug', 'exporter bug', 'exporter bug']);
+  expect(processor.droppedSpans()).toBe(30);
 });
 
 test('forceFlush sends the open batch and waits for the exports under way', async () => {
