@@ -49,6 +49,18 @@ async function redisCli(args: readonly string[], timeoutMs = 10_000): Promise<st
   return stdout;
 }
 
+/** `SENTINEL REPLICAS` as redis-cli prints it to a pipe (one field per line, name and value by turns), as records. */
+function sentinelReplicas(output: string): Array<Record<string, string>> {
+  const lines = output.split('\n').filter((line) => line !== '');
+  const records: Array<Record<string, string>> = [];
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const key = lines[i] as string;
+    if (key === 'name' || records.length === 0) records.push({});
+    (records[records.length - 1] as Record<string, string>)[key] = lines[i + 1] as string;
+  }
+  return records;
+}
+
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
@@ -162,10 +174,12 @@ export async function startRedisSentinels(options: { name: string; replicas?: nu
       sentinelProcesses.push({ port, child: await launch(port, { configFile, args: ['--sentinel', '--dir', dir], ready: '+monitor master' }) });
     }
     for (const { port } of sentinelProcesses) {
+      // Known is not enough: a replica the sentinel has not yet had an INFO reply from, or sees as disconnected, is
+      // not eligible for promotion, and a failover asked for then fails with NOGOODSLAVE.
       await until(async () => {
-        const known = await redisCli(['-p', String(port), 'sentinel', 'replicas', name]);
-        return known.split('\n').filter((line) => line === 'ip').length >= replicas;
-      }, 20_000, `sentinel on ${port} to discover ${replicas} replicas`);
+        const known = sentinelReplicas(await redisCli(['-p', String(port), 'sentinel', 'replicas', name]));
+        return known.filter((replica) => replica.flags === 'slave' && Number(replica['info-refresh']) < 5000).length >= replicas;
+      }, 20_000, `sentinel on ${port} to see ${replicas} replicas eligible for promotion`);
     }
   } catch (err) {
     await close();
