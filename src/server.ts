@@ -19,6 +19,7 @@ import { sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
 import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
+import { beginSyncDispatch, endSyncDispatch } from './proxy/forward-scope.js';
 import { saneRequestId, setForwarded, stripHopByHop, transferCodingIssue, type StripOptions } from './proxy/headers.js';
 import { hostIssue, safePath } from './proxy/path.js';
 
@@ -97,7 +98,14 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: refused ?? 'ambiguous or non-origin request target' });
       return;
     }
-    if (plan.dispatch(req, res, path)) return;
+    beginSyncDispatch();
+    let dispatched: boolean;
+    try {
+      dispatched = plan.dispatch(req, res, path);
+    } finally {
+      endSyncDispatch();
+    }
+    if (dispatched) return;
     (req as Unmatched)[UNMATCHED] = { plan, path };
     app(req, res);
   };

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Options, type Plugin } from 'http-proxy-middleware';
 import { PorticoError, sendProblem, type ErrorCode } from '../errors.js';
 import { stripHopByHop, type StripOptions } from './headers.js';
-import { forwarding } from './forward-scope.js';
+import { forwardInTurn, forwarding } from './forward-scope.js';
 
 export interface ForwardHooks {
   /** True while the server drains: responses then carry `Connection: close`. */
@@ -229,7 +229,7 @@ export function createForwarder(options: ForwardOptions): { forward: Forward; up
   return {
     forward: (req, res) => {
       const proxy = pick(req);
-      forwarding(req, res, proxy.web);
+      forwardInTurn(req, res, proxy.web);
     },
     upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
   };
