@@ -3,6 +3,7 @@
  * Header names are lower-cased and values checked at load, so the handler only assigns.
  */
 import { z } from 'zod';
+import { removeHeader } from '../proxy/headers.js';
 import { defineKind } from './kind.js';
 
 const headerName = z
@@ -28,7 +29,7 @@ export const headersKind = defineKind({
     const responseRemove = options.response.remove;
     const touchesResponse = responseSet.length > 0 || responseRemove.length > 0;
     return (req, res, next) => {
-      for (const name of requestRemove) if (req.headers[name] !== undefined) delete req.headers[name];
+      for (const name of requestRemove) removeHeader(req.headers, name);
       for (const [name, value] of requestSet) req.headers[name] = value;
       if (touchesResponse) {
         // writeHead is the last moment every response header (upstream's included) is known and still mutable.

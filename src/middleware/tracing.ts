@@ -32,6 +32,7 @@ import {
 import type { Config } from '../config/schema.js';
 import { finishRequest, formatTraceparent, requestTrace, setRequestTrace, trackRequest, type UpstreamAttributes } from '../telemetry/request-trace.js';
 import { watchUpstreamCalls } from '../telemetry/upstream-spans.js';
+import { removeHeader } from '../proxy/headers.js';
 import { defineKind } from './kind.js';
 
 const tracer = trace.getTracer('portico');
@@ -118,8 +119,8 @@ export const tracingKind = defineKind({
       }
       const parent: Context = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
       const remote = trace.getSpanContext(parent) !== undefined;
-      // tracestate is meaningless without the traceparent it belongs to (deleted only when present: see headers.ts)
-      if (!remote && req.headers.tracestate !== undefined) delete req.headers.tracestate;
+      // tracestate is meaningless without the traceparent it belongs to
+      if (!remote) removeHeader(req.headers, 'tracestate');
       const span = tracer.startSpan(
         route === '-' ? (req.method ?? 'HTTP') : route,
         { kind: SpanKind.SERVER, startTime: req.portico?.startedAt, attributes: serverAttributes(req, route, template) },

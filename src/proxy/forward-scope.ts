@@ -6,6 +6,7 @@
  * scavenges; V8 then pretenured the request objects and garbage collection cost a third of the proxy's CPU.)
  */
 import type { IncomingMessage } from 'node:http';
+import { flushGroup } from '../turn.js';
 
 let current: IncomingMessage | undefined;
 
@@ -43,14 +44,20 @@ export function currentForward(): IncomingMessage | undefined {
  */
 let dispatchingDepth = 0;
 type Send<Res> = (req: IncomingMessage, res: Res) => void;
-let deferred: Array<{ req: IncomingMessage; res: { readonly destroyed: boolean }; send: Send<never> }> = [];
+interface Closable {
+  readonly destroyed: boolean;
+}
+/** The turn's deferred forwards, flat (request, response, send, ...): no object per request on the hot path. */
+let deferred: unknown[] = [];
+const turn = flushGroup();
 
 function flushDeferred(): void {
   const batch = deferred;
   deferred = [];
-  for (const { req, res, send } of batch) {
+  for (let i = 0; i < batch.length; i += 3) {
+    const res = batch[i + 1] as Closable;
     // The client went away while the forward waited: nothing to send upstream (its close handlers already ran).
-    if (!res.destroyed) forwarding(req, res as never, send);
+    if (!res.destroyed) forwarding(batch[i] as IncomingMessage, res, batch[i + 2] as Send<Closable>);
   }
 }
 
@@ -64,11 +71,11 @@ export function endSyncDispatch(): void {
 }
 
 /** Forwards now, or at the end of the turn when called from within `dispatchingSync`. */
-export function forwardInTurn<Res extends { readonly destroyed: boolean }>(req: IncomingMessage, res: Res, send: Send<Res>): void {
+export function forwardInTurn<Res extends Closable>(req: IncomingMessage, res: Res, send: Send<Res>): void {
   if (dispatchingDepth === 0) {
     forwarding(req, res, send);
     return;
   }
-  if (deferred.length === 0) setImmediate(flushDeferred);
-  deferred.push({ req, res, send: send as Send<never> });
+  if (deferred.length === 0) turn.add(flushDeferred);
+  deferred.push(req, res, send);
 }

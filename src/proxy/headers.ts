@@ -86,9 +86,14 @@ export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unkn
 }
 
 /**
- * Forwarding headers an untrusted peer may have forged, dropped rather than passed on. Each is deleted only when
- * present: a `delete` of an absent key still costs a lookup (measured ~40 ns each on the hot path).
+ * Deletes a request header only when present: a `delete` of an absent key still costs a lookup (measured ~40 ns
+ * each on the hot path) and can turn the header object into a slow dictionary.
  */
+export function removeHeader(headers: IncomingHttpHeaders, name: string): void {
+  if (headers[name] !== undefined) delete headers[name];
+}
+
+/** Forwarding headers an untrusted peer may have forged, dropped rather than passed on. */
 const UNTRUSTED_FORWARDING: readonly string[] = ['forwarded', 'x-forwarded-port', 'x-real-ip'];
 
 export interface ForwardedFacts {
@@ -112,7 +117,7 @@ export function setForwarded(req: IncomingMessage, facts: ForwardedFacts): void 
     headers['x-forwarded-for'] = facts.peer;
     headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
     headers['x-forwarded-host'] = host;
-    for (const name of UNTRUSTED_FORWARDING) if (headers[name] !== undefined) delete headers[name];
+    for (const name of UNTRUSTED_FORWARDING) removeHeader(headers, name);
   }
   headers['x-request-id'] = facts.requestId;
 }

@@ -4,7 +4,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
-import { coalescing, flushGroup, type Consumer } from '../../src/middleware/rate-limit/coalesce.js';
+import { coalescing, type Consumer } from '../../src/middleware/rate-limit/coalesce.js';
+import { flushGroup } from '../../src/turn.js';
 
 interface Counted extends Consumer {
   readonly calls: Array<{ key: string; points: number; store: unknown }>;

@@ -21,6 +21,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { flushGroup, type FlushGroup } from '../../turn.js';
 
 /** The part of a rate-limiter-flexible limiter that BurstyRateLimiter and `fromFlexible` call. */
 export type Consumer = Pick<RateLimiterAbstract, 'consume' | 'points'>;
@@ -77,35 +78,6 @@ function send(limiter: Consumer, key: string, batch: Batch): void {
       else for (const waiter of waiters) waiter.reject(reason); // the store failed: every caller sees the error
     },
   );
-}
-
-/** Runs, once per event-loop turn, the flushes of every coalescing limiter that has callers waiting. */
-export interface FlushGroup {
-  add(flush: () => void): void;
-}
-
-/**
- * A flush group. `hold`, when given, is called before the turn's flushes and returns what to call after them
- * (or undefined): the Redis backend corks the client's socket, so the turn's commands leave in one write.
- */
-export function flushGroup(hold?: () => (() => void) | undefined): FlushGroup {
-  let flushes: Array<() => void> = [];
-  const run = (): void => {
-    const due = flushes;
-    flushes = [];
-    const release = hold?.();
-    try {
-      for (const flush of due) flush();
-    } finally {
-      release?.();
-    }
-  };
-  return {
-    add(flush) {
-      if (flushes.length === 0) setImmediate(run);
-      flushes.push(flush);
-    },
-  };
 }
 
 /** Wraps `limiter` so that same-key consumes of one event-loop turn share one store call, sent by `group`. */

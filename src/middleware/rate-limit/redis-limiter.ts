@@ -6,7 +6,8 @@
  */
 import type { RedisClient } from '../../stores/connect.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
-import { coalescing, flushGroup, type FlushGroup } from './coalesce.js';
+import { flushGroup, type FlushGroup } from '../../turn.js';
+import { coalescing } from './coalesce.js';
 import { BURST_KEY_PREFIX, KEY_PREFIX, fromFlexible, type Limiter, type LimiterSpec } from './limiter.js';
 
 const groups = new WeakMap<RedisClient, FlushGroup>();
