@@ -6,8 +6,34 @@ const shared = {
   preset: 'ts-jest/presets/js-with-ts',
   testEnvironment: 'node',
   transform: {
-    '^.+\\.[tj]sx?$': ['ts-jest', { tsconfig: { isolatedModules: true, allowJs: true, module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0', esModuleInterop: true, target: 'ES2023' } }],
-    '^.+\\.mjs$': ['ts-jest', { tsconfig: { isolatedModules: true, allowJs: true, module: 'commonjs', moduleResolution: 'node10', ignoreDeprecations: '6.0', esModuleInterop: true, target: 'ES2023' } }],
+    '^.+\\.[tj]sx?$': [
+      'ts-jest',
+      {
+        tsconfig: {
+          isolatedModules: true,
+          allowJs: true,
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          ignoreDeprecations: '6.0',
+          esModuleInterop: true,
+          target: 'ES2023',
+        },
+      },
+    ],
+    '^.+\\.mjs$': [
+      'ts-jest',
+      {
+        tsconfig: {
+          isolatedModules: true,
+          allowJs: true,
+          module: 'commonjs',
+          moduleResolution: 'node10',
+          ignoreDeprecations: '6.0',
+          esModuleInterop: true,
+          target: 'ES2023',
+        },
+      },
+    ],
   },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   transformIgnorePatterns: ['/node_modules/(?!(http-proxy-middleware|httpxy|is-plain-obj)/)'],

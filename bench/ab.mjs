@@ -28,7 +28,13 @@ export function parseVariant(text) {
   const checkout = colon === -1 ? undefined : text.slice(colon + 1);
   const at = head.indexOf('@');
   const id = at === -1 ? head : head.slice(0, at);
-  const flags = at === -1 ? [] : head.slice(at + 1).split(/[\s,]+/).filter(Boolean);
+  const flags =
+    at === -1
+      ? []
+      : head
+          .slice(at + 1)
+          .split(/[\s,]+/)
+          .filter(Boolean);
   const target = TARGETS.find((t) => t.id === id);
   if (!target) throw new Error(`unknown target ${id} (known: ${TARGETS.map((t) => t.id).join(', ')})`);
   return { label: text, target, nodeFlags: flags, checkout: checkout === undefined ? undefined : resolve(checkout) };
@@ -47,7 +53,9 @@ const generator = chooseLoadGenerator();
 const pin = loadPin(m);
 const warning = warnIfNotPinnedNode();
 if (warning) process.stderr.write(`${warning}\n`);
-process.stderr.write(`A/B: ${variants.length} variants + engine, ${rounds} rounds of ${seconds}s, ${generator.name}, ${connections} connections; ${pinningText(m)}\n`);
+process.stderr.write(
+  `A/B: ${variants.length} variants + engine, ${rounds} rounds of ${seconds}s, ${generator.name}, ${connections} connections; ${pinningText(m)}\n`,
+);
 
 const { ctx, stopAll } = await startSurroundings(m);
 const running = [];
@@ -63,7 +71,8 @@ try {
     const own = { ...ctx, dir, checkout: v.checkout };
     running.push({ ...v, ...(await launchTarget(v.target, own, { nodeFlags: v.nodeFlags })) });
   }
-  for (const entry of running) await measureTarget(generator, entry, { connections, seconds: 2, pin, proxyCpu: m.proxyCpu }); // warm-up
+  for (const entry of running)
+    await measureTarget(generator, entry, { connections, seconds: 2, pin, proxyCpu: m.proxyCpu }); // warm-up
   const [engineEntry, ...variantEntries] = running;
   const engineCpu = [];
   const results = variantEntries.map(() => []);
@@ -77,13 +86,21 @@ try {
     process.stderr.write(`round ${round}/${rounds}: engine ${Math.round(base.cpuUsPerReq)} us CPU/req\n`);
   }
   const fmt = (x) => x.toFixed(2);
-  const lines = ['| variant | x engine by CPU/req, median | range over rounds | x engine by req/s, median | peak RSS MB |', '|---|---:|---:|---:|---:|'];
+  const lines = [
+    '| variant | x engine by CPU/req, median | range over rounds | x engine by req/s, median | peak RSS MB |',
+    '|---|---:|---:|---:|---:|',
+  ];
   for (const [i, v] of variants.entries()) {
     const rs = results[i];
     const byCpu = rs.map((r) => r.byCpu);
-    lines.push(`| ${v.label} | ${fmt(median(byCpu))} | ${fmt(Math.min(...byCpu))}-${fmt(Math.max(...byCpu))} | ${fmt(median(rs.map((r) => r.byRps)))} | ${Math.round(Math.max(...rs.map((r) => r.rssMb)))} |`);
+    lines.push(
+      `| ${v.label} | ${fmt(median(byCpu))} | ${fmt(Math.min(...byCpu))}-${fmt(Math.max(...byCpu))} | ${fmt(median(rs.map((r) => r.byRps)))} | ${Math.round(Math.max(...rs.map((r) => r.rssMb)))} |`,
+    );
   }
-  lines.push('', `engine CPU per request over the rounds: ${Math.round(Math.min(...engineCpu))}-${Math.round(Math.max(...engineCpu))} us (a wide range means a noisy machine)`);
+  lines.push(
+    '',
+    `engine CPU per request over the rounds: ${Math.round(Math.min(...engineCpu))}-${Math.round(Math.max(...engineCpu))} us (a wide range means a noisy machine)`,
+  );
   process.stdout.write(lines.join('\n') + '\n');
 } finally {
   for (const entry of running) if (entry.owned) await stop(entry.child, { graceMs: 5000 });

@@ -23,7 +23,16 @@ const noop = async () => {};
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 const poolOf = (overrides = {}) =>
-  new WorkerPool({ min: 2, max: MAX, queue: TASKS, idleTimeout: 30_000, taskTimeout: 10_000, backoff: 100, maxBackoff: 10_000, ...overrides });
+  new WorkerPool({
+    min: 2,
+    max: MAX,
+    queue: TASKS,
+    idleTimeout: 30_000,
+    taskTimeout: 10_000,
+    backoff: 100,
+    maxBackoff: 10_000,
+    ...overrides,
+  });
 
 /** The least a concurrency limit can cost: a counter and a FIFO of waiters, no timeout, no signal, no stats. */
 function semaphore(limit) {
@@ -41,7 +50,11 @@ function semaphore(limit) {
   };
   return (task) =>
     new Promise((resolve, reject) => {
-      const run = () => task().then((v) => (release(), resolve(v)), (e) => (release(), reject(e)));
+      const run = () =>
+        task().then(
+          (v) => (release(), resolve(v)),
+          (e) => (release(), reject(e)),
+        );
       if (active < limit) {
         active++;
         run();
@@ -105,7 +118,12 @@ async function main() {
   const directMs = median(rows.direct);
   const overhead = Object.entries(rows).map(([name, samples]) => {
     const ms = median(samples);
-    return { name, msPer100k: ms * (100_000 / TASKS), usPerTask: (ms * 1000) / TASKS, overheadUsPerTask: ((ms - directMs) * 1000) / TASKS };
+    return {
+      name,
+      msPer100k: ms * (100_000 / TASKS),
+      usPerTask: (ms * 1000) / TASKS,
+      overheadUsPerTask: ((ms - directMs) * 1000) / TASKS,
+    };
   });
 
   const tput = {};
@@ -126,18 +144,39 @@ async function main() {
   }
   const throughputRows = Object.entries(tput).map(([name, samples]) => ({ name, tasksPerSec: median(samples) }));
 
-  const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, Node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  const machine = `${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores, Node ${process.version}, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
   console.log(`Worker pool bench: ${machine}; ${TASKS} tasks, max ${MAX} workers, median of ${ROUNDS} rounds`);
   console.log('\n| no-op tasks, submitted at once | ms per 100k | us per task | overhead us/task vs direct |');
   console.log('|---|---:|---:|---:|');
-  for (const r of overhead) console.log(`| ${r.name} | ${r.msPer100k.toFixed(1)} | ${r.usPerTask.toFixed(3)} | ${r.overheadUsPerTask.toFixed(3)} |`);
+  for (const r of overhead)
+    console.log(
+      `| ${r.name} | ${r.msPer100k.toFixed(1)} | ${r.usPerTask.toFixed(3)} | ${r.overheadUsPerTask.toFixed(3)} |`,
+    );
   console.log(`\n| closed loop, ${MAX} workers + 1000 queued, task = one setImmediate | tasks/s |`);
   console.log('|---|---:|');
   for (const r of throughputRows) console.log(`| ${r.name} | ${Math.round(r.tasksPerSec).toLocaleString('en-US')} |`);
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, 'pool.json');
-  writeFileSync(file, JSON.stringify({ machine, tasks: TASKS, max: MAX, rounds: ROUNDS, overhead, throughput: throughputRows, samples: { overhead: rows, throughput: tput } }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        machine,
+        tasks: TASKS,
+        max: MAX,
+        rounds: ROUNDS,
+        overhead,
+        throughput: throughputRows,
+        samples: { overhead: rows, throughput: tput },
+      },
+      null,
+      2,
+    ),
+  );
   console.log(`\nJSON: ${file}`);
 }
 

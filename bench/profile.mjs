@@ -23,7 +23,9 @@ const pin = loadPin(m);
 // describes a different program.
 const nodeWarning = warnIfNotPinnedNode();
 if (nodeWarning) process.stderr.write(`warning: ${nodeWarning} (or node_modules/.bin/node bench/profile.mjs)\n`);
-process.stderr.write(`profiling ${ids.join(', ')}: ${generator.name}, ${connections} connections, ${seconds}s; ${pinningText(m)}\n`);
+process.stderr.write(
+  `profiling ${ids.join(', ')}: ${generator.name}, ${connections} connections, ${seconds}s; ${pinningText(m)}\n`,
+);
 
 const { ctx, stopAll } = await startSurroundings(m);
 const out = [];
@@ -39,7 +41,10 @@ try {
     const dir = join(RESULTS_DIR, 'profiles', id);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const entry = { target, ...(await launchTarget(target, ctx, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] })) };
+    const entry = {
+      target,
+      ...(await launchTarget(target, ctx, { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] })),
+    };
     const warm = await measureTarget(generator, entry, { connections, seconds: 2, pin });
     const r = await measureTarget(generator, entry, { connections, seconds, pin });
     const exit = await stop(entry.child, { graceMs: 10_000 });

@@ -22,7 +22,9 @@ const options = {
   latencyDuration: num('BENCH_LATENCY_DURATION', 2),
   budgetS: num('BENCH_BUDGET', 280),
 };
-const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+const only = process.env.BENCH_ONLY?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const began = Date.now();
 const elapsed = () => ((Date.now() - began) / 1000).toFixed(0) + 's';
 const log = (line) => process.stderr.write(`[bench ${elapsed()}] ${line}\n`);
@@ -41,7 +43,9 @@ if (nodeWarning) header.push(`WARNING: ${nodeWarning}`);
 for (const line of header) log(line);
 
 const { ctx, stopAll } = await startSurroundings(m);
-log(`upstream ${ctx.upstreamUrl}, OTLP sink ${ctx.sinkUrl}, redis: ${ctx.redisUrl ?? "none"} (${ctx.redisNote}), users database: ${ctx.database.note}`);
+log(
+  `upstream ${ctx.upstreamUrl}, OTLP sink ${ctx.sinkUrl}, redis: ${ctx.redisUrl ?? 'none'} (${ctx.redisNote}), users database: ${ctx.database.note}`,
+);
 
 const selected = TARGETS.filter((t) => !only || only.includes(t.id));
 const live = [];
@@ -66,7 +70,8 @@ try {
     }
   }
 
-  for (const entry of live) await measureTarget(generator, entry, { ...options, seconds: options.warmup, pin, proxyCpu: m.proxyCpu });
+  for (const entry of live)
+    await measureTarget(generator, entry, { ...options, seconds: options.warmup, pin, proxyCpu: m.proxyCpu });
 
   for (let round = 1; round <= options.rounds; round++) {
     const perRound = live.length * (options.duration + 0.5) + live.length * options.latencyDuration;
@@ -75,21 +80,35 @@ try {
       break;
     }
     for (const entry of live) {
-      const r = await measureTarget(generator, entry, { ...options, seconds: options.duration, pin, proxyCpu: m.proxyCpu });
+      const r = await measureTarget(generator, entry, {
+        ...options,
+        seconds: options.duration,
+        pin,
+        proxyCpu: m.proxyCpu,
+      });
       entry.result.rounds.push(r);
-      log(`round ${round} ${entry.target.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
+      log(
+        `round ${round} ${entry.target.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`,
+      );
     }
   }
 
   for (const entry of live) {
-    const r = await measureTarget(generator, entry, { ...options, connections: 1, seconds: options.latencyDuration, pin, proxyCpu: m.proxyCpu });
+    const r = await measureTarget(generator, entry, {
+      ...options,
+      connections: 1,
+      seconds: options.latencyDuration,
+      pin,
+      proxyCpu: m.proxyCpu,
+    });
     entry.result.latency = { p50Ms: r.p50Ms, p99Ms: r.p99Ms, rps: r.rps };
   }
 
   // Checked last: span exports are batched, so only now has every tracing target surely exported.
   for (const entry of live) {
     const response = await get(entry.url).catch((err) => ({ status: 0, headers: {}, body: err.message }));
-    entry.result.check = response.status !== 200 ? `status ${response.status}` : await entry.target.check?.(ctx, response);
+    entry.result.check =
+      response.status !== 200 ? `status ${response.status}` : await entry.target.check?.(ctx, response);
     if (entry.result.check) log(`${entry.target.id}: CHECK FAILED: ${entry.result.check}`);
   }
 } finally {
@@ -100,6 +119,21 @@ try {
 const rows = summarize(results);
 const checks = comparisons(rows);
 const loadAfter = machine().loadavg;
-const report = { loadavgAfter: loadAfter, startedAt: new Date(began).toISOString(), seconds: (Date.now() - began) / 1000, machine: m, generator: generator.name, options, pinning: pinningText(m), redis: ctx.redisNote, database: ctx.database.note, rows, comparisons: checks, raw: results };
+const report = {
+  loadavgAfter: loadAfter,
+  startedAt: new Date(began).toISOString(),
+  seconds: (Date.now() - began) / 1000,
+  machine: m,
+  generator: generator.name,
+  options,
+  pinning: pinningText(m),
+  redis: ctx.redisNote,
+  database: ctx.database.note,
+  rows,
+  comparisons: checks,
+  raw: results,
+};
 const file = writeJson(report);
-process.stdout.write(`\n${header.join('\n')}\n\n${table(rows, options.connections)}\n\nAgainst the targets of issues 4, 5 and 9 (reported, not asserted):\n${comparisonText(checks)}\n\nJSON: ${file}\nfinished in ${elapsed()}; load average now ${loadAfter.join(' ')}\n`);
+process.stdout.write(
+  `\n${header.join('\n')}\n\n${table(rows, options.connections)}\n\nAgainst the targets of issues 4, 5 and 9 (reported, not asserted):\n${comparisonText(checks)}\n\nJSON: ${file}\nfinished in ${elapsed()}; load average now ${loadAfter.join(' ')}\n`,
+);

@@ -25,7 +25,9 @@ const log = (line) => process.stderr.write(`[soak] ${line}\n`);
 const m = machine();
 const warning = warnIfNotPinnedNode();
 if (warning) log(`WARNING: ${warning}`);
-log(`${targetId}, ${rate} req/s over ${connections} connections for ${seconds}s (autocannon, fixed rate); ${pinningText(m)}`);
+log(
+  `${targetId}, ${rate} req/s over ${connections} connections for ${seconds}s (autocannon, fixed rate); ${pinningText(m)}`,
+);
 
 const { ctx, stopAll } = await startSurroundings(m);
 const target = TARGETS.find((t) => t.id === targetId);
@@ -39,13 +41,19 @@ if (reason) {
 const probeFile = join(ctx.dir, 'probe.jsonl');
 let result;
 try {
-  const entry = await launchTarget(target, ctx, { nodeFlags: ['--require', PROBE], env: { BENCH_PROBE_FILE: probeFile } });
+  const entry = await launchTarget(target, ctx, {
+    nodeFlags: ['--require', PROBE],
+    env: { BENCH_PROBE_FILE: probeFile },
+  });
   const pid = entry.child.pid;
   const socketsBefore = openSockets(pid);
   const rssBefore = rssBytes(pid) / 2 ** 20;
   const began = Date.now();
   const kernel = [];
-  const sampler = setInterval(() => kernel.push({ t: Date.now(), coreUs: cpuBusyMicros(m.proxyCpu) ?? NaN, cpuUs: cpuMicros(pid) }), 1000);
+  const sampler = setInterval(
+    () => kernel.push({ t: Date.now(), coreUs: cpuBusyMicros(m.proxyCpu) ?? NaN, cpuUs: cpuMicros(pid) }),
+    1000,
+  );
   const load = await measure({ name: 'autocannon' }, { url: entry.url, connections, seconds, pin: loadPin(m), rate });
   const ended = Date.now();
   clearInterval(sampler);
@@ -60,7 +68,7 @@ try {
     target: targetId,
     rate,
     seconds,
-    achievedRps: Number((load.rps).toFixed(0)),
+    achievedRps: Number(load.rps.toFixed(0)),
     p50Ms: load.p50Ms,
     p99Ms: load.p99Ms,
     errors: load.errors + load.non2xx,
@@ -73,7 +81,12 @@ try {
     socketsAfterS: settled.afterS,
     socketPeers,
     handlesAfter: samples.at(-1)?.handles,
-    samples: samples.map(({ t, rssMb, heapUsedMb, eldP99Ms }) => ({ s: Math.round((t - began) / 1000), rssMb, heapUsedMb, eldP99Ms })),
+    samples: samples.map(({ t, rssMb, heapUsedMb, eldP99Ms }) => ({
+      s: Math.round((t - began) / 1000),
+      rssMb,
+      heapUsedMb,
+      eldP99Ms,
+    })),
   };
   await stop(entry.child);
 } finally {
@@ -114,12 +127,18 @@ function peersOf(pid, entry) {
     const name = state === 'LISTEN' ? 'listening' : (names.get(peer.split(':').pop()) ?? `other (${local} -> ${peer})`);
     counts[name] = (counts[name] ?? 0) + 1;
   }
-  return Object.entries(counts).map(([name, n]) => `${name} ${n}`).join(', ');
+  return Object.entries(counts)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
 }
 
 function readProbe(path) {
   try {
-    return readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
   } catch {
     return [];
   }
@@ -132,14 +151,24 @@ function kernelStats(samples, from, to) {
   const [a, b] = [inside[0], inside[inside.length - 1]];
   const wallUs = (b.t - a.t) * 1000;
   const own = b.cpuUs - a.cpuUs;
-  return { busyPct: Math.round((100 * own) / wallUs), othersPct: Math.max(0, Math.round((100 * (b.coreUs - a.coreUs - own)) / wallUs)) };
+  return {
+    busyPct: Math.round((100 * own) / wallUs),
+    othersPct: Math.max(0, Math.round((100 * (b.coreUs - a.coreUs - own)) / wallUs)),
+  };
 }
 
 /** Medians of the window's per-second samples (max for the max). */
 function windowStats(samples) {
   if (samples.length === 0) return { rssMb: NaN, heapUsedMb: NaN, eldP50Ms: NaN, eldP99Ms: NaN, eldMaxMs: NaN };
   const med = (key) => Number(median(samples.map((s) => s[key])).toFixed(2));
-  return { samples: samples.length, rssMb: med('rssMb'), heapUsedMb: med('heapUsedMb'), eldP50Ms: med('eldP50Ms'), eldP99Ms: med('eldP99Ms'), eldMaxMs: Math.max(...samples.map((s) => s.eldMaxMs)) };
+  return {
+    samples: samples.length,
+    rssMb: med('rssMb'),
+    heapUsedMb: med('heapUsedMb'),
+    eldP50Ms: med('eldP50Ms'),
+    eldP99Ms: med('eldP99Ms'),
+    eldMaxMs: Math.max(...samples.map((s) => s.eldMaxMs)),
+  };
 }
 
 /**

@@ -24,13 +24,23 @@ function parse(argv: string[]): Args {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string', short: 'c' }, 'demo-upstream': { type: 'string' }, count: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c' },
+      'demo-upstream': { type: 'string' },
+      count: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  return { command: positionals[0] ?? 'serve', config: values.config, demoUpstream: values['demo-upstream'], count: values.count };
+  return {
+    command: positionals[0] ?? 'serve',
+    config: values.config,
+    demoUpstream: values['demo-upstream'],
+    count: values.count,
+  };
 }
 
 async function check(file: string): Promise<number> {

@@ -64,9 +64,10 @@ class Context implements RequestContext {
       this.controller = created;
       const res = this.res;
       if (res.writableFinished || res.destroyed) created.abort();
-      else res.once('close', () => {
-        if (!res.writableFinished) created.abort(new Error('client closed the connection'));
-      });
+      else
+        res.once('close', () => {
+          if (!res.writableFinished) created.abort(new Error('client closed the connection'));
+        });
     }
     return this.controller.signal;
   }

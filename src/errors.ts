@@ -24,7 +24,11 @@ export const ERRORS = {
   PORTICO_UPSTREAM_RESET: { status: 502, title: 'Upstream closed the connection', type: 'upstream-reset' },
   PORTICO_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream did not answer in time', type: 'upstream-timeout' },
   PORTICO_RATE_LIMITED: { status: 429, title: 'Too many requests', type: 'rate-limited' },
-  PORTICO_RATE_LIMIT_KEY_MISSING: { status: 400, title: 'Rate-limit key missing from request', type: 'rate-limit-key-missing' },
+  PORTICO_RATE_LIMIT_KEY_MISSING: {
+    status: 400,
+    title: 'Rate-limit key missing from request',
+    type: 'rate-limit-key-missing',
+  },
   PORTICO_STORE_UNAVAILABLE: { status: 503, title: 'A backing store is unavailable', type: 'store-unavailable' },
   PORTICO_DATABASE_UNAVAILABLE: { status: 503, title: 'The database is unavailable', type: 'database-unavailable' },
   PORTICO_USER_NOT_FOUND: { status: 404, title: 'User not found', type: 'user-not-found' },
@@ -131,7 +135,12 @@ export function sendProblem(
   if (options.headers) Object.assign(headers, options.headers);
   // Drop headers an earlier middleware may have set for a success response (e.g. content-encoding, etag).
   for (const name of res.getHeaderNames()) {
-    if (!name.startsWith('ratelimit') && !name.startsWith('x-ratelimit') && name !== 'retry-after' && name !== 'connection') {
+    if (
+      !name.startsWith('ratelimit') &&
+      !name.startsWith('x-ratelimit') &&
+      name !== 'retry-after' &&
+      name !== 'connection'
+    ) {
       res.removeHeader(name);
     }
   }

@@ -63,20 +63,43 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   const metrics = options.metrics ?? createPrometheusMetrics();
   if (options.telemetryDrops !== undefined && isPrometheus(metrics)) metrics.watchTelemetry(options.telemetryDrops);
   const registry = options.registry ?? defaultRegistry;
-  const services = await startServices({ config: options.config, logger, metrics, stores: options.stores, builtins: options.builtins });
+  const services = await startServices({
+    config: options.config,
+    logger,
+    metrics,
+    stores: options.stores,
+    builtins: options.builtins,
+  });
   const { stores } = services;
-  const agents = createAgentPool({ maxSockets: options.config.server.upstreamMaxSockets, idleTimeout: options.config.server.upstreamIdleTimeout });
+  const agents = createAgentPool({
+    maxSockets: options.config.server.upstreamMaxSockets,
+    idleTimeout: options.config.server.upstreamIdleTimeout,
+  });
   let proxy: ReturnType<typeof createProxyServer> | undefined;
   const hooks = {
     draining: () => proxy?.draining() ?? false,
     onUpstreamError: (err: PorticoError, req: http.IncomingMessage) => {
       const ctx = req.portico;
       metrics.upstreamError(ctx?.route ?? '-', upstreamErrorKind(err));
-      (ctx?.log ?? logger).warn({ err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream }, 'upstream failed');
+      (ctx?.log ?? logger).warn(
+        { err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream },
+        'upstream failed',
+      );
     },
   };
   const proxies = createUpstreamProxies(hooks, (url) => agents.agentFor(url));
-  const makePlan = (config: Config): Plan => buildPlan(config, { config, logger, stores, metrics, registry, builtins: services.builtins(config), proxies, agents, pool: services.pool });
+  const makePlan = (config: Config): Plan =>
+    buildPlan(config, {
+      config,
+      logger,
+      stores,
+      metrics,
+      registry,
+      builtins: services.builtins(config),
+      proxies,
+      agents,
+      pool: services.pool,
+    });
 
   let plan = makePlan(options.config);
   const observe =
@@ -84,7 +107,13 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       ? undefined
       : (req: http.IncomingMessage, res: http.ServerResponse) => {
           const ctx = req.portico;
-          if (ctx) metrics.observeRequest(ctx.route, req.method ?? 'GET', res.statusCode, (performance.now() - ctx.startedAt) / 1000);
+          if (ctx)
+            metrics.observeRequest(
+              ctx.route,
+              req.method ?? 'GET',
+              res.statusCode,
+              (performance.now() - ctx.startedAt) / 1000,
+            );
         };
   proxy = createProxyServer({ currentPlan: () => plan, logger, server: options.config.server, onResponse: observe });
   metrics.configReload(true, plan.hash);
@@ -96,7 +125,10 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
         // A degraded store still serves through its configured fallback; readiness reports it without failing.
         if (health.healthy) return { ok: true, detail: `${health.kind}: healthy` };
         const fallbacks = storeErrorFallbacks(plan.config.rateLimits);
-        return { ok: true, detail: `${health.kind}: degraded${health.detail ? ` (${health.detail})` : ''}${fallbacks ? `; rate limits fall back to ${fallbacks}` : ''}` };
+        return {
+          ok: true,
+          detail: `${health.kind}: degraded${health.detail ? ` (${health.detail})` : ''}${fallbacks ? `; rate limits fall back to ${fallbacks}` : ''}`,
+        };
       },
     },
   ];
@@ -110,7 +142,8 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     ...(options.builtins === undefined && options.config.userLookup.enabled
       ? {
           invalidateUser: async (id: string) => {
-            if (services.users === undefined) throw new PorticoError('PORTICO_DATABASE_UNAVAILABLE', 'user lookup is not set up yet');
+            if (services.users === undefined)
+              throw new PorticoError('PORTICO_DATABASE_UNAVAILABLE', 'user lookup is not set up yet');
             await services.users.invalidate(id);
           },
         }
@@ -118,7 +151,10 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   });
   const proxyUrl = await listen(proxy.server, options.config.server.listen.host, options.config.server.listen.port);
   const adminUrl = await listen(admin, options.config.server.admin.host, options.config.server.admin.port);
-  logger.info({ proxy: proxyUrl, admin: adminUrl, config: plan.hash, routes: plan.config.routes.length }, 'portico listening');
+  logger.info(
+    { proxy: proxyUrl, admin: adminUrl, config: plan.hash, routes: plan.config.routes.length },
+    'portico listening',
+  );
 
   let stopping: Promise<void> | undefined;
   const reload = async (config: Config): Promise<void> => {
@@ -138,11 +174,17 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       return true;
     } catch (err) {
       metrics.configReload(false);
-      logger.error({ err: (err as Error).message, file: options.configFile }, 'config reload rejected; the running config keeps serving');
+      logger.error(
+        { err: (err as Error).message, file: options.configFile },
+        'config reload rejected; the running config keeps serving',
+      );
       return false;
     }
   };
-  const watcher = options.configFile !== undefined && options.watch === true ? watchConfigFile(options.configFile, () => void reloadFromFile()) : undefined;
+  const watcher =
+    options.configFile !== undefined && options.watch === true
+      ? watchConfigFile(options.configFile, () => void reloadFromFile())
+      : undefined;
   return {
     proxyUrl,
     adminUrl,
@@ -154,7 +196,8 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
         watcher?.close();
         const current = proxy as ReturnType<typeof createProxyServer>;
         const { forced } = await current.drain(plan.config.server.drainTimeout);
-        if (forced) logger.warn({ drainTimeout: plan.config.server.drainTimeout }, 'drain timeout: remaining connections closed');
+        if (forced)
+          logger.warn({ drainTimeout: plan.config.server.drainTimeout }, 'drain timeout: remaining connections closed');
         admin.close();
         admin.closeAllConnections();
         await services.close(plan.config.server.drainTimeout);

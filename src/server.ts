@@ -95,7 +95,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const path = safePath(req.url);
     if (path === undefined || refused !== undefined) {
       res.setHeader('connection', 'close');
-      sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: refused ?? 'ambiguous or non-origin request target' });
+      sendProblem(
+        res,
+        'PORTICO_BAD_REQUEST',
+        { requestId: req.portico?.id },
+        { detail: refused ?? 'ambiguous or non-origin request target' },
+      );
       return;
     }
     beginSyncDispatch();
@@ -149,9 +154,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    const reason =
+      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     const body = JSON.stringify({ type: 'about:blank', title: reason, status });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
     socket.destroySoon();
   });
 

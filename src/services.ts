@@ -40,7 +40,14 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
   if (isPrometheus(metrics)) {
     metrics.watchPool(() => {
       const s = pool.stats();
-      return { queued: s.queued, running: s.busy, completed: s.completed, failed: s.failed, rejected: s.rejected, dropped: s.dropped };
+      return {
+        queued: s.queued,
+        running: s.busy,
+        completed: s.completed,
+        failed: s.failed,
+        rejected: s.rejected,
+        dropped: s.dropped,
+      };
     });
   }
   let users: UserLookup | undefined;
@@ -99,8 +106,18 @@ function unavailableLookup(config: Config): BuiltinRoute {
   const retryAfter = String(Math.ceil(config.userLookup.retryAfter / 1000));
   return {
     name: 'userLookup',
-    matches: (method, path) => (method === 'GET' || method === 'HEAD') && path.length > prefix.length && path.startsWith(prefix) && !path.includes('/', prefix.length),
+    matches: (method, path) =>
+      (method === 'GET' || method === 'HEAD') &&
+      path.length > prefix.length &&
+      path.startsWith(prefix) &&
+      !path.includes('/', prefix.length),
     middleware: config.userLookup.middleware,
-    handler: (req, res) => sendProblem(res, 'PORTICO_DATABASE_UNAVAILABLE', { requestId: req.portico?.id, route: 'userLookup' }, { headers: { 'retry-after': retryAfter } }),
+    handler: (req, res) =>
+      sendProblem(
+        res,
+        'PORTICO_DATABASE_UNAVAILABLE',
+        { requestId: req.portico?.id, route: 'userLookup' },
+        { headers: { 'retry-after': retryAfter } },
+      ),
   };
 }

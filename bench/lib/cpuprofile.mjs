@@ -54,7 +54,10 @@ export function summarizeProfile(file, top = 25) {
 /** `requests`: how many the process served while profiled, to show each entry as microseconds per request. */
 export function profileText(summary, requests) {
   const perReq = (ms) => (requests ? `${((ms * 1000) / requests).toFixed(1).padStart(6)} us/req  ` : '');
-  const lines = (list) => list.map((e) => `  ${e.pct.toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(7)} ms  ${perReq(e.ms)}${e.name}`).join('\n');
+  const lines = (list) =>
+    list
+      .map((e) => `  ${e.pct.toFixed(1).padStart(5)}%  ${e.ms.toFixed(0).padStart(7)} ms  ${perReq(e.ms)}${e.name}`)
+      .join('\n');
   const head = `self time, % of ${summary.totalMs.toFixed(0)} ms busy (idle excluded; the whole process life, start-up and warm-up included)`;
   return `${head}\nby function:\n${lines(summary.functions)}\nby package:\n${lines(summary.packages)}`;
 }

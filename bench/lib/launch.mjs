@@ -24,7 +24,11 @@ export async function launchTarget(target, ctx, { nodeFlags = [], env = {}, dead
   const url = `http://127.0.0.1:${started.port ?? port}${target.path}`;
   try {
     // A route-not-found answer will not change while the process runs: give up at once.
-    await waitReady(url, { child: started.reuse ? undefined : child, deadlineMs, fatal: (r) => r.body.includes('ROUTE_NOT_FOUND') });
+    await waitReady(url, {
+      child: started.reuse ? undefined : child,
+      deadlineMs,
+      fatal: (r) => r.body.includes('ROUTE_NOT_FOUND'),
+    });
   } catch (err) {
     if (!started.reuse) await stop(child, { graceMs: 2000 });
     throw err;

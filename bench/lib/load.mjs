@@ -16,7 +16,9 @@ export function chooseLoadGenerator(prefer = process.env.BENCH_LOADGEN) {
 
 function autocannonVersion() {
   try {
-    return JSON.parse(readFileSync(fileURLToPath(new URL('../../node_modules/autocannon/package.json', import.meta.url)), 'utf8')).version;
+    return JSON.parse(
+      readFileSync(fileURLToPath(new URL('../../node_modules/autocannon/package.json', import.meta.url)), 'utf8'),
+    ).version;
   } catch {
     return 'unknown';
   }
@@ -45,7 +47,10 @@ function run(command, args, timeoutMs, env) {
  * requests over `prefix + 1..count`; `clientHeader` names a header numbered per request (1, 2, 3, ...).
  * `pin` is the taskset prefix (e.g. ['taskset', '-c', '0']) or [] when not pinning.
  */
-export async function measure(generator, { url, connections, seconds, pin, headers = {}, rate, randomPath, clientHeader }) {
+export async function measure(
+  generator,
+  { url, connections, seconds, pin, headers = {}, rate, randomPath, clientHeader },
+) {
   const timeoutMs = (seconds + 15) * 1000;
   if (generator.name === 'wrk' && rate === undefined) {
     const headerArgs = Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
@@ -59,11 +64,28 @@ export async function measure(generator, { url, connections, seconds, pin, heade
     const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
     if (!line) throw new Error(`wrk printed no result: ${out.slice(-300)}`);
     const r = JSON.parse(line.slice('WRK_JSON '.length));
-    return { rps: r.requests / (r.durationUs / 1e6), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, requests: r.requests, errors: r.errors, non2xx: r.non2xx };
+    return {
+      rps: r.requests / (r.durationUs / 1e6),
+      p50Ms: r.p50Us / 1000,
+      p99Ms: r.p99Us / 1000,
+      requests: r.requests,
+      errors: r.errors,
+      non2xx: r.non2xx,
+    };
   }
-  const args = [AUTOCANNON, JSON.stringify({ url, connections, duration: seconds, headers, overallRate: rate, randomPath, clientHeader })];
+  const args = [
+    AUTOCANNON,
+    JSON.stringify({ url, connections, duration: seconds, headers, overallRate: rate, randomPath, clientHeader }),
+  ];
   const [command, ...rest] = pin.length > 0 ? [...pin, process.execPath, ...args] : [process.execPath, ...args];
   const out = await run(command, rest, timeoutMs);
   const r = JSON.parse(out.trim().split('\n').pop());
-  return { rps: r.requests / r.seconds, p50Ms: r.p50Ms, p99Ms: r.p99Ms, requests: r.requests, errors: r.errors, non2xx: r.non2xx };
+  return {
+    rps: r.requests / r.seconds,
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    requests: r.requests,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
 }

@@ -12,15 +12,30 @@ export async function measureTarget(generator, entry, { connections, seconds, pi
   const coreBefore = entry.target.sharesCore ? undefined : cpuBusyMicros(proxyCpu);
   const began = process.hrtime.bigint();
   try {
-    const r = await measure(generator, { url: entry.url, connections, seconds, pin, headers: entry.target.headers, randomPath: entry.target.randomPath, clientHeader: entry.target.clientHeader });
+    const r = await measure(generator, {
+      url: entry.url,
+      connections,
+      seconds,
+      pin,
+      headers: entry.target.headers,
+      randomPath: entry.target.randomPath,
+      clientHeader: entry.target.clientHeader,
+    });
     const cpu = cpuMicros(pid) - cpuBefore;
     const wallUs = Number(process.hrtime.bigint() - began) / 1000;
     // A saturated proxy keeps its core near 100% busy; much less means it waited (on a dependency, or on a core
     // that something else on the machine was using).
     const busyPct = (100 * cpu) / wallUs;
     const coreAfter = coreBefore === undefined ? undefined : cpuBusyMicros(proxyCpu);
-    const othersPct = coreAfter === undefined ? undefined : Math.max(0, (100 * (coreAfter - coreBefore - cpu)) / wallUs);
-    return { ...r, cpuUsPerReq: r.requests > 0 ? cpu / r.requests : undefined, busyPct, othersPct, rssMb: peakRss / 2 ** 20 };
+    const othersPct =
+      coreAfter === undefined ? undefined : Math.max(0, (100 * (coreAfter - coreBefore - cpu)) / wallUs);
+    return {
+      ...r,
+      cpuUsPerReq: r.requests > 0 ? cpu / r.requests : undefined,
+      busyPct,
+      othersPct,
+      rssMb: peakRss / 2 ** 20,
+    };
   } finally {
     clearInterval(sampler);
   }

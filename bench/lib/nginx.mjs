@@ -54,5 +54,11 @@ export function startNginx({ binary, port, upstreamPort, dir, cpu, pinning }) {
   mkdirSync(prefix, { recursive: true });
   const file = join(prefix, 'nginx.conf');
   writeFileSync(file, config({ port, upstreamPort, prefix }));
-  return spawnPinned({ cpu, pinning, command: binary, args: ['-p', prefix, '-c', file, '-e', join(prefix, 'error.log')], logFile: join(prefix, 'stdout.log') });
+  return spawnPinned({
+    cpu,
+    pinning,
+    command: binary,
+    args: ['-p', prefix, '-c', file, '-e', join(prefix, 'error.log')],
+    logFile: join(prefix, 'stdout.log'),
+  });
 }

@@ -19,7 +19,9 @@ export const NEVER_HIT_POLICY = { bench: { key: 'ip', limit: 1_000_000_000, wind
 /** The header the load generator numbers per request for `clientHeader` targets (BENCH_CLIENT_HEADER in the Lua). */
 export const CLIENT_HEADER = 'x-bench-client';
 /** The same policy keyed on that header: every request its own counter (expiring after a second), so no two share a Redis command. */
-export const PER_REQUEST_KEY_POLICY = { 'bench-keyed': { ...NEVER_HIT_POLICY.bench, key: `header:${CLIENT_HEADER}`, window: '1s' } };
+export const PER_REQUEST_KEY_POLICY = {
+  'bench-keyed': { ...NEVER_HIT_POLICY.bench, key: `header:${CLIENT_HEADER}`, window: '1s' },
+};
 
 /**
  * The config of one Portico target. `spec` says which pieces are on:
@@ -29,14 +31,18 @@ export function porticoConfig(spec, ctx) {
   const telemetry = {
     serviceName: 'portico-bench',
     logs: { level: 'info', destination: join(ctx.dir, `${spec.id}.requests.log`) },
-    traces: spec.tracing ? { exporter: 'otlp', endpoint: sinkEndpoint(ctx, spec.id), sampleRatio: 1 } : { exporter: 'none' },
+    traces: spec.tracing
+      ? { exporter: 'otlp', endpoint: sinkEndpoint(ctx, spec.id), sampleRatio: 1 }
+      : { exporter: 'none' },
   };
   const config = {
     server: { listen: `127.0.0.1:${ctx.port}`, admin: `127.0.0.1:${ctx.adminPort}`, drainTimeout: '3s' },
     redis: { url: spec.redis ? ctx.redisUrl : '' },
     telemetry,
     rateLimits: { ...NEVER_HIT_POLICY, ...PER_REQUEST_KEY_POLICY },
-    routes: [{ name: 'api', match: { pathPrefix: '/api' }, upstream: ctx.upstreamUrl, middleware: spec.middleware ?? [] }],
+    routes: [
+      { name: 'api', match: { pathPrefix: '/api' }, upstream: ctx.upstreamUrl, middleware: spec.middleware ?? [] },
+    ],
     userLookup: { enabled: false },
   };
   // Mirrored copies go to the same upstream: the cost measured is Portico's (tee, pool, second request).
@@ -96,7 +102,14 @@ function writeConfig(spec, ctx) {
 export async function seedDatabase(spec, ctx) {
   if (!ctx.database?.url) return undefined;
   const file = writeConfig(spec, ctx);
-  const child = spawnPinned({ cpu: ctx.loadCpu, pinning: ctx.pinning, command: process.execPath, args: [CLI, 'seed', '--config', file, '--count', String(SAMPLE_USERS)], logFile: join(ctx.dir, 'seed.log'), cwd: REPO });
+  const child = spawnPinned({
+    cpu: ctx.loadCpu,
+    pinning: ctx.pinning,
+    command: process.execPath,
+    args: [CLI, 'seed', '--config', file, '--count', String(SAMPLE_USERS)],
+    logFile: join(ctx.dir, 'seed.log'),
+    cwd: REPO,
+  });
   const exit = await new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   return exit === 0 ? undefined : `portico seed failed (exit ${exit}): ${lastLogLine(child)}`;
 }

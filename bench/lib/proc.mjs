@@ -30,7 +30,8 @@ export function freePort() {
  */
 export function spawnPinned({ cpu, pinning, command, args, logFile, env, cwd }) {
   const fd = logFile ? openSync(logFile, 'a') : 'ignore';
-  const [bin, argv] = pinning && cpu !== undefined ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args];
+  const [bin, argv] =
+    pinning && cpu !== undefined ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args];
   const child = spawn(bin, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env }, cwd, detached: false });
   child.exitInfo = undefined;
   child.logFile = logFile;
@@ -54,7 +55,9 @@ export function get(url, { headers = {}, timeoutMs = 2000 } = {}) {
     const req = request(url, { headers, agent: false, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs}ms`)));
@@ -68,7 +71,10 @@ export function get(url, { headers = {}, timeoutMs = 2000 } = {}) {
  * rejects with the reason (exit code, last status or error) so a target can be reported as unavailable. An answer
  * that `fatal` accepts ends the wait at once (an answer that will not change, e.g. no such route).
  */
-export async function waitReady(url, { child, deadlineMs = 30_000, accept = (r) => r.status === 200, fatal = () => false, headers } = {}) {
+export async function waitReady(
+  url,
+  { child, deadlineMs = 30_000, accept = (r) => r.status === 200, fatal = () => false, headers } = {},
+) {
   const until = Date.now() + deadlineMs;
   let last = 'no answer';
   while (Date.now() < until) {
@@ -129,7 +135,10 @@ function sumOverTree(pid, read) {
 
 /** Resident set size in bytes (VmRSS), summed over the tree; 0 when gone. */
 export function rssBytes(pid) {
-  return sumOverTree(pid, (p) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024);
+  return sumOverTree(
+    pid,
+    (p) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024,
+  );
 }
 
 /** User + system CPU time in microseconds, summed over the tree. */
@@ -149,7 +158,9 @@ export function cpuMicros(pid) {
  */
 export function cpuBusyMicros(cpu) {
   if (cpu === undefined) return undefined;
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `));
   if (!line) return undefined;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   return ((user + nice + system + irq + softirq + (steal ?? 0)) * 1e6) / CLOCK_TICKS;

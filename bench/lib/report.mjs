@@ -48,20 +48,56 @@ export function summarize(results) {
   return rows;
 }
 
-const fmt = (value, digits = 2) => (value === undefined || value === null || Number.isNaN(value) ? '-' : value.toFixed(digits));
+const fmt = (value, digits = 2) =>
+  value === undefined || value === null || Number.isNaN(value) ? '-' : value.toFixed(digits);
 const int = (value) => (value === undefined ? '-' : Math.round(value).toLocaleString('en-US'));
 
 export function table(rows, connections) {
-  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'x engine', 'x nginx', 'CPU us/req', 'busy %', 'RSS MB', 'p50 ms c=1', 'note'];
+  const header = [
+    'target',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'x engine',
+    'x nginx',
+    'CPU us/req',
+    'busy %',
+    'RSS MB',
+    'p50 ms c=1',
+    'note',
+  ];
   const lines = rows.map((r) =>
     r.unavailable
       ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${shorten(r.unavailable)}`]
-      : [r.label, int(r.rps), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.xEngine), fmt(r.xNginx), int(r.cpuUsPerReq), int(r.busyPct), int(r.rssMb), fmt(r.p50c1Ms, 3), noteOf(r)],
+      : [
+          r.label,
+          int(r.rps),
+          fmt(r.p50Ms),
+          fmt(r.p99Ms),
+          fmt(r.xEngine),
+          fmt(r.xNginx),
+          int(r.cpuUsPerReq),
+          int(r.busyPct),
+          int(r.rssMb),
+          fmt(r.p50c1Ms, 3),
+          noteOf(r),
+        ],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const render = (cells) => '| ' + cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  const rule = '|' + widths.map((w, i) => (i === 0 || i === widths.length - 1 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [`(${connections} connections; median of rounds; CPU, busy % (of one core) and peak RSS are the proxy process's own, from /proc)`, render(header), rule, ...lines.map(render)].join('\n');
+  const render = (cells) =>
+    '| ' +
+    cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') +
+    ' |';
+  const rule =
+    '|' +
+    widths.map((w, i) => (i === 0 || i === widths.length - 1 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') +
+    '|';
+  return [
+    `(${connections} connections; median of rounds; CPU, busy % (of one core) and peak RSS are the proxy process's own, from /proc)`,
+    render(header),
+    rule,
+    ...lines.map(render),
+  ].join('\n');
 }
 
 /** Table notes stay one short line; the JSON keeps the full reason. */
@@ -73,8 +109,10 @@ function shorten(text) {
 function noteOf(row) {
   const notes = [];
   if (row.errors > 0) notes.push(`${row.errors} errors/non-2xx`);
-  if (row.othersPct > 5 && !row.sharesCore) notes.push(`other processes used ${Math.round(row.othersPct)}% of its core`);
-  if (row.rounds > 1 && row.rpsMax > 1.2 * row.rpsMin) notes.push(`noisy: rounds ${int(row.rpsMin)}-${int(row.rpsMax)}`);
+  if (row.othersPct > 5 && !row.sharesCore)
+    notes.push(`other processes used ${Math.round(row.othersPct)}% of its core`);
+  if (row.rounds > 1 && row.rpsMax > 1.2 * row.rpsMin)
+    notes.push(`noisy: rounds ${int(row.rpsMin)}-${int(row.rpsMax)}`);
   if (row.check) notes.push(`CHECK FAILED: ${row.check}`);
   return notes.join('; ');
 }
@@ -90,13 +128,26 @@ export function comparisons(rows) {
     // CPU per request is steadier than req/s when another process takes part of a core for a round.
     const byCpu = by[a].cpuUsPerReq && by[b].cpuUsPerReq ? by[b].cpuUsPerReq / by[a].cpuUsPerReq : undefined;
     const text = `${value.toFixed(2)}x${byCpu === undefined ? '' : ` (by CPU/req ${byCpu.toFixed(2)}x)`}`;
-    out.push({ name, value: text, ratio: value, ratioByCpu: byCpu, target: shown, met: target === undefined ? undefined : value >= target });
+    out.push({
+      name,
+      value: text,
+      ratio: value,
+      ratioByCpu: byCpu,
+      target: shown,
+      met: target === undefined ? undefined : value >= target,
+    });
   };
   const addsP50 = (name, a, b, target) => {
-    if (!by[a] || !by[b] || by[a].p50c1Ms === undefined) return out.push({ name, value: undefined, target: `< ${target} ms`, met: undefined });
+    if (!by[a] || !by[b] || by[a].p50c1Ms === undefined)
+      return out.push({ name, value: undefined, target: `< ${target} ms`, met: undefined });
     const c1 = by[a].p50c1Ms - by[b].p50c1Ms;
     const loaded = by[a].p50Ms - by[b].p50Ms;
-    out.push({ name, value: `${c1.toFixed(3)} ms at c=1, ${loaded.toFixed(2)} ms at full load`, target: `< ${target} ms`, met: c1 < target });
+    out.push({
+      name,
+      value: `${c1.toFixed(3)} ms at c=1, ${loaded.toFixed(2)} ms at full load`,
+      target: `< ${target} ms`,
+      met: c1 < target,
+    });
   };
   ratio('portico, no middleware / engine', 'portico', 'engine', 0.95);
   ratio('portico + logging + rateLimit(redis) / engine', 'portico-log-rl', 'engine', 0.8);
@@ -109,13 +160,21 @@ export function comparisons(rows) {
   ratio('user lookup miss / hit', 'users-miss', 'users-hit');
   ratio('10% mirror / no mirror', 'portico-mirror', 'portico');
   const full = by['portico-full'];
-  out.push({ name: 'RSS under load, full chain', value: full?.rssMb ? `${Math.round(full.rssMb)} MB` : undefined, target: '< 150 MB', met: full?.rssMb ? full.rssMb < 150 : undefined });
+  out.push({
+    name: 'RSS under load, full chain',
+    value: full?.rssMb ? `${Math.round(full.rssMb)} MB` : undefined,
+    target: '< 150 MB',
+    met: full?.rssMb ? full.rssMb < 150 : undefined,
+  });
   return out;
 }
 
 export function comparisonText(list) {
   return list
-    .map((c) => `  ${c.met === undefined ? '  ' : c.met ? 'ok' : '!!'} ${c.name.padEnd(46)} ${String(c.value ?? 'n/a').padEnd(40)} ${c.target}`)
+    .map(
+      (c) =>
+        `  ${c.met === undefined ? '  ' : c.met ? 'ok' : '!!'} ${c.name.padEnd(46)} ${String(c.value ?? 'n/a').padEnd(40)} ${c.target}`,
+    )
     .join('\n');
 }
 

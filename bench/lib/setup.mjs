@@ -27,7 +27,13 @@ export function machine() {
     pinning,
     proxyCpu: pinning ? 1 : undefined,
     loadCpu: pinning ? 0 : undefined,
-    pinReason: pinning ? undefined : cores < 2 ? 'fewer than 2 cores' : taskset ? 'BENCH_PIN=0' : 'taskset not installed',
+    pinReason: pinning
+      ? undefined
+      : cores < 2
+        ? 'fewer than 2 cores'
+        : taskset
+          ? 'BENCH_PIN=0'
+          : 'taskset not installed',
   };
 }
 
@@ -51,7 +57,13 @@ export async function startSurroundings(m, { redis = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-'));
   const started = [];
   const pinned = (name, args, cpu = m.loadCpu) =>
-    spawnPinned({ cpu, pinning: m.pinning, command: process.execPath, args: [join(SERVERS, name), ...args], logFile: join(dir, `${name}.log`) });
+    spawnPinned({
+      cpu,
+      pinning: m.pinning,
+      command: process.execPath,
+      args: [join(SERVERS, name), ...args],
+      logFile: join(dir, `${name}.log`),
+    });
 
   const upstreamPort = await freePort();
   const upstream = pinned('upstream.mjs', [String(upstreamPort)]);
@@ -89,16 +101,33 @@ async function startRedis(m, dir, started) {
   if (process.env.BENCH_REDIS_URL) return { redisUrl: process.env.BENCH_REDIS_URL, redisNote: 'BENCH_REDIS_URL' };
   const binary = which('redis-server');
   if (!binary) {
-    if (await listening(6379)) return { redisUrl: 'redis://127.0.0.1:6379', redisNote: 'the Redis already on 127.0.0.1:6379 (no redis-server binary to start a private one)' };
-    return { redisUrl: undefined, redisNote: 'redis-server not installed, nothing on 127.0.0.1:6379, BENCH_REDIS_URL not set' };
+    if (await listening(6379))
+      return {
+        redisUrl: 'redis://127.0.0.1:6379',
+        redisNote: 'the Redis already on 127.0.0.1:6379 (no redis-server binary to start a private one)',
+      };
+    return {
+      redisUrl: undefined,
+      redisNote: 'redis-server not installed, nothing on 127.0.0.1:6379, BENCH_REDIS_URL not set',
+    };
   }
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const child = spawnPinned({ cpu: m.loadCpu, pinning: m.pinning, command: binary, args, logFile: join(dir, 'redis.log') });
+  const child = spawnPinned({
+    cpu: m.loadCpu,
+    pinning: m.pinning,
+    command: binary,
+    args,
+    logFile: join(dir, 'redis.log'),
+  });
   started.push(child);
   const until = Date.now() + 10_000;
   while (Date.now() < until) {
-    if (child.exitInfo) return { redisUrl: undefined, redisNote: `redis-server exited: ${readFileSync(join(dir, 'redis.log'), 'utf8').slice(-200)}` };
+    if (child.exitInfo)
+      return {
+        redisUrl: undefined,
+        redisNote: `redis-server exited: ${readFileSync(join(dir, 'redis.log'), 'utf8').slice(-200)}`,
+      };
     if (/Ready to accept connections/.test(readFileSafe(join(dir, 'redis.log')))) {
       return { redisUrl: `redis://127.0.0.1:${port}`, redisNote: `private redis-server on port ${port}` };
     }
@@ -113,9 +142,14 @@ async function startRedis(m, dir, started) {
  */
 async function chooseDatabase() {
   const asked = process.env.BENCH_DATABASE_URL;
-  if (asked === 'embedded') return { url: undefined, note: 'embedded database (BENCH_DATABASE_URL=embedded), in the proxy process' };
+  if (asked === 'embedded')
+    return { url: undefined, note: 'embedded database (BENCH_DATABASE_URL=embedded), in the proxy process' };
   if (asked) return { url: asked, note: 'BENCH_DATABASE_URL' };
-  if (await listening(5432)) return { url: 'postgres://postgres@127.0.0.1:5432/test', note: 'PostgreSQL on 127.0.0.1:5432 (unpinned), schema portico_bench' };
+  if (await listening(5432))
+    return {
+      url: 'postgres://postgres@127.0.0.1:5432/test',
+      note: 'PostgreSQL on 127.0.0.1:5432 (unpinned), schema portico_bench',
+    };
   return { url: undefined, note: 'embedded database (no PostgreSQL on 127.0.0.1:5432)' };
 }
 

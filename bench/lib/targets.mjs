@@ -7,7 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { spawnPinned, get } from './proc.mjs';
 import { startNginx } from './nginx.mjs';
-import { startPortico, porticoUnavailable, seedDatabase, sinkEndpoint, SAMPLE_USERS, CLIENT_HEADER } from './portico.mjs';
+import {
+  startPortico,
+  porticoUnavailable,
+  seedDatabase,
+  sinkEndpoint,
+  SAMPLE_USERS,
+  CLIENT_HEADER,
+} from './portico.mjs';
 
 const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
 
@@ -43,7 +50,8 @@ const portico = (id, label, spec, extra = {}) => ({
     if (spec.rateLimit && !has(response.headers, 'ratelimit-policy') && !has(response.headers, 'ratelimit')) {
       return 'no RateLimit headers: the rate limit did not run';
     }
-    if (spec.users === 'miss' && /hit/.test(String(response.headers['cache-status'] ?? ''))) return 'a cache hit on the miss path';
+    if (spec.users === 'miss' && /hit/.test(String(response.headers['cache-status'] ?? '')))
+      return 'a cache hit on the miss path';
     if (spec.users === 'hit' && !/hit/.test(String(response.headers['cache-status'] ?? ''))) {
       return `Cache-Status is "${response.headers['cache-status'] ?? ''}", not a hit`;
     }
@@ -79,7 +87,15 @@ export const TARGETS = [
     group: 'peer',
     path: '/api/bench',
     needs: ['nginx'],
-    start: (ctx) => startNginx({ binary: ctx.nginx, port: ctx.port, upstreamPort: ctx.upstreamPort, dir: ctx.dir, cpu: ctx.proxyCpu, pinning: ctx.pinning }),
+    start: (ctx) =>
+      startNginx({
+        binary: ctx.nginx,
+        port: ctx.port,
+        upstreamPort: ctx.upstreamPort,
+        dir: ctx.dir,
+        cpu: ctx.proxyCpu,
+        pinning: ctx.pinning,
+      }),
   },
   {
     id: 'engine',
@@ -88,16 +104,44 @@ export const TARGETS = [
     path: '/api/bench',
     needs: [],
     start: (ctx) =>
-      spawnPinned({ cpu: ctx.proxyCpu, pinning: ctx.pinning, command: process.execPath, args: [...(ctx.nodeFlags ?? []), ENGINE, String(ctx.port), ctx.upstreamUrl], logFile: join(ctx.dir, 'engine.log') }),
+      spawnPinned({
+        cpu: ctx.proxyCpu,
+        pinning: ctx.pinning,
+        command: process.execPath,
+        args: [...(ctx.nodeFlags ?? []), ENGINE, String(ctx.port), ctx.upstreamUrl],
+        logFile: join(ctx.dir, 'engine.log'),
+      }),
   },
   portico('portico', 'portico, no middleware', { middleware: [] }),
   portico('portico-log', 'portico + logging', { middleware: [logging], logging: true }),
-  portico('portico-log-trace', 'portico + logging + tracing', { middleware: [logging, tracing], logging: true, tracing: true }),
-  portico('portico-log-rl', 'portico + logging + rateLimit(redis)', { middleware: [logging, rateLimit], logging: true, rateLimit: true, redis: true }),
-  portico('portico-full', 'portico full chain (log+trace+rl redis)', { middleware: [logging, tracing, rateLimit], logging: true, tracing: true, rateLimit: true, redis: true }),
+  portico('portico-log-trace', 'portico + logging + tracing', {
+    middleware: [logging, tracing],
+    logging: true,
+    tracing: true,
+  }),
+  portico('portico-log-rl', 'portico + logging + rateLimit(redis)', {
+    middleware: [logging, rateLimit],
+    logging: true,
+    rateLimit: true,
+    redis: true,
+  }),
+  portico('portico-full', 'portico full chain (log+trace+rl redis)', {
+    middleware: [logging, tracing, rateLimit],
+    logging: true,
+    tracing: true,
+    rateLimit: true,
+    redis: true,
+  }),
   // The bench's clients all share one address, coalescing's best case (one Redis command per turn for all of them);
   // here every request has its own key, the case coalescing cannot merge.
-  portico('portico-full-keys', 'portico full chain, a key per request', { middleware: [logging, tracing, rateLimitPerRequest], logging: true, tracing: true, rateLimit: true, redis: true, clientHeader: true }),
+  portico('portico-full-keys', 'portico full chain, a key per request', {
+    middleware: [logging, tracing, rateLimitPerRequest],
+    logging: true,
+    tracing: true,
+    rateLimit: true,
+    redis: true,
+    clientHeader: true,
+  }),
   portico('portico-rl-redis', 'portico + rateLimit (redis)', { middleware: [rateLimit], rateLimit: true, redis: true }),
   portico('portico-rl-memory', 'portico + rateLimit (in-process)', { middleware: [rateLimit], rateLimit: true }),
   portico('portico-mirror', 'portico + 10% mirror', { middleware: [], mirror: 0.1 }),

@@ -13,8 +13,21 @@ const result = await autocannon({
   pipelining: 1,
   headers: options.headers ?? {},
   ...(options.overallRate ? { overallRate: options.overallRate } : {}),
-  ...(options.randomPath ? { requests: [{ setupRequest: (req) => ({ ...req, path: randomPath(options.randomPath) }) }] } : {}),
-  ...(options.clientHeader ? { requests: [{ setupRequest: (req) => ({ ...req, headers: { ...req.headers, [options.clientHeader]: String(++numbered) } }) }] } : {}),
+  ...(options.randomPath
+    ? { requests: [{ setupRequest: (req) => ({ ...req, path: randomPath(options.randomPath) }) }] }
+    : {}),
+  ...(options.clientHeader
+    ? {
+        requests: [
+          {
+            setupRequest: (req) => ({
+              ...req,
+              headers: { ...req.headers, [options.clientHeader]: String(++numbered) },
+            }),
+          },
+        ],
+      }
+    : {}),
 });
 process.stdout.write(
   JSON.stringify({

@@ -3,8 +3,10 @@
  * tests and embedders may pass `noopMetrics`. Label values are bounded: route and policy names, never raw paths.
  */
 export type UpstreamErrorKind = 'refused' | 'reset' | 'timeout';
-export type RateLimitOutcome = 'allowed' | 'limited' | 'shadow_limited' | 'store_error_allow' | 'store_error_deny' | 'store_error_local';
-export type MirrorOutcome = 'sampled' | 'answered' | 'failed' | 'dropped_too_large' | 'dropped_incomplete' | 'dropped_queue_full';
+export type RateLimitOutcome =
+  'allowed' | 'limited' | 'shadow_limited' | 'store_error_allow' | 'store_error_deny' | 'store_error_local';
+export type MirrorOutcome =
+  'sampled' | 'answered' | 'failed' | 'dropped_too_large' | 'dropped_incomplete' | 'dropped_queue_full';
 export type CacheEvent = 'hit' | 'miss' | 'error' | 'stale_skip';
 
 export interface Metrics {

@@ -37,15 +37,56 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'portico_' });
   const requests = registerRequestMetrics(registry, LATENCY_BUCKETS);
-  const upstreamErrors = new Counter({ name: 'portico_upstream_errors_total', help: 'Failed upstream exchanges by kind (refused, reset, timeout)', labelNames: ['route', 'kind'], registers: [registry] });
-  const rateLimit = new Counter({ name: 'portico_rate_limit_decisions_total', help: 'Rate-limit decisions by policy and outcome', labelNames: ['policy', 'outcome'], registers: [registry] });
-  const cache = new Counter({ name: 'portico_user_cache_events_total', help: 'User cache hits, misses and errors', labelNames: ['event'], registers: [registry] });
-  const db = new Histogram({ name: 'portico_db_query_duration_seconds', help: 'User lookup database query time', labelNames: ['outcome'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const reloads = new Counter({ name: 'portico_config_reloads_total', help: 'Config reloads by result', labelNames: ['result'], registers: [registry] });
-  const configInfo = new Gauge({ name: 'portico_config_info', help: 'The loaded config (value 1), labelled with its hash', labelNames: ['hash'], registers: [registry] });
-  const mirrors = new Counter({ name: 'portico_mirror_copies_total', help: 'Mirrored request copies by route and outcome', labelNames: ['route', 'outcome'], registers: [registry] });
+  const upstreamErrors = new Counter({
+    name: 'portico_upstream_errors_total',
+    help: 'Failed upstream exchanges by kind (refused, reset, timeout)',
+    labelNames: ['route', 'kind'],
+    registers: [registry],
+  });
+  const rateLimit = new Counter({
+    name: 'portico_rate_limit_decisions_total',
+    help: 'Rate-limit decisions by policy and outcome',
+    labelNames: ['policy', 'outcome'],
+    registers: [registry],
+  });
+  const cache = new Counter({
+    name: 'portico_user_cache_events_total',
+    help: 'User cache hits, misses and errors',
+    labelNames: ['event'],
+    registers: [registry],
+  });
+  const db = new Histogram({
+    name: 'portico_db_query_duration_seconds',
+    help: 'User lookup database query time',
+    labelNames: ['outcome'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: 'portico_config_reloads_total',
+    help: 'Config reloads by result',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  const configInfo = new Gauge({
+    name: 'portico_config_info',
+    help: 'The loaded config (value 1), labelled with its hash',
+    labelNames: ['hash'],
+    registers: [registry],
+  });
+  const mirrors = new Counter({
+    name: 'portico_mirror_copies_total',
+    help: 'Mirrored request copies by route and outcome',
+    labelNames: ['route', 'outcome'],
+    registers: [registry],
+  });
   /** A gauge read on scrape: the sum over every source watched (one per pool or telemetry set-up in the process). */
-  const summed = <T>(sources: ReadonlyArray<() => T>, name: string, help: string, pick: (figures: T) => number): Gauge =>
+  const summed = <T>(
+    sources: ReadonlyArray<() => T>,
+    name: string,
+    help: string,
+    pick: (figures: T) => number,
+  ): Gauge =>
     new Gauge({
       name,
       help,
@@ -55,7 +96,8 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
       },
     });
   const sources: PoolStatsSource[] = [];
-  const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) => summed(sources, name, help, pick);
+  const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) =>
+    summed(sources, name, help, pick);
   poolGauge('portico_pool_queue_depth', 'Tasks waiting in the worker pool queue', (s) => s.queued);
   poolGauge('portico_pool_running_workers', 'Worker pool tasks running now', (s) => s.running);
   poolGauge('portico_pool_tasks_completed', 'Worker pool tasks completed since start', (s) => s.completed);
@@ -63,14 +105,24 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   poolGauge('portico_pool_tasks_rejected', 'Worker pool tasks rejected (queue full) since start', (s) => s.rejected);
   poolGauge('portico_pool_tasks_dropped', 'Worker pool tasks dropped at shutdown', (s) => s.dropped);
   const telemetrySources: TelemetryDropsSource[] = [];
-  const dropGauge = (name: string, help: string, pick: (d: ReturnType<TelemetryDropsSource>) => number) => summed(telemetrySources, name, help, pick);
-  dropGauge('portico_trace_spans_dropped', 'Spans lost since start: dropped at a full export queue or in a failed export (collector slow or down)', (d) => d.spans);
-  dropGauge('portico_log_lines_dropped', 'Log lines dropped since start because the log destination fell behind', (d) => d.logLines);
+  const dropGauge = (name: string, help: string, pick: (d: ReturnType<TelemetryDropsSource>) => number) =>
+    summed(telemetrySources, name, help, pick);
+  dropGauge(
+    'portico_trace_spans_dropped',
+    'Spans lost since start: dropped at a full export queue or in a failed export (collector slow or down)',
+    (d) => d.spans,
+  );
+  dropGauge(
+    'portico_log_lines_dropped',
+    'Log lines dropped since start because the log destination fell behind',
+    (d) => d.logLines,
+  );
 
   return {
     registry,
     contentType: registry.contentType,
-    observeRequest: (route: string, method: string, status: number, seconds: number) => requests.observe(route, method, status, seconds),
+    observeRequest: (route: string, method: string, status: number, seconds: number) =>
+      requests.observe(route, method, status, seconds),
     upstreamError: (route: string, kind: UpstreamErrorKind) => upstreamErrors.inc({ route, kind }),
     rateLimitDecision: (policy: string, outcome: RateLimitOutcome) => rateLimit.inc({ policy, outcome }),
     cache: (event: CacheEvent) => cache.inc({ event }),

@@ -16,7 +16,9 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'OT
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
 const OTHER_METHOD = METHODS.length - 1;
 const OTHER_STATUS = STATUS_CLASSES.length - 1;
-const METHOD_INDEX: ReadonlyMap<string, number> = new Map(METHODS.slice(0, OTHER_METHOD).map((method, i) => [method, i]));
+const METHOD_INDEX: ReadonlyMap<string, number> = new Map(
+  METHODS.slice(0, OTHER_METHOD).map((method, i) => [method, i]),
+);
 
 interface Cell {
   readonly labels: { readonly route: string; readonly method: string; readonly status: string };
@@ -94,7 +96,12 @@ export function registerRequestMetrics(registry: Registry, bounds: readonly numb
       const slot = m * STATUS_CLASSES.length + s;
       let cell = cells[slot];
       if (cell === undefined) {
-        cell = { labels: { route, method: METHODS[m] as string, status: STATUS_CLASSES[s] as string }, count: 0, sum: 0, buckets: new Float64Array(bounds.length + 1) };
+        cell = {
+          labels: { route, method: METHODS[m] as string, status: STATUS_CLASSES[s] as string },
+          count: 0,
+          sum: 0,
+          buckets: new Float64Array(bounds.length + 1),
+        };
         cells[slot] = cell;
       }
       cell.count += 1;

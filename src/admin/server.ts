@@ -59,7 +59,11 @@ function accessLog(logger: Logger): (req: IncomingMessage, res: ServerResponse) 
     customSuccessMessage: () => 'admin request completed',
     customErrorMessage: () => 'admin request failed',
     serializers: {
-      req: (req: { method?: string; url?: string; remoteAddress?: string }) => ({ method: req.method, path: pathOf(req.url), remoteAddress: req.remoteAddress }),
+      req: (req: { method?: string; url?: string; remoteAddress?: string }) => ({
+        method: req.method,
+        path: pathOf(req.url),
+        remoteAddress: req.remoteAddress,
+      }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
     quietReqLogger: true,
@@ -68,7 +72,11 @@ function accessLog(logger: Logger): (req: IncomingMessage, res: ServerResponse) 
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
@@ -80,7 +88,10 @@ function authorized(req: IncomingMessage, token: string | undefined): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function readiness(options: AdminOptions): { ready: boolean; checks: Record<string, { ok: boolean; detail?: string }> } {
+function readiness(options: AdminOptions): {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+} {
   const checks: Record<string, { ok: boolean; detail?: string }> = {};
   let ready = !options.draining();
   checks.draining = { ok: ready, ...(ready ? {} : { detail: 'shutting down' }) };
@@ -109,7 +120,8 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
     sendProblem(res, 'PORTICO_UNAUTHORIZED', {}, { headers: { 'www-authenticate': 'Bearer' } });
     return;
   }
-  if (method === 'GET' && path === '/config') return sendJson(res, 200, { hash: options.configHash(), config: redactConfig(options.config()) });
+  if (method === 'GET' && path === '/config')
+    return sendJson(res, 200, { hash: options.configHash(), config: redactConfig(options.config()) });
   if (method === 'GET' && path === '/metrics') {
     const text = await options.metrics.render();
     res.writeHead(200, { 'content-type': options.metrics.contentType });
@@ -127,8 +139,11 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
 
 export function createAdminServer(options: AdminOptions): http.Server {
   const log = options.logger === undefined ? undefined : accessLog(options.logger);
-  return http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
-    log?.(req, res);
-    route(req, res, options).catch((err: unknown) => sendError(res, err, {}));
-  });
+  return http.createServer(
+    { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 },
+    (req, res) => {
+      log?.(req, res);
+      route(req, res, options).catch((err: unknown) => sendError(res, err, {}));
+    },
+  );
 }

@@ -34,7 +34,10 @@ export const httpUrl = z.string({ error: 'must be an http(s) URL' }).transform((
     return z.NEVER;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    ctx.addIssue({ code: 'custom', message: `unsupported URL scheme "${url.protocol}" in "${value}" (use http or https)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `unsupported URL scheme "${url.protocol}" in "${value}" (use http or https)`,
+    });
     return z.NEVER;
   }
   return url;
@@ -49,7 +52,12 @@ export const upstreamList = z
     texts.forEach((text, index) => {
       const parsed = httpUrl.safeParse(text);
       if (parsed.success) urls.push(parsed.data);
-      else ctx.addIssue({ code: 'custom', message: parsed.error.issues[0]?.message ?? 'invalid URL', path: Array.isArray(value) ? [index] : [] });
+      else
+        ctx.addIssue({
+          code: 'custom',
+          message: parsed.error.issues[0]?.message ?? 'invalid URL',
+          path: Array.isArray(value) ? [index] : [],
+        });
     });
     return urls;
   });

@@ -15,11 +15,18 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-function entryIssues(entries: readonly MiddlewareEntryConfig[], base: readonly (string | number)[], config: Config, registry: KindRegistry): PathIssue[] {
+function entryIssues(
+  entries: readonly MiddlewareEntryConfig[],
+  base: readonly (string | number)[],
+  config: Config,
+  registry: KindRegistry,
+): PathIssue[] {
   const issues: PathIssue[] = [];
   entries.forEach((entry, index) => {
     const resolved = resolveEntry(entry, registry, config);
-    if (!resolved.ok) for (const issue of resolved.issues) issues.push({ path: [...base, index, ...issue.path], message: issue.message });
+    if (!resolved.ok)
+      for (const issue of resolved.issues)
+        issues.push({ path: [...base, index, ...issue.path], message: issue.message });
   });
   return issues;
 }
@@ -29,17 +36,25 @@ export function crossCheck(config: Config, registry: KindRegistry): PathIssue[] 
   const seen = new Map<string, number>();
   config.routes.forEach((route, index) => {
     const first = seen.get(route.name);
-    if (first !== undefined) issues.push({ path: ['routes', index, 'name'], message: `duplicate route name "${route.name}" (first used by routes[${first}])` });
+    if (first !== undefined)
+      issues.push({
+        path: ['routes', index, 'name'],
+        message: `duplicate route name "${route.name}" (first used by routes[${first}])`,
+      });
     else seen.set(route.name, index);
     issues.push(...entryIssues(route.middleware, ['routes', index, 'middleware'], config, registry));
     route.excludeMiddleware.forEach((kind, k) => {
-      if (!registry.has(kind)) issues.push({ path: ['routes', index, 'excludeMiddleware', k], message: `unknown middleware kind "${kind}"` });
+      if (!registry.has(kind))
+        issues.push({ path: ['routes', index, 'excludeMiddleware', k], message: `unknown middleware kind "${kind}"` });
     });
   });
   issues.push(...entryIssues(config.middleware, ['middleware'], config, registry));
   issues.push(...entryIssues(config.userLookup.middleware, ['userLookup', 'middleware'], config, registry));
   if (!isLoopback(config.server.admin.host) && config.server.adminToken === undefined) {
-    issues.push({ path: ['server', 'admin'], message: 'admin binds beyond loopback: set server.adminToken (at least 16 characters)' });
+    issues.push({
+      path: ['server', 'admin'],
+      message: 'admin binds beyond loopback: set server.adminToken (at least 16 characters)',
+    });
   }
   return issues;
 }

@@ -13,7 +13,11 @@ export function parseDuration(text: string): number | undefined {
 
 /** Milliseconds as the shortest exact text: 300000 → `5m`, 1500 → `1500ms`. */
 export function formatDuration(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -27,17 +31,16 @@ export const DURATION_PATTERN = DURATION.source;
 export function duration(options: { min?: number; max?: number } = {}) {
   const min = options.min ?? 0;
   const max = options.max ?? 2_147_483_647; // setTimeout's ceiling
-  return durationInput
-    .transform((value, ctx) => {
-      const ms = typeof value === 'number' ? value : parseDuration(value);
-      if (ms === undefined || !Number.isFinite(ms)) {
-        ctx.addIssue({ code: 'custom', message: `invalid duration "${String(value)}" (use e.g. 250ms, 15s, 1m, 1h)` });
-        return z.NEVER;
-      }
-      if (ms < min || ms > max) {
-        ctx.addIssue({ code: 'custom', message: `duration ${String(value)} out of range (${min}ms to ${max}ms)` });
-        return z.NEVER;
-      }
-      return ms;
-    });
+  return durationInput.transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined || !Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration "${String(value)}" (use e.g. 250ms, 15s, 1m, 1h)` });
+      return z.NEVER;
+    }
+    if (ms < min || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `duration ${String(value)} out of range (${min}ms to ${max}ms)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 }

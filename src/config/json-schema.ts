@@ -41,7 +41,8 @@ function inputDefault(inner: z.ZodType | undefined, value: unknown): unknown {
 function isPlainData(value: unknown): boolean {
   if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) return true;
   if (Array.isArray(value)) return value.every(isPlainData);
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) return Object.values(value as object).every(isPlainData);
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.values(value as object).every(isPlainData);
   return false;
 }
 
@@ -50,7 +51,11 @@ function decorate(zodSchema: unknown, json: Record<string, unknown>): void {
     delete json.type;
     json.anyOf = [
       { type: 'number', minimum: 0, description: 'milliseconds' },
-      { type: 'string', pattern: DURATION_PATTERN, description: 'a number with a unit: ms, s, m or h (`250ms`, `15s`, `1.5m`, `1h`)' },
+      {
+        type: 'string',
+        pattern: DURATION_PATTERN,
+        description: 'a number with a unit: ms, s, m or h (`250ms`, `15s`, `1.5m`, `1h`)',
+      },
     ];
   }
   const def = defOf(zodSchema);

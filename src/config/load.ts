@@ -55,7 +55,9 @@ class Positions {
 }
 
 function yamlIssues(doc: Document, positions: Positions): ConfigIssue[] {
-  return [...doc.errors, ...doc.warnings].map((err) => positions.at(err.pos[0], [], err.message.split('\n')[0] ?? err.message));
+  return [...doc.errors, ...doc.warnings].map((err) =>
+    positions.at(err.pos[0], [], err.message.split('\n')[0] ?? err.message),
+  );
 }
 
 /** Interpolates string scalars in place; refuses prototype-polluting keys and custom tags. */
@@ -74,7 +76,8 @@ function prepareDocument(doc: Document, env: Env, positions: Positions): ConfigI
       }
       if (typeof node.value !== 'string') return;
       const { value, missing } = interpolate(node.value, env);
-      for (const name of missing) issues.push(positions.at(node.range?.[0], [], `environment variable ${name} is not set and has no default`));
+      for (const name of missing)
+        issues.push(positions.at(node.range?.[0], [], `environment variable ${name} is not set and has no default`));
       if (value === node.value) return;
       const whole = /^\$\{[^}]*\}$/.test(node.value.trim());
       node.value = whole && node.type === 'PLAIN' ? retype(value) : value;
@@ -94,7 +97,9 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 
 /** Unknown keys first: a misspelt key usually also causes the "missing key" issue that follows it. */
 function schemaIssues(error: z.ZodError, raw: unknown, positions: Positions): ConfigIssue[] {
-  const ordered = [...error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  const ordered = [...error.issues].sort(
+    (a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'),
+  );
   return ordered.map((issue) => {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     if (issue.code === 'unrecognized_keys') {
@@ -104,7 +109,11 @@ function schemaIssues(error: z.ZodError, raw: unknown, positions: Positions): Co
       const message = `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : allowed.length > 0 ? ` (allowed: ${allowed.join(', ')})` : ''}`;
       return positions.ofPath(path, message, key);
     }
-    if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && path.length > 0 && valueAt(raw, path) === undefined) {
+    if (
+      (issue.code === 'invalid_type' || issue.code === 'invalid_union') &&
+      path.length > 0 &&
+      valueAt(raw, path) === undefined
+    ) {
       return positions.ofPath(path.slice(0, -1), `missing required key "${String(path[path.length - 1])}"`);
     }
     return positions.ofPath(path, issue.message);
@@ -122,7 +131,13 @@ function deepFreeze<T>(value: T): T {
 /** Parses and validates config text. `file` is only used in messages. Throws ConfigError. */
 export function loadConfigText(text: string, file: string, options: LoadOptions): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true, stringKeys: true });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+    stringKeys: true,
+  });
   const positions = new Positions(file, doc, lines);
   const syntax = yamlIssues(doc, positions);
   if (syntax.length > 0) throw new ConfigError(syntax);
@@ -132,10 +147,13 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   try {
     raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    throw new ConfigError([positions.at(undefined, [], `cannot build the document: ${(err as Error).message}`)], { cause: err });
+    throw new ConfigError([positions.at(undefined, [], `cannot build the document: ${(err as Error).message}`)], {
+      cause: err,
+    });
   }
   if (raw === null || raw === undefined) throw new ConfigError([positions.at(undefined, [], 'the file is empty')]);
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([positions.at(doc.contents?.range?.[0], [], 'the top level must be a map of sections')]);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new ConfigError([positions.at(doc.contents?.range?.[0], [], 'the top level must be a map of sections')]);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(schemaIssues(parsed.error, raw, positions));
   const semantic: PathIssue[] = crossCheck(parsed.data, options.registry);
@@ -153,7 +171,9 @@ async function readBounded(file: string): Promise<string> {
     const info = await handle.stat();
     if (!info.isFile()) throw new ConfigError([{ file, line: 1, col: 1, path: '', message: 'not a regular file' }]);
     if (info.size > MAX_CONFIG_BYTES) {
-      throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `file is ${info.size} bytes; the limit is ${MAX_CONFIG_BYTES}` }]);
+      throw new ConfigError([
+        { file, line: 1, col: 1, path: '', message: `file is ${info.size} bytes; the limit is ${MAX_CONFIG_BYTES}` },
+      ]);
     }
     const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
@@ -163,7 +183,9 @@ async function readBounded(file: string): Promise<string> {
       length += bytesRead;
     }
     if (length > MAX_CONFIG_BYTES) {
-      throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `file is larger than the limit of ${MAX_CONFIG_BYTES} bytes` }]);
+      throw new ConfigError([
+        { file, line: 1, col: 1, path: '', message: `file is larger than the limit of ${MAX_CONFIG_BYTES} bytes` },
+      ]);
     }
     return buffer.subarray(0, length).toString('utf8');
   } finally {
@@ -178,7 +200,10 @@ export async function loadConfigFile(file: string, options: LoadOptions): Promis
     text = await readBounded(file);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read file: ${(err as Error).message}` }], { cause: err });
+    throw new ConfigError(
+      [{ file, line: 1, col: 1, path: '', message: `cannot read file: ${(err as Error).message}` }],
+      { cause: err },
+    );
   }
   return loadConfigText(text, file, options);
 }

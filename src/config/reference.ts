@@ -65,7 +65,12 @@ function rows(json: Json, prefix = ''): Row[] {
   for (const [name, child] of Object.entries(json.properties ?? {})) {
     const key = `${prefix}${name}`;
     const required = json.required?.includes(name) ?? false;
-    out.push({ key, type: child.properties ? 'map' : typeOf(child), value: valueOf(child, required), description: child.description ?? '' });
+    out.push({
+      key,
+      type: child.properties ? 'map' : typeOf(child),
+      value: valueOf(child, required),
+      description: child.description ?? '',
+    });
     if (child.properties) out.push(...rows(child, `${key}.`));
   }
   return out;
@@ -73,26 +78,45 @@ function rows(json: Json, prefix = ''): Row[] {
 
 function table(list: readonly Row[]): string {
   const lines = ['| key | type | default | description |', '| --- | --- | --- | --- |'];
-  for (const row of list) lines.push(`| ${code(row.key)} | ${cell(row.type)} | ${cell(row.value)} | ${cell(row.description)} |`);
+  for (const row of list)
+    lines.push(`| ${code(row.key)} | ${cell(row.type)} | ${cell(row.value)} | ${cell(row.description)} |`);
   return lines.join('\n');
 }
 
 /** The body of one section: its description, then the table of its keys (items of a list, values of a map). */
 function section(name: string, json: Json): string {
   const intro = json.description ?? '';
-  const entry = json.type === 'array' ? json.items : typeof json.additionalProperties === 'object' ? json.additionalProperties : json;
+  const entry =
+    json.type === 'array'
+      ? json.items
+      : typeof json.additionalProperties === 'object'
+        ? json.additionalProperties
+        : json;
   if (entry?.properties) {
-    const shape = json.type === 'array' ? `A list; each item:` : json === entry ? '' : `A map of name to policy; each policy:`;
-    return [`### ${code(name)}`, '', [intro, shape].filter((text) => text !== '').join(' '), '', table(rows(entry))].join('\n');
+    const shape =
+      json.type === 'array' ? `A list; each item:` : json === entry ? '' : `A map of name to policy; each policy:`;
+    return [
+      `### ${code(name)}`,
+      '',
+      [intro, shape].filter((text) => text !== '').join(' '),
+      '',
+      table(rows(entry)),
+    ].join('\n');
   }
-  const row = { key: name, type: typeOf(json), value: valueOf(json, false), description: json.items?.description ?? '' };
+  const row = {
+    key: name,
+    type: typeOf(json),
+    value: valueOf(json, false),
+    description: json.items?.description ?? '',
+  };
   return [`### ${code(name)}`, '', intro, '', table([row])].join('\n');
 }
 
 /** The generated markdown, without the markers. */
 export function configReference(schema: Json = configJsonSchema() as Json): string {
   const sections = Object.entries(schema.properties ?? {}).map(([name, json]) => section(name, json));
-  const head = 'Generated from the config schema by `npm run docs` (do not edit by hand). Durations are a number of milliseconds or a number with a unit (`250ms`, `15s`, `1m`, `1h`).';
+  const head =
+    'Generated from the config schema by `npm run docs` (do not edit by hand). Durations are a number of milliseconds or a number with a unit (`250ms`, `15s`, `1m`, `1h`).';
   return [head, ...sections].join('\n\n');
 }
 

@@ -10,7 +10,13 @@ export async function startDemoUpstream(host: string, port: number): Promise<htt
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const body = JSON.stringify({ service: 'demo-upstream', method: req.method, url: req.url, headers: req.headers, bodyBytes: Buffer.concat(chunks).length });
+      const body = JSON.stringify({
+        service: 'demo-upstream',
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        bodyBytes: Buffer.concat(chunks).length,
+      });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });

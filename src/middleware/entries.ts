@@ -23,11 +23,23 @@ export function entryKindName(entry: MiddlewareEntryConfig): string {
   return typeof entry === 'string' ? entry : (Object.keys(entry)[0] as string);
 }
 
-export function resolveEntry(entry: MiddlewareEntryConfig, registry: KindRegistry, config: Config): { ok: true; value: ResolvedEntry } | { ok: false; issues: EntryIssue[] } {
+export function resolveEntry(
+  entry: MiddlewareEntryConfig,
+  registry: KindRegistry,
+  config: Config,
+): { ok: true; value: ResolvedEntry } | { ok: false; issues: EntryIssue[] } {
   const name = entryKindName(entry);
   const kind = registry.get(name);
   if (kind === undefined) {
-    return { ok: false, issues: [{ path: typeof entry === 'string' ? [] : [name], message: `unknown middleware kind "${name}"${suggestKind(name, registry)}` }] };
+    return {
+      ok: false,
+      issues: [
+        {
+          path: typeof entry === 'string' ? [] : [name],
+          message: `unknown middleware kind "${name}"${suggestKind(name, registry)}`,
+        },
+      ],
+    };
   }
   const raw = typeof entry === 'string' ? undefined : entry[name];
   const parsed = kind.options.safeParse(raw);
@@ -35,20 +47,23 @@ export function resolveEntry(entry: MiddlewareEntryConfig, registry: KindRegistr
     return {
       ok: false,
       issues: parsed.error.issues.map((issue) => ({
-        path: typeof entry === 'string' ? [] : [name, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
+        path:
+          typeof entry === 'string' ? [] : [name, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
         message: raw === undefined ? `middleware "${name}" needs options: ${issue.message}` : issue.message,
       })),
     };
   }
   const problem = kind.check?.(parsed.data, config);
-  if (problem !== undefined) return { ok: false, issues: [{ path: typeof entry === 'string' ? [] : [name], message: problem }] };
+  if (problem !== undefined)
+    return { ok: false, issues: [{ path: typeof entry === 'string' ? [] : [name], message: problem }] };
   return { ok: true, value: { kind, options: parsed.data } };
 }
 
 function suggestKind(name: string, registry: KindRegistry): string {
   const lower = name.toLowerCase();
   for (const known of registry.keys()) {
-    if (known.toLowerCase() === lower || known.toLowerCase().startsWith(lower.slice(0, 4))) return ` (did you mean "${known}"?)`;
+    if (known.toLowerCase() === lower || known.toLowerCase().startsWith(lower.slice(0, 4)))
+      return ` (did you mean "${known}"?)`;
   }
   return ` (known kinds: ${[...registry.keys()].join(', ')})`;
 }

@@ -9,6 +9,11 @@ import { rateLimitKind } from './rate-limit/index.js';
 import { loggingKind } from './logging.js';
 import { tracingKind } from './tracing.js';
 
-const KINDS: readonly MiddlewareKind[] = [headersKind as MiddlewareKind, rateLimitKind as MiddlewareKind, loggingKind as MiddlewareKind, tracingKind as MiddlewareKind];
+const KINDS: readonly MiddlewareKind[] = [
+  headersKind as MiddlewareKind,
+  rateLimitKind as MiddlewareKind,
+  loggingKind as MiddlewareKind,
+  tracingKind as MiddlewareKind,
+];
 
 export const defaultRegistry: KindRegistry = new Map(KINDS.map((kind) => [kind.name, kind]));

@@ -15,7 +15,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { ROOT_CONTEXT, SpanKind, context, isSpanContextValid, trace, type Attributes, type Context } from '@opentelemetry/api';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  context,
+  isSpanContextValid,
+  trace,
+  type Attributes,
+  type Context,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   ATTR_CLIENT_ADDRESS,
@@ -30,7 +38,14 @@ import {
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
 import type { Config } from '../config/schema.js';
-import { finishRequest, formatTraceparent, requestTrace, setRequestTrace, trackRequest, type UpstreamAttributes } from '../telemetry/request-trace.js';
+import {
+  finishRequest,
+  formatTraceparent,
+  requestTrace,
+  setRequestTrace,
+  trackRequest,
+  type UpstreamAttributes,
+} from '../telemetry/request-trace.js';
 import { watchUpstreamCalls } from '../telemetry/upstream-spans.js';
 import { removeHeader } from '../proxy/headers.js';
 import { defineKind } from './kind.js';
@@ -117,13 +132,20 @@ export const tracingKind = defineKind({
         next();
         return;
       }
-      const parent: Context = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
+      const parent: Context =
+        req.headers.traceparent === undefined
+          ? ROOT_CONTEXT
+          : propagator.extract(ROOT_CONTEXT, req.headers, headerGetter);
       const remote = trace.getSpanContext(parent) !== undefined;
       // tracestate is meaningless without the traceparent it belongs to
       if (!remote) removeHeader(req.headers, 'tracestate');
       const span = tracer.startSpan(
         route === '-' ? (req.method ?? 'HTTP') : route,
-        { kind: SpanKind.SERVER, startTime: req.portico?.startedAt, attributes: serverAttributes(req, route, template) },
+        {
+          kind: SpanKind.SERVER,
+          startTime: req.portico?.startedAt,
+          attributes: serverAttributes(req, route, template),
+        },
         parent,
       );
       const spanContext = span.spanContext();

@@ -76,13 +76,21 @@ function buildHandlers(entries: readonly MiddlewareEntryConfig[], deps: PlanDeps
     const resolved = resolveEntry(entry, deps.registry, deps.config);
     if (!resolved.ok) {
       // The loader validated every entry already; reaching this means a plan was built from an unchecked config.
-      throw new PorticoError('PORTICO_CONFIG_INVALID', `middleware ${entryKindName(entry)} on ${route}: ${resolved.issues[0]?.message ?? 'invalid'}`);
+      throw new PorticoError(
+        'PORTICO_CONFIG_INVALID',
+        `middleware ${entryKindName(entry)} on ${route}: ${resolved.issues[0]?.message ?? 'invalid'}`,
+      );
     }
     return resolved.value.kind.create(resolved.value.options, deps, { route });
   });
 }
 
-function chainFor(route: string, own: readonly MiddlewareEntryConfig[], exclude: readonly string[], deps: PlanDeps): Handler[] {
+function chainFor(
+  route: string,
+  own: readonly MiddlewareEntryConfig[],
+  exclude: readonly string[],
+  deps: PlanDeps,
+): Handler[] {
   const excluded = new Set(exclude);
   const globals = deps.config.middleware.filter((entry) => !excluded.has(entryKindName(entry)));
   return [...buildHandlers(globals, deps, route), ...buildHandlers(own, deps, route)];
@@ -90,7 +98,12 @@ function chainFor(route: string, own: readonly MiddlewareEntryConfig[], exclude:
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, max: number, route: string): void {
   res.setHeader('connection', 'close');
-  sendProblem(res, 'PORTICO_PAYLOAD_TOO_LARGE', { requestId: req.portico?.id, route }, { detail: `limit is ${max} bytes` });
+  sendProblem(
+    res,
+    'PORTICO_PAYLOAD_TOO_LARGE',
+    { requestId: req.portico?.id, route },
+    { detail: `limit is ${max} bytes` },
+  );
 }
 
 function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route: string): boolean {
@@ -116,7 +129,11 @@ function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route
   return true;
 }
 
-function compileRoute(route: RouteConfig, deps: PlanDeps, onError: (err: unknown, req: Request, res: Response) => void): CompiledRoute {
+function compileRoute(
+  route: RouteConfig,
+  deps: PlanDeps,
+  onError: (err: unknown, req: Request, res: Response) => void,
+): CompiledRoute {
   const upstreams = route.upstream;
   const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, proxies: deps.proxies });
   const prefix = route.match.pathPrefix.endsWith('/') ? route.match.pathPrefix.slice(0, -1) : route.match.pathPrefix;
@@ -124,7 +141,16 @@ function compileRoute(route: RouteConfig, deps: PlanDeps, onError: (err: unknown
   const strip = route.stripPrefix;
   const max = route.maxBodySize;
   const bodyIdle = deps.config.server.bodyIdleTimeout;
-  const mirror = route.mirror && deps.pool ? createMirror(route.mirror, { route: route.name, pool: deps.pool, agentFor: (url) => deps.agents.agentFor(url), logger: deps.logger, metrics: deps.metrics }) : undefined;
+  const mirror =
+    route.mirror && deps.pool
+      ? createMirror(route.mirror, {
+          route: route.name,
+          pool: deps.pool,
+          agentFor: (url) => deps.agents.agentFor(url),
+          logger: deps.logger,
+          metrics: deps.metrics,
+        })
+      : undefined;
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
     watchBodyIdle(req, res, bodyIdle, route.name);
@@ -161,16 +187,33 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
   const rules: ReadonlyArray<CompiledRule<CompiledRoute>> = compileRules(routes);
   const builtins = deps.builtins.map((builtin) => ({
     builtin,
-    run: compose(chainFor(builtin.name, builtin.middleware, [], deps), (req, res) => {
-      void Promise.resolve(builtin.handler(req, res, (err?: unknown) => onError(err ?? new Error('builtin fell through'), req, res))).catch((err: unknown) => onError(err, req, res));
-    }, onError),
+    run: compose(
+      chainFor(builtin.name, builtin.middleware, [], deps),
+      (req, res) => {
+        void Promise.resolve(
+          builtin.handler(req, res, (err?: unknown) => onError(err ?? new Error('builtin fell through'), req, res)),
+        ).catch((err: unknown) => onError(err, req, res));
+      },
+      onError,
+    ),
   }));
-  const notFound = compose(buildHandlers(config.middleware, deps, '-'), (req, res) => {
-    sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', { requestId: req.portico?.id });
-  }, onError);
-  const methodNotAllowed = (allow: readonly string[]): Terminal => (req, res) => {
-    sendProblem(res, 'PORTICO_METHOD_NOT_ALLOWED', { requestId: req.portico?.id }, { headers: { allow: allow.join(', ') } });
-  };
+  const notFound = compose(
+    buildHandlers(config.middleware, deps, '-'),
+    (req, res) => {
+      sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', { requestId: req.portico?.id });
+    },
+    onError,
+  );
+  const methodNotAllowed =
+    (allow: readonly string[]): Terminal =>
+    (req, res) => {
+      sendProblem(
+        res,
+        'PORTICO_METHOD_NOT_ALLOWED',
+        { requestId: req.portico?.id },
+        { headers: { allow: allow.join(', ') } },
+      );
+    };
 
   /** Takes the request when a built-in or a route matches it (method included); false leaves it to `fallback`. */
   const dispatch = (req: Request, res: Response, path: string): boolean => {
@@ -221,4 +264,3 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
 export function upstreamErrorKind(err: PorticoError): UpstreamErrorKind {
   return UPSTREAM_KIND[classifyUpstreamError(err)] ?? 'reset';
 }
-

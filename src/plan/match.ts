@@ -19,7 +19,10 @@ export interface CompiledRule<T> {
   readonly methods?: ReadonlySet<string> | undefined;
 }
 
-export type MatchResult<T> = { readonly kind: 'match'; readonly value: T } | { readonly kind: 'method'; readonly allow: readonly string[] } | { readonly kind: 'none' };
+export type MatchResult<T> =
+  | { readonly kind: 'match'; readonly value: T }
+  | { readonly kind: 'method'; readonly allow: readonly string[] }
+  | { readonly kind: 'none' };
 
 function splitHost(host: string): { name: string; port?: string } {
   const lower = host.toLowerCase();
@@ -60,7 +63,7 @@ export function compileRules<T>(rules: ReadonlyArray<{ rule: MatchRule; value: T
 export function pathMatches(prefix: string, path: string): boolean {
   if (prefix === '') return true;
   if (!path.startsWith(prefix)) return false;
-  return path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* / */;
+  return path.length === prefix.length || path.charCodeAt(prefix.length) === 47; /* / */
 }
 
 function hostMatches<T>(rule: CompiledRule<T>, host: { name: string; port?: string } | undefined): boolean {
@@ -70,7 +73,12 @@ function hostMatches<T>(rule: CompiledRule<T>, host: { name: string; port?: stri
 }
 
 /** Finds the most specific rule; tells a method mismatch (405 with Allow) apart from no match (404). */
-export function matchRoute<T>(rules: ReadonlyArray<CompiledRule<T>>, method: string, hostHeader: string | undefined, path: string): MatchResult<T> {
+export function matchRoute<T>(
+  rules: ReadonlyArray<CompiledRule<T>>,
+  method: string,
+  hostHeader: string | undefined,
+  path: string,
+): MatchResult<T> {
   const host = hostHeader === undefined ? undefined : splitHost(hostHeader);
   let allow: Set<string> | undefined;
   for (const rule of rules) {

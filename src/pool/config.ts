@@ -4,7 +4,12 @@ import { duration } from '../config/duration.js';
 /** `workerPool`: the in-process pool that runs background work (cache fills, mirrored requests). */
 export const workerPoolSchema = z
   .strictObject({
-    min: z.number().int().min(0).default(2).describe('Workers kept alive however idle; the pool never shrinks below this.'),
+    min: z
+      .number()
+      .int()
+      .min(0)
+      .default(2)
+      .describe('Workers kept alive however idle; the pool never shrinks below this.'),
     max: z.number().int().min(1).default(32).describe('Concurrent tasks at most; further work waits in the queue.'),
     queue: z
       .number()
@@ -13,8 +18,12 @@ export const workerPoolSchema = z
       .default(1000)
       .describe('Tasks that may wait for a worker; a submit beyond it is refused at once (PORTICO_QUEUE_FULL).'),
     idleTimeout: duration().default(30_000).describe('A worker above `min` that sits idle this long stops.'),
-    taskTimeout: duration({ min: 1 }).default(10_000).describe('Default per-task timeout when the submitter gives none.'),
-    backoff: duration().default(100).describe('First retry delay; each further retry doubles it (with jitter), capped at `maxBackoff`.'),
+    taskTimeout: duration({ min: 1 })
+      .default(10_000)
+      .describe('Default per-task timeout when the submitter gives none.'),
+    backoff: duration()
+      .default(100)
+      .describe('First retry delay; each further retry doubles it (with jitter), capped at `maxBackoff`.'),
     maxBackoff: duration().default(10_000).describe('Ceiling of the retry delay.'),
   })
   .prefault({})

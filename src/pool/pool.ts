@@ -239,6 +239,9 @@ function isShutdown(err: unknown): boolean {
 }
 
 /** Builds the pool from the validated `workerPool` section. */
-export function createWorkerPool(config: WorkerPoolConfig, extra: Pick<WorkerPoolOptions, 'logger' | 'random'> = {}): WorkerPool {
+export function createWorkerPool(
+  config: WorkerPoolConfig,
+  extra: Pick<WorkerPoolOptions, 'logger' | 'random'> = {},
+): WorkerPool {
   return new WorkerPool({ ...config, ...extra });
 }

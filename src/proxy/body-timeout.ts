@@ -27,7 +27,12 @@ function abandon(req: IncomingMessage, res: ServerResponse, idleMs: number, rout
   // The rest of the body will never be read: once the 408 is out, the connection goes (and with it the upstream
   // request, which must not wait for bytes that are not coming).
   res.once('finish', () => req.destroy());
-  sendProblem(res, 'PORTICO_REQUEST_TIMEOUT', { requestId: req.portico?.id, route }, { detail: `no request body bytes for ${idleMs}ms` });
+  sendProblem(
+    res,
+    'PORTICO_REQUEST_TIMEOUT',
+    { requestId: req.portico?.id, route },
+    { detail: `no request body bytes for ${idleMs}ms` },
+  );
 }
 
 /** Watches one request's body until it completes or the exchange ends. Costs one unref'd timer per body. */
@@ -37,21 +42,24 @@ export function watchBodyIdle(req: IncomingMessage, res: ServerResponse, idleMs:
   let bytes = socket.bytesRead;
   let lastProgress = Date.now();
   // Checked four times per window: a stall is caught between idleMs and 1.25 × idleMs.
-  const timer = setInterval(() => {
-    if (req.complete || res.writableEnded || socket.destroyed) {
+  const timer = setInterval(
+    () => {
+      if (req.complete || res.writableEnded || socket.destroyed) {
+        stop();
+        return;
+      }
+      const now = Date.now();
+      if (socket.bytesRead !== bytes || req.readableLength > 0) {
+        bytes = socket.bytesRead;
+        lastProgress = now;
+        return;
+      }
+      if (now - lastProgress < idleMs) return;
       stop();
-      return;
-    }
-    const now = Date.now();
-    if (socket.bytesRead !== bytes || req.readableLength > 0) {
-      bytes = socket.bytesRead;
-      lastProgress = now;
-      return;
-    }
-    if (now - lastProgress < idleMs) return;
-    stop();
-    abandon(req, res, idleMs, route);
-  }, Math.max(10, Math.floor(idleMs / 4)));
+      abandon(req, res, idleMs, route);
+    },
+    Math.max(10, Math.floor(idleMs / 4)),
+  );
   timer.unref();
   function stop(): void {
     clearInterval(timer);

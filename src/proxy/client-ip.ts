@@ -34,7 +34,12 @@ export function clientIp(req: IncomingMessage, trusted: BlockList | undefined): 
 }
 
 /** `clientIp` for a caller that already knows the peer and whether it is trusted (the edge needs both anyway). */
-export function clientIpFrom(req: IncomingMessage, peer: string, peerTrusted: boolean, trusted: BlockList | undefined): string {
+export function clientIpFrom(
+  req: IncomingMessage,
+  peer: string,
+  peerTrusted: boolean,
+  trusted: BlockList | undefined,
+): string {
   if (!peerTrusted) return peer;
   const header = req.headers['x-forwarded-for'];
   if (header === undefined) return peer;

@@ -80,7 +80,9 @@ function shouldRetry(err: unknown, req: IncomingMessage & ForwardState, res: Ser
 }
 
 function timeoutError(route: string, timeoutMs: number): PorticoError {
-  return new PorticoError('PORTICO_UPSTREAM_TIMEOUT', `upstream idle for ${timeoutMs}ms`, { context: { route, timeoutMs } });
+  return new PorticoError('PORTICO_UPSTREAM_TIMEOUT', `upstream idle for ${timeoutMs}ms`, {
+    context: { route, timeoutMs },
+  });
 }
 
 function buildOptions(target: URL, agent: Agent, plugin: Plugin): Options {
@@ -131,7 +133,11 @@ interface HintCarrier {
   [KEEP_ALIVE_HINT]?: string | string[];
 }
 
-function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage & HintCarrier, req: IncomingMessage & ForwardState): void {
+function onProxyRes(
+  hooks: ForwardHooks,
+  proxyRes: IncomingMessage & HintCarrier,
+  req: IncomingMessage & ForwardState,
+): void {
   const hint = proxyRes.headers['keep-alive'];
   if (hint !== undefined) proxyRes[KEEP_ALIVE_HINT] = hint;
   stripHopByHop(proxyRes.headers, BLANK);
@@ -139,7 +145,11 @@ function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage & HintCarrier
 }
 
 /** The engine's `end` event (upstream response read to its end): the agent may now read the hint. */
-function restoreKeepAliveHint(_req: IncomingMessage, _res: ServerResponse, proxyRes: IncomingMessage & HintCarrier): void {
+function restoreKeepAliveHint(
+  _req: IncomingMessage,
+  _res: ServerResponse,
+  proxyRes: IncomingMessage & HintCarrier,
+): void {
   const hint = proxyRes[KEEP_ALIVE_HINT];
   if (hint !== undefined) proxyRes.headers['keep-alive'] = hint;
 }
@@ -186,12 +196,22 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
         // Not through the pool: when one idle socket went stale its siblings usually did too (upstream restart,
         // NAT timeout), and the pool would hand the retry another dead one.
         const retry = web;
-        forwarding(req, res, (again, out) => void retry(again, out, { ...proxyOptions, agent: false, buffer: Readable.from([]) }));
+        forwarding(
+          req,
+          res,
+          (again, out) => void retry(again, out, { ...proxyOptions, agent: false, buffer: Readable.from([]) }),
+        );
         return;
       }
       const route = req[ROUTE]?.route ?? req.portico?.route;
       const code = classifyUpstreamError(err);
-      const wrapped = err instanceof PorticoError ? err : new PorticoError(code, `upstream ${target.origin} failed`, { cause: err, context: { route, upstream: target.origin } });
+      const wrapped =
+        err instanceof PorticoError
+          ? err
+          : new PorticoError(code, `upstream ${target.origin} failed`, {
+              cause: err,
+              context: { route, upstream: target.origin },
+            });
       hooks.onUpstreamError?.(wrapped, req);
       sendProblem(res, code, { requestId: req.portico?.id, route });
     };

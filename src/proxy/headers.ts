@@ -34,7 +34,9 @@ const PROTECTED: ReadonlySet<string> = new Set([
 
 const NO_TOKENS: readonly string[] = [];
 /** The values nearly every message carries, answered without splitting. */
-const COMMON_TOKENS: ReadonlyMap<string, readonly string[]> = new Map(['keep-alive', 'close', 'Keep-Alive', 'Close'].map((v) => [v, [v.toLowerCase()]]));
+const COMMON_TOKENS: ReadonlyMap<string, readonly string[]> = new Map(
+  ['keep-alive', 'close', 'Keep-Alive', 'Close'].map((v) => [v, [v.toLowerCase()]]),
+);
 
 function connectionTokens(value: string | string[] | undefined): readonly string[] {
   if (value === undefined) return NO_TOKENS;
@@ -64,7 +66,10 @@ export interface StripOptions {
 }
 
 /** Removes hop-by-hop headers in place. Returns whether the sender asked to close (`Connection: close`). */
-export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unknown>, options: StripOptions = {}): boolean {
+export function stripHopByHop(
+  headers: IncomingHttpHeaders | Record<string, unknown>,
+  options: StripOptions = {},
+): boolean {
   const { keepUpgrade = false, blank = false } = options;
   const tokens = connectionTokens(headers.connection as string | string[] | undefined);
   let close = false;
@@ -110,7 +115,9 @@ export function setForwarded(req: IncomingMessage, facts: ForwardedFacts): void 
   const host = headers.host ?? '';
   if (facts.peerTrusted) {
     const prior = headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = prior ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${facts.peer}` : facts.peer;
+    headers['x-forwarded-for'] = prior
+      ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${facts.peer}`
+      : facts.peer;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
     if (!headers['x-forwarded-host']) headers['x-forwarded-host'] = host;
   } else {
@@ -142,4 +149,3 @@ export function transferCodingIssue(req: IncomingMessage): string | undefined {
   if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return 'Transfer-Encoding in an HTTP/1.0 request';
   return value.trim().toLowerCase() === 'chunked' ? undefined : 'only the chunked transfer coding is supported';
 }
-

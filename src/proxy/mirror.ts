@@ -72,7 +72,12 @@ const REFRAMED = ['content-length', 'transfer-encoding', 'expect'];
  * Collects the body alongside its real consumer. `expected` is the content-length (undefined when chunked).
  * Calls `done` once: with the chunks, or why there is no faithful copy.
  */
-function teeBody(req: IncomingMessage, limit: number, expected: number | undefined, done: (outcome: BodyOutcome) => void): void {
+function teeBody(
+  req: IncomingMessage,
+  limit: number,
+  expected: number | undefined,
+  done: (outcome: BodyOutcome) => void,
+): void {
   if (req.readableDidRead || req.readableEnded) {
     done('incomplete'); // some of the body was emitted before the tee existed
     return;
@@ -121,9 +126,20 @@ function sendCopy(copy: Copy, target: URL, agent: http.Agent, signal: AbortSigna
   const request = target.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {
     const outgoing = request(
-      { protocol: target.protocol, hostname: target.hostname, port: target.port, method: copy.method, path: base + copy.path, headers: copy.headers, agent, signal },
+      {
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: copy.method,
+        path: base + copy.path,
+        headers: copy.headers,
+        agent,
+        signal,
+      },
       (res) => {
-        res.on('close', () => (res.complete ? resolve(res.statusCode ?? 0) : reject(new Error('shadow response cut short'))));
+        res.on('close', () =>
+          res.complete ? resolve(res.statusCode ?? 0) : reject(new Error('shadow response cut short')),
+        );
         res.resume();
       },
     );
@@ -145,14 +161,16 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
   };
 
   const send = (copy: Copy): void => {
-    deps.pool.submit((signal) => sendCopy(copy, target, agent, signal), { timeout: config.timeout }).then(
-      () => outcome('answered', 'answered'),
-      (err: unknown) => {
-        if (err instanceof QueueFullError) outcome('droppedQueueFull', 'dropped_queue_full');
-        else outcome('failed', 'failed');
-        log?.debug({ err, route: deps.route, mirror: target.origin }, 'mirror copy not delivered');
-      },
-    );
+    deps.pool
+      .submit((signal) => sendCopy(copy, target, agent, signal), { timeout: config.timeout })
+      .then(
+        () => outcome('answered', 'answered'),
+        (err: unknown) => {
+          if (err instanceof QueueFullError) outcome('droppedQueueFull', 'dropped_queue_full');
+          else outcome('failed', 'failed');
+          log?.debug({ err, route: deps.route, mirror: target.origin }, 'mirror copy not delivered');
+        },
+      );
   };
   // Deferred to the next turn of the loop: the copy's request is built after the primary has been forwarded.
   const submit = (copy: Copy): void => void setImmediate(send, copy);
@@ -178,7 +196,14 @@ export function createMirror(config: MirrorConfig, deps: MirrorDeps): Mirror {
     teeBody(req, config.maxBodySize, length, (body) => {
       if (body === 'tooLarge') outcome('droppedTooLarge', 'dropped_too_large');
       else if (body === 'incomplete') outcome('droppedIncomplete', 'dropped_incomplete');
-      else submit({ method, path, headers: { ...headers, 'content-length': String(body.size) }, chunks: body.chunks, size: body.size });
+      else
+        submit({
+          method,
+          path,
+          headers: { ...headers, 'content-length': String(body.size) },
+          chunks: body.chunks,
+          size: body.size,
+        });
     });
   };
   mirror.stats = (): MirrorStats => ({ ...counts });

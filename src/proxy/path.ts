@@ -44,4 +44,3 @@ export function hostIssue(req: IncomingMessage): string | undefined {
   }
   return lines > 1 ? 'more than one Host header' : undefined;
 }
-

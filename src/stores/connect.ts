@@ -100,14 +100,20 @@ export function clusterOptions(config: RedisConfig, name: string): ClusterOption
     slotsRefreshTimeout: config.connectTimeout,
     redisOptions: { ...perNode, ...nodeAuth(config) },
     // TLS certificates name hosts, not the addresses a lookup returns (managed clusters announce hostnames).
-    ...(config.tls && { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) }),
+    ...(config.tls && {
+      dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address),
+    }),
   };
 }
 
 /** A new client for `config` (not `memory`); `name` tags its connections (`CLIENT LIST` shows portico-<name>). */
 export function connectRedis(config: RedisConfig, name: string): RedisClient {
   const mode = redisMode(config);
-  if (mode === 'cluster') return new Cluster(config.cluster.map(({ host, port }) => ({ host, port })), clusterOptions(config, name));
+  if (mode === 'cluster')
+    return new Cluster(
+      config.cluster.map(({ host, port }) => ({ host, port })),
+      clusterOptions(config, name),
+    );
   if (mode === 'sentinel') return new Redis(sentinelOptions(config, name));
   if (mode === 'single') return new Redis(config.url, clientOptions(config, name));
   throw new Error('connectRedis: the redis section configures no Redis');
@@ -119,7 +125,15 @@ export function connectRedis(config: RedisConfig, name: string): RedisClient {
  */
 export function subscriberOf(client: RedisClient): RedisClient {
   if (client instanceof Cluster) {
-    return client.duplicate([], { enableOfflineQueue: true, redisOptions: { ...client.options.redisOptions, commandTimeout: undefined } });
+    return client.duplicate([], {
+      enableOfflineQueue: true,
+      redisOptions: { ...client.options.redisOptions, commandTimeout: undefined },
+    });
   }
-  return client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false, lazyConnect: false });
+  return client.duplicate({
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    autoResubscribe: false,
+    lazyConnect: false,
+  });
 }

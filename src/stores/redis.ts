@@ -52,7 +52,10 @@ class ClientHealth {
     this.healthy = true;
     if (this.episode.success() !== 'recovered') return;
     const flaps = this.episode.reported;
-    this.logger.info({ client: this.name, downMs: Date.now() - this.since, cause: this.cause, ...(flaps > 0 ? { flaps } : {}) }, 'redis recovered');
+    this.logger.info(
+      { client: this.name, downMs: Date.now() - this.since, cause: this.cause, ...(flaps > 0 ? { flaps } : {}) },
+      'redis recovered',
+    );
   }
 
   degrade(err: unknown): void {
@@ -67,7 +70,10 @@ class ClientHealth {
     if (change === 'degraded') {
       this.since = Date.now();
       this.cause = this.reason;
-      this.logger.warn({ client: this.name, cause: this.reason }, 'redis degraded: users of this client run on their fallback');
+      this.logger.warn(
+        { client: this.name, cause: this.reason },
+        'redis degraded: users of this client run on their fallback',
+      );
     } else if (change === 'flapping') {
       this.logger.warn(
         { client: this.name, cause: this.reason, flaps: this.episode.reported },
@@ -162,7 +168,10 @@ export async function createRedisStores(config: RedisConfig, logger: Logger): Pr
   const limit = openClient(config, 'limit', log);
   const cache = openClient(config, 'cache', log);
   const byName: Readonly<Record<StoreClientName, ClientHealth>> = { limit: limit.health, cache: cache.health };
-  await Promise.all([readyWithin(limit.client, config.connectTimeout), readyWithin(cache.client, config.connectTimeout)]);
+  await Promise.all([
+    readyWithin(limit.client, config.connectTimeout),
+    readyWithin(cache.client, config.connectTimeout),
+  ]);
   return {
     kind: 'redis',
     limitClient: limit.client,

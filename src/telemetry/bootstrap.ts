@@ -70,11 +70,16 @@ const QUEUE = { maxQueueSize: 16_384, maxExportBatchSize: 1024, scheduledDelayMi
  * (an object tree per span, stringified: the single largest cost of a traced request when it was the default) and
  * the console go through the SDK's BatchSpanProcessor, as does an exporter a test passes in.
  */
-function processorFor(traces: TelemetryConfig['traces'], injected: SpanExporter | undefined): SpanProcessor | undefined {
-  const batched = (exporter: SpanExporter): SpanProcessor => new BatchSpanProcessor(exporter, { ...QUEUE, exportTimeoutMillis: traces.timeout });
+function processorFor(
+  traces: TelemetryConfig['traces'],
+  injected: SpanExporter | undefined,
+): SpanProcessor | undefined {
+  const batched = (exporter: SpanExporter): SpanProcessor =>
+    new BatchSpanProcessor(exporter, { ...QUEUE, exportTimeoutMillis: traces.timeout });
   if (injected !== undefined) return batched(injected);
   if (traces.exporter === 'otlp') {
-    if (traces.protocol === 'http/json') return batched(new JsonTraceExporter({ url: traces.endpoint, timeoutMillis: traces.timeout }));
+    if (traces.protocol === 'http/json')
+      return batched(new JsonTraceExporter({ url: traces.endpoint, timeoutMillis: traces.timeout }));
     return new EncodingSpanProcessor(otlpProtobufExporter(traces.endpoint, traces.timeout), QUEUE);
   }
   if (traces.exporter === 'console') return batched(new ConsoleSpanExporter());
@@ -83,14 +88,19 @@ function processorFor(traces: TelemetryConfig['traces'], injected: SpanExporter 
 
 function forwardDiagnostics(logger: Logger): void {
   let last = 0;
-  const emit = (level: 'warn' | 'error') => (message: string, ...args: unknown[]) => {
-    const now = Date.now();
-    if (now - last < DIAG_INTERVAL_MS) return;
-    last = now;
-    logger[level]({ detail: args.map(String).join(' ') }, `opentelemetry: ${message}`);
-  };
+  const emit =
+    (level: 'warn' | 'error') =>
+    (message: string, ...args: unknown[]) => {
+      const now = Date.now();
+      if (now - last < DIAG_INTERVAL_MS) return;
+      last = now;
+      logger[level]({ detail: args.map(String).join(' ') }, `opentelemetry: ${message}`);
+    };
   const ignore = (): void => {};
-  diag.setLogger({ error: emit('error'), warn: emit('warn'), info: ignore, debug: ignore, verbose: ignore }, DiagLogLevel.WARN);
+  diag.setLogger(
+    { error: emit('error'), warn: emit('warn'), info: ignore, debug: ignore, verbose: ignore },
+    DiagLogLevel.WARN,
+  );
 }
 
 /**
@@ -103,7 +113,9 @@ export function startTelemetry(config: TelemetryConfig, options: TelemetryOption
   if (options.logger !== undefined) forwardDiagnostics(options.logger);
 
   const provider = new BasicTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName })),
+    resource: defaultResource().merge(
+      resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName }),
+    ),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.traces.sampleRatio) }),
     spanProcessors: [processor],
   });

@@ -14,7 +14,10 @@ const redactPath = z
 export const telemetrySchema = z
   .strictObject({
     serviceName: z.string().min(1).default('portico').describe('`service.name` on spans and log lines.'),
-    resourceAttributes: z.record(z.string(), z.string()).default({}).describe('Extra OpenTelemetry resource attributes, e.g. `deployment.environment: prod`.'),
+    resourceAttributes: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Extra OpenTelemetry resource attributes, e.g. `deployment.environment: prod`.'),
     logs: z
       .strictObject({
         level: logLevel.default('info').describe('Lowest level written.'),
@@ -22,27 +25,38 @@ export const telemetrySchema = z
         redact: z
           .array(redactPath)
           .default([])
-          .describe('Extra redaction paths on top of the defaults (authorization, cookie, set-cookie, proxy-authorization).'),
+          .describe(
+            'Extra redaction paths on top of the defaults (authorization, cookie, set-cookie, proxy-authorization).',
+          ),
       })
       .prefault({})
       .describe('Process and request logs (JSON lines); the `logging` middleware kind reads its defaults here.'),
     traces: z
       .strictObject({
-        exporter: z.enum(['none', 'otlp', 'console']).default('none').describe('`otlp` (OTLP/HTTP to `endpoint`), `console`, or `none`.'),
+        exporter: z
+          .enum(['none', 'otlp', 'console'])
+          .default('none')
+          .describe('`otlp` (OTLP/HTTP to `endpoint`), `console`, or `none`.'),
         endpoint: z.string().url().default('http://127.0.0.1:4318/v1/traces').describe('OTLP/HTTP traces endpoint.'),
         protocol: z
           .enum(['http/protobuf', 'http/json'])
           .default('http/protobuf')
-          .describe('OTLP/HTTP encoding: `http/protobuf` (the OTLP default; under half the CPU and 40% of the bytes of JSON per span) or `http/json`.'),
+          .describe(
+            'OTLP/HTTP encoding: `http/protobuf` (the OTLP default; under half the CPU and 40% of the bytes of JSON per span) or `http/json`.',
+          ),
         sampleRatio: z
           .number()
           .min(0)
           .max(1)
           .default(1)
-          .describe('Parent-based: a sampled (or unsampled) parent decides; requests without one are sampled at this ratio.'),
+          .describe(
+            'Parent-based: a sampled (or unsampled) parent decides; requests without one are sampled at this ratio.',
+          ),
         timeout: duration({ min: 1 })
           .default(10_000)
-          .describe('Bound on one OTLP export call; past it the batch is dropped (spans are lost, requests are not affected).'),
+          .describe(
+            'Bound on one OTLP export call; past it the batch is dropped (spans are lost, requests are not affected).',
+          ),
       })
       .prefault({})
       .describe('OpenTelemetry traces (the `tracing` middleware kind).'),

@@ -33,7 +33,9 @@ import type { TelemetryConfig } from './config.js';
 
 /** Header names whose values never reach a log line, on the request and the response side. */
 const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
-export const DEFAULT_REDACT: readonly string[] = ['req', 'res'].flatMap((side) => SECRET_HEADERS.map((name) => `${side}.headers["${name}"]`));
+export const DEFAULT_REDACT: readonly string[] = ['req', 'res'].flatMap((side) =>
+  SECRET_HEADERS.map((name) => `${side}.headers["${name}"]`),
+);
 
 /** Bytes buffered for the destination before lines are dropped (a stalled stdout reader). */
 const MAX_BUFFERED = 32 * 1024 * 1024;
@@ -203,7 +205,12 @@ function countLines(text: string): number {
  * For `uncaughtException` / `unhandledRejection` handlers: logs the error at fatal, waits (bounded) until the line and
  * everything before it are written, then exits with code 1.
  */
-export function logFatalAndExit(log: ProcessLogger, err: unknown, origin: string, exit: (code: number) => void = process.exit): void {
+export function logFatalAndExit(
+  log: ProcessLogger,
+  err: unknown,
+  origin: string,
+  exit: (code: number) => void = process.exit,
+): void {
   log.logger.fatal({ err, origin }, 'fatal error, exiting');
   void log.flush(2000).finally(() => exit(1));
 }

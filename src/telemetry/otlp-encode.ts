@@ -155,7 +155,8 @@ export class ProtoWriter {
     this.varint(length);
     this.ensure(length);
     const buf = this.buf;
-    for (let i = 0; i < length; i++) buf[this.pos++] = (nibble(value.charCodeAt(2 * i)) << 4) | nibble(value.charCodeAt(2 * i + 1));
+    for (let i = 0; i < length; i++)
+      buf[this.pos++] = (nibble(value.charCodeAt(2 * i)) << 4) | nibble(value.charCodeAt(2 * i + 1));
   }
 
   raw(bytes: Uint8Array, start = 0, end = bytes.length): void {
@@ -354,7 +355,10 @@ export function encodeResource(w: ProtoWriter, resource: Resource): void {
 }
 
 /** ScopeSpans.scope (field 1): name, and version, attributes, dropped count when present. */
-export function encodeScope(w: ProtoWriter, scope: InstrumentationScope & { attributes?: Record<string, unknown>; droppedAttributesCount?: number }): void {
+export function encodeScope(
+  w: ProtoWriter,
+  scope: InstrumentationScope & { attributes?: Record<string, unknown>; droppedAttributesCount?: number },
+): void {
   const mark = w.begin(1);
   w.tag(1, LEN);
   w.string(scope.name);

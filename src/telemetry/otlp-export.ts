@@ -156,8 +156,13 @@ export class EncodingSpanProcessor implements SpanProcessor {
 /** OTLP/HTTP with `application/x-protobuf` bodies, as @opentelemetry/exporter-trace-otlp-proto sends them. */
 export function otlpProtobufExporter(url: string, timeoutMillis: number): EncodedSpanExporter {
   const delegate = createOtlpHttpExportDelegate(
-    convertLegacyHttpOptions({ url, timeoutMillis }, 'TRACES', 'v1/traces', { 'Content-Type': 'application/x-protobuf' }),
-    { serializeRequest: (request: EncodedSpans) => request.bytes, deserializeResponse: ProtobufTraceSerializer.deserializeResponse },
+    convertLegacyHttpOptions({ url, timeoutMillis }, 'TRACES', 'v1/traces', {
+      'Content-Type': 'application/x-protobuf',
+    }),
+    {
+      serializeRequest: (request: EncodedSpans) => request.bytes,
+      deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
+    },
     'otlp_http_span_exporter',
     { name: 'span', countItems: (request: EncodedSpans) => request.spans },
     undefined,

@@ -18,7 +18,12 @@
 import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE, ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_URL_FULL,
+} from '@opentelemetry/semantic-conventions';
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 
 const tracer = trace.getTracer('portico');
@@ -62,7 +67,11 @@ function onCreated(message: unknown): void {
     request.method,
     {
       kind: SpanKind.CLIENT,
-      attributes: { ...base, [ATTR_HTTP_REQUEST_METHOD]: request.method, [ATTR_URL_FULL]: `${origin ?? ''}${query === -1 ? path : path.slice(0, query)}` },
+      attributes: {
+        ...base,
+        [ATTR_HTTP_REQUEST_METHOD]: request.method,
+        [ATTR_URL_FULL]: `${origin ?? ''}${query === -1 ? path : path.slice(0, query)}`,
+      },
     },
     record.context,
   );

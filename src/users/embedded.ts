@@ -33,7 +33,10 @@ parentPort.on('message', async (msg) => {
 /** How long close waits, beyond the statement timeout, for a running statement before terminating the worker. */
 const CLOSE_GRACE_MS = 1000;
 
-type Reply = { id: number; rows?: unknown[]; error?: { message: string; code?: string } } & { ready?: boolean; fatal?: string };
+type Reply = { id: number; rows?: unknown[]; error?: { message: string; code?: string } } & {
+  ready?: boolean;
+  fatal?: string;
+};
 
 /** Error thrown for a failed statement; `code` is the SQLSTATE, as with `pg`. */
 class EmbeddedError extends Error {
@@ -54,7 +57,10 @@ function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: require.resolve('@electric-sql/pglite'), dataDir: config.embeddedDataDir } });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { module: require.resolve('@electric-sql/pglite'), dataDir: config.embeddedDataDir },
+  });
   const pending = new Map<number, { resolve: (rows: unknown[]) => void; reject: (err: Error) => void }>();
   let stopped: Error | undefined;
   let nextId = 1;
@@ -107,11 +113,16 @@ export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
     return turn;
   };
   const limit = config.statementTimeout;
-  const timed = <Row>(text: string, params?: readonly unknown[]): Promise<Row[]> => bounded(send<Row>(text, params), limit);
+  const timed = <Row>(text: string, params?: readonly unknown[]): Promise<Row[]> =>
+    bounded(send<Row>(text, params), limit);
 
   return {
     kind: 'embedded',
-    query: <Row>(text: string, params?: readonly unknown[]) => bounded(exclusive(() => send<Row>(text, params)), limit),
+    query: <Row>(text: string, params?: readonly unknown[]) =>
+      bounded(
+        exclusive(() => send<Row>(text, params)),
+        limit,
+      ),
     transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       return exclusive(async () => {
         await timed('BEGIN');

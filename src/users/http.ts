@@ -45,7 +45,10 @@ export function userLookupRoute(config: UserLookupConfig, service: UserService):
   const retryAfter = String(Math.ceil(config.retryAfter / 1000));
 
   const matches = (method: string, path: string): boolean =>
-    (method === 'GET' || method === 'HEAD') && path.length > prefix.length && path.startsWith(prefix) && !path.includes('/', prefix.length);
+    (method === 'GET' || method === 'HEAD') &&
+    path.length > prefix.length &&
+    path.startsWith(prefix) &&
+    !path.includes('/', prefix.length);
 
   const handler = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const fields = { requestId: req.portico?.id, route: USER_LOOKUP_ROUTE };

@@ -52,7 +52,9 @@ function chooseCache(config: Config, stores: Stores): UserCache | undefined {
 
 /** Opens the database and brings the table up to date (migrations, start-up check, embedded sample data). */
 async function prepareRepository(config: Config, logger: Logger): Promise<SqlUserRepository> {
-  const db: Database = await openDatabase(config.database, (err) => logger.warn({ err }, 'idle database connection failed'));
+  const db: Database = await openDatabase(config.database, (err) =>
+    logger.warn({ err }, 'idle database connection failed'),
+  );
   const repository = new SqlUserRepository(db, userSql(config.userLookup));
   try {
     if (config.database.migrate) {
@@ -88,9 +90,18 @@ export async function createUserLookup(deps: UserLookupDeps): Promise<UserLookup
   const client = stores.cacheClient;
   const subscription: Subscription | undefined =
     options.invalidationChannel !== '' && client !== undefined && cache !== undefined
-      ? subscribeInvalidations(client, options.invalidationChannel, (id) => service.invalidate(id), logger, options.errorLogInterval)
+      ? subscribeInvalidations(
+          client,
+          options.invalidationChannel,
+          (id) => service.invalidate(id),
+          logger,
+          options.errorLogInterval,
+        )
       : undefined;
-  logger.info({ database: repository.db.kind, cache: cache?.kind ?? 'off', path: config.userLookup.path }, 'user lookup ready');
+  logger.info(
+    { database: repository.db.kind, cache: cache?.kind ?? 'off', path: config.userLookup.path },
+    'user lookup ready',
+  );
   return {
     builtin: userLookupRoute(config.userLookup, service),
     service,

@@ -17,7 +17,10 @@ export function memoryCache(options: { maxEntries: number }): UserCache {
     kind: 'memory',
     async get(id): Promise<CacheRead> {
       const found = entries.get(id);
-      return { value: found === undefined ? undefined : found === ABSENT ? null : (found as UserEntry), version: versionOf(id) };
+      return {
+        value: found === undefined ? undefined : found === ABSENT ? null : (found as UserEntry),
+        version: versionOf(id),
+      };
     },
     async set(id: string, value: Lookup, ttlMs: number, version: string) {
       if (versionOf(id) !== version) return false;

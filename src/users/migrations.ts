@@ -16,13 +16,19 @@ export async function migrate(db: Database, sql: UserSql): Promise<number[]> {
       `CREATE TABLE IF NOT EXISTS ${sql.migrationsTable} (target text NOT NULL, version integer NOT NULL, ` +
         'name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (target, version))',
     );
-    const rows = await tx.query<{ version: number }>(`SELECT version FROM ${sql.migrationsTable} WHERE target = $1`, [sql.target]);
+    const rows = await tx.query<{ version: number }>(`SELECT version FROM ${sql.migrationsTable} WHERE target = $1`, [
+      sql.target,
+    ]);
     const done = new Set(rows.map((row) => Number(row.version)));
     const applied: number[] = [];
     for (const migration of sql.migrations) {
       if (done.has(migration.version)) continue;
       await tx.query(migration.sql);
-      await tx.query(`INSERT INTO ${sql.migrationsTable} (target, version, name) VALUES ($1, $2, $3)`, [sql.target, migration.version, migration.name]);
+      await tx.query(`INSERT INTO ${sql.migrationsTable} (target, version, name) VALUES ($1, $2, $3)`, [
+        sql.target,
+        migration.version,
+        migration.name,
+      ]);
       applied.push(migration.version);
     }
     return applied;

@@ -39,7 +39,8 @@ export function openPostgres(config: DatabaseConfig, onIdleError?: (err: Error) 
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
-          query: async <Row>(text: string, params: readonly unknown[] = []) => (await client.query(text, params as unknown[])).rows as Row[],
+          query: async <Row>(text: string, params: readonly unknown[] = []) =>
+            (await client.query(text, params as unknown[])).rows as Row[],
         };
         const value = await work(tx);
         await client.query('COMMIT');

@@ -40,7 +40,10 @@ function clusterVersionKey(entry: string): string {
 
 export function redisCache(client: RedisClient, options: { keyPrefix: string; versionTtl: number }): UserCache {
   const key = (id: string): string => options.keyPrefix + id;
-  const versionKey = client instanceof Cluster ? (id: string): string => clusterVersionKey(key(id)) : (id: string): string => `${key(id)}:v`;
+  const versionKey =
+    client instanceof Cluster
+      ? (id: string): string => clusterVersionKey(key(id))
+      : (id: string): string => `${key(id)}:v`;
   return {
     kind: 'redis',
     async get(id): Promise<CacheRead> {
@@ -48,12 +51,25 @@ export function redisCache(client: RedisClient, options: { keyPrefix: string; ve
       return { value: decode(raw ?? null), version: version ?? '' };
     },
     async set(id, value, ttlMs, version) {
-      const stored = await client.eval(SET_IF_VERSION, 2, key(id), versionKey(id), value === null ? ABSENT : value.json, ttlMs, version);
+      const stored = await client.eval(
+        SET_IF_VERSION,
+        2,
+        key(id),
+        versionKey(id),
+        value === null ? ABSENT : value.json,
+        ttlMs,
+        version,
+      );
       return stored === 1;
     },
     async invalidate(id) {
       // The version key outlives any fill that could have read the old version (fills have a deadline).
-      const results = await client.multi().incr(versionKey(id)).pexpire(versionKey(id), options.versionTtl).del(key(id)).exec();
+      const results = await client
+        .multi()
+        .incr(versionKey(id))
+        .pexpire(versionKey(id), options.versionTtl)
+        .del(key(id))
+        .exec();
       const failed = results?.find(([err]) => err !== null);
       if (results === null || failed !== undefined) throw failed?.[0] ?? new Error('redis transaction aborted');
     },

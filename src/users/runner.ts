@@ -35,7 +35,10 @@ export function deferredRunner(defaultTimeout: number): DeferredRunner {
   return {
     submit(task, opts) {
       const settled = run(task, opts?.timeout ?? defaultTimeout);
-      const tracked = settled.then(() => undefined, () => undefined);
+      const tracked = settled.then(
+        () => undefined,
+        () => undefined,
+      );
       pending.add(tracked);
       void tracked.finally(() => pending.delete(tracked));
       return settled;

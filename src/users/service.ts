@@ -79,7 +79,11 @@ export function createUserService(deps: UserServiceDeps): UserService {
   const random = deps.random ?? Math.random;
   const flights = new Map<string, Promise<Shared>>();
   const fills = new Set<Promise<void>>();
-  const warnCache = throttledWarn(deps.logger, 'user cache failed; answering from the database', options.errorLogInterval);
+  const warnCache = throttledWarn(
+    deps.logger,
+    'user cache failed; answering from the database',
+    options.errorLogInterval,
+  );
   const warnDb = throttledWarn(deps.logger, 'user database unavailable', options.errorLogInterval);
   const cacheFailed = (err: unknown, op: string): void => {
     metrics.cache('error');
@@ -90,7 +94,9 @@ export function createUserService(deps: UserServiceDeps): UserService {
   const query = async (id: string): Promise<Lookup> => {
     const started = performance.now();
     try {
-      const user = await traced('db.query', { 'db.operation.name': 'SELECT', 'portico.user.id': id }, () => repository.findById(id));
+      const user = await traced('db.query', { 'db.operation.name': 'SELECT', 'portico.user.id': id }, () =>
+        repository.findById(id),
+      );
       metrics.dbQuery((performance.now() - started) / 1000, true);
       return user === undefined ? null : entryOf(user);
     } catch (err) {
@@ -177,7 +183,10 @@ export function createUserService(deps: UserServiceDeps): UserService {
         await cache.invalidate(id);
       } catch (err) {
         metrics.cache('error');
-        throw wrapError(err, 'PORTICO_STORE_UNAVAILABLE', 'user cache invalidation failed', { userId: id, cache: cache.kind });
+        throw wrapError(err, 'PORTICO_STORE_UNAVAILABLE', 'user cache invalidation failed', {
+          userId: id,
+          cache: cache.kind,
+        });
       }
     },
     async close() {

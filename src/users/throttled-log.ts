@@ -6,7 +6,12 @@ import type { Logger } from 'pino';
 
 export type ThrottledWarn = (err: unknown, fields?: Record<string, unknown>) => void;
 
-export function throttledWarn(logger: Logger, message: string, intervalMs: number, now: () => number = Date.now): ThrottledWarn {
+export function throttledWarn(
+  logger: Logger,
+  message: string,
+  intervalMs: number,
+  now: () => number = Date.now,
+): ThrottledWarn {
   let last = Number.NEGATIVE_INFINITY;
   let suppressed = 0;
   return (err, fields) => {

@@ -37,7 +37,10 @@ export function parseUserId(raw: string): string | undefined {
 /** Like parseUserId, for callers that must fail (admin invalidation, pub/sub). */
 export function requireUserId(raw: string): string {
   const id = parseUserId(raw);
-  if (id === undefined) throw new PorticoError('PORTICO_INVALID_USER_ID', 'user id must be a positive integer', { context: { userId: raw.slice(0, 40) } });
+  if (id === undefined)
+    throw new PorticoError('PORTICO_INVALID_USER_ID', 'user id must be a positive integer', {
+      context: { userId: raw.slice(0, 40) },
+    });
   return id;
 }
 

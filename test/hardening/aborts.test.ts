@@ -44,7 +44,11 @@ async function setup() {
 
 function abortUpload(url: string, afterBytes: number): Promise<void> {
   return new Promise((resolve) => {
-    const req = http.request(url, { method: 'PUT', agent: false, headers: { 'content-length': String(100 * CHUNK.length) } });
+    const req = http.request(url, {
+      method: 'PUT',
+      agent: false,
+      headers: { 'content-length': String(100 * CHUNK.length) },
+    });
     req.on('error', () => resolve());
     let sent = 0;
     const pump = (): void => {
@@ -97,7 +101,9 @@ describe('client aborts', () => {
     const { up, p, outcomes, released } = await setup();
     const url = p.portico.proxyUrl;
     await Promise.all(
-      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? abortUpload(`${url}/upload`, 2 * CHUNK.length) : abortDownload(`${url}/download`, CHUNK.length))),
+      Array.from({ length: 40 }, (_, i) =>
+        i % 2 === 0 ? abortUpload(`${url}/upload`, 2 * CHUNK.length) : abortDownload(`${url}/download`, CHUNK.length),
+      ),
     );
     await settlesTo(() => outcomes.length, 40, 'all 40 upstream exchanges to end', 5000);
     expect(outcomes.filter((o) => o.endsWith('finished'))).toEqual([]);

@@ -21,20 +21,48 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const ROUTE = 'routes:\n  - name: a\n    upstream: http://127.0.0.1:1\n';
 
 const HOSTILE: ReadonlyArray<[string, string, RegExp]> = [
-  ['billion laughs', ['a: &a [x,x,x,x,x,x,x,x,x]', ...'bcdefgh'.split('').map((n, i) => `${n}: &${n} [${`*${'abcdefgh'[i]},`.repeat(9).slice(0, -1)}]`), 'routes: *h'].join('\n'), /Excessive alias count/],
-  ['many plain aliases', `x: &a http://127.0.0.1:1\n${Array.from({ length: 500 }, (_, i) => `y${i}: *a`).join('\n')}\n`, /Excessive alias count/],
+  [
+    'billion laughs',
+    [
+      'a: &a [x,x,x,x,x,x,x,x,x]',
+      ...'bcdefgh'.split('').map((n, i) => `${n}: &${n} [${`*${'abcdefgh'[i]},`.repeat(9).slice(0, -1)}]`),
+      'routes: *h',
+    ].join('\n'),
+    /Excessive alias count/,
+  ],
+  [
+    'many plain aliases',
+    `x: &a http://127.0.0.1:1\n${Array.from({ length: 500 }, (_, i) => `y${i}: *a`).join('\n')}\n`,
+    /Excessive alias count/,
+  ],
   ['merge key bomb', 'b: &b { name: a, upstream: "http://127.0.0.1:1" }\nroutes:\n  - <<: *b\n', /unknown key "<<"/],
   ['over 1 MiB', `${ROUTE}# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`, /file is \d+ bytes; the limit is 1048576/],
   ['deep nesting', `routes: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`, /Maximum call stack|nest|depth/i],
-  ['custom scalar tag', 'routes:\n  - name: a\n    upstream: !!js/function "function () { process.exit(1) }"\n', /Unresolved tag/],
+  [
+    'custom scalar tag',
+    'routes:\n  - name: a\n    upstream: !!js/function "function () { process.exit(1) }"\n',
+    /Unresolved tag/,
+  ],
   ['local tag', 'routes:\n  - name: !shell "rm -rf /"\n    upstream: http://127.0.0.1:1\n', /tag/],
   ['verbatim tag', 'routes:\n  - name: !<tag:evil.example,2024:x> a\n    upstream: http://127.0.0.1:1\n', /tag/],
   ['tag on a collection', 'routes: !!python/object:os.system\n  - name: a\n    upstream: http://127.0.0.1:1\n', /tag/],
   ['top-level __proto__', '__proto__:\n  polluted: true\nroutes: []\n', /key "__proto__" is not allowed/],
   ['quoted nested __proto__', `${ROUTE}    "__proto__": { polluted: true }\n`, /key "__proto__" is not allowed/],
-  ['__proto__ as a policy name', 'rateLimits:\n  __proto__: { limit: 1, window: 1s }\n', /key "__proto__" is not allowed/],
-  ['constructor as a policy name', 'rateLimits:\n  constructor: { limit: 1, window: 1s }\n', /key "constructor" is not allowed/],
-  ['prototype key in a flow map', 'rateLimits: { prototype: { limit: 1, window: 1s } }\n', /key "prototype" is not allowed/],
+  [
+    '__proto__ as a policy name',
+    'rateLimits:\n  __proto__: { limit: 1, window: 1s }\n',
+    /key "__proto__" is not allowed/,
+  ],
+  [
+    'constructor as a policy name',
+    'rateLimits:\n  constructor: { limit: 1, window: 1s }\n',
+    /key "constructor" is not allowed/,
+  ],
+  [
+    'prototype key in a flow map',
+    'rateLimits: { prototype: { limit: 1, window: 1s } }\n',
+    /key "prototype" is not allowed/,
+  ],
   ['NUL byte', `${ROUTE}\u0000\n`, /.+/],
 ];
 
@@ -69,21 +97,33 @@ describe('no regular expression can hang the event loop', () => {
     `${'a.'.repeat(25_000)}:${'9'.repeat(1000)}`,
     `${'-'.repeat(1_048_576)}!`,
   ];
-  const fakeRequest = (host: string) => ({ headers: { host }, rawHeaders: ['Host', host] }) as unknown as IncomingMessage;
+  const fakeRequest = (host: string) =>
+    ({ headers: { host }, rawHeaders: ['Host', host] }) as unknown as IncomingMessage;
 
-  it.each(ATTACKS.map((text) => [text.length, text]))('request-path checks finish fast on %d adversarial characters', (_length, text) => {
-    const started = performance.now();
-    safePath(text);
-    safePath(`/${text}`);
-    hostIssue(fakeRequest(text));
-    saneRequestId(text);
-    expect(performance.now() - started).toBeLessThan(50);
-  });
+  it.each(ATTACKS.map((text) => [text.length, text]))(
+    'request-path checks finish fast on %d adversarial characters',
+    (_length, text) => {
+      const started = performance.now();
+      safePath(text);
+      safePath(`/${text}`);
+      hostIssue(fakeRequest(text));
+      saneRequestId(text);
+      expect(performance.now() - started).toBeLessThan(50);
+    },
+  );
 
   it('config validation of adversarial strings finishes fast', () => {
     const started = performance.now();
     const result = configSchema.safeParse({
-      routes: [{ name: `${'a'.repeat(50_000)}!`, upstream: 'http://127.0.0.1:1', middleware: [{ headers: { request: { set: { [`${'a'.repeat(50_000)}\u0000`]: `${'x'.repeat(50_000)}\u0000` } } } }] }],
+      routes: [
+        {
+          name: `${'a'.repeat(50_000)}!`,
+          upstream: 'http://127.0.0.1:1',
+          middleware: [
+            { headers: { request: { set: { [`${'a'.repeat(50_000)}\u0000`]: `${'x'.repeat(50_000)}\u0000` } } } },
+          ],
+        },
+      ],
       rateLimits: { [`${'a'.repeat(50_000)}!`]: { key: `header:${'a'.repeat(50_000)}!`, limit: 1, window: '1s' } },
       telemetry: { logs: { redact: [`${'a.'.repeat(25_000)}!`, `${'[*]'.repeat(16_000)}x`] } },
     });

@@ -34,7 +34,17 @@ const boomKind = defineKind({
   },
 });
 
-const FORBIDDEN = [/\bat .+:\d+:\d+/, /node:internal/, /\bError:/, /\bE(?:CONN|ADDR|HOST|NET|PIPE|TIMEDOUT|AI_|NOTFOUND)/, /10\.1\.2\.3/, /db\.internal/, /\/srv\//, /\.ts\b/, /127\.0\.0\.1:\d+/];
+const FORBIDDEN = [
+  /\bat .+:\d+:\d+/,
+  /node:internal/,
+  /\bError:/,
+  /\bE(?:CONN|ADDR|HOST|NET|PIPE|TIMEDOUT|AI_|NOTFOUND)/,
+  /10\.1\.2\.3/,
+  /db\.internal/,
+  /\/srv\//,
+  /\.ts\b/,
+  /127\.0\.0\.1:\d+/,
+];
 
 describe('error responses disclose nothing internal', () => {
   const exchanges: Array<[string, string]> = [];
@@ -86,7 +96,11 @@ describe('error responses disclose nothing internal', () => {
       ['middleware passes to next', 'GET /next/x HTTP/1.1\r\nHost: x\r\n\r\n'],
     ];
     // Connection: close makes each exchange end when its answer does (the malformed ones are closed anyway).
-    for (const [name, payload] of cases) exchanges.push([name, (await rawExchange(port, payload.replace('Host: x\r\n', 'Host: x\r\nConnection: close\r\n'), 1500)).text]);
+    for (const [name, payload] of cases)
+      exchanges.push([
+        name,
+        (await rawExchange(port, payload.replace('Host: x\r\n', 'Host: x\r\nConnection: close\r\n'), 1500)).text,
+      ]);
     closers.push(() => portico.shutdown());
   });
 

@@ -24,7 +24,9 @@ describe('upstream refuses', () => {
   it('answers 502 every time and holds no socket, however often it is asked', async () => {
     const port = await closedPort();
     const p = await portico(route(`http://127.0.0.1:${port}`));
-    const statuses = await Promise.all(Array.from({ length: 20 }, () => request(`${p.portico.proxyUrl}/x`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, () => request(`${p.portico.proxyUrl}/x`).then((r) => r.status)),
+    );
     expect(new Set(statuses)).toEqual(new Set([502]));
     expect(agentSockets(port)).toBe(0);
     await settlesTo(() => connections(p.server()), 0, 'Portico client connections');
@@ -39,7 +41,11 @@ describe('upstream resets and cuts', () => {
     const res = await request(`${p.portico.proxyUrl}/x`, { method: 'POST', body: 'payload' });
     expect(res.status).toBe(502);
     expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(res.body)).toMatchObject({ code: 'PORTICO_UPSTREAM_RESET', route: 'api', requestId: res.headers['x-request-id'] });
+    expect(JSON.parse(res.body)).toMatchObject({
+      code: 'PORTICO_UPSTREAM_RESET',
+      route: 'api',
+      requestId: res.headers['x-request-id'],
+    });
     await settlesTo(() => fault.open(), 0, 'fault proxy connections');
   });
 
@@ -181,14 +187,17 @@ describe('retries: idempotent only, before any response byte, at most once', () 
     return { up, fault, url: p.portico.proxyUrl, staleSocket };
   }
 
-  it.each(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])('replays a bodiless %s once on a fresh connection', async (method) => {
-    const { up, fault, url, staleSocket } = await stalePool();
-    const before = await staleSocket();
-    const res = await request(`${url}/m`, { method });
-    expect(res.status).toBe(200);
-    expect(fault.accepted() - before).toBe(1);
-    expect(up.received.filter((r) => r.url === '/m')).toHaveLength(1);
-  });
+  it.each(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])(
+    'replays a bodiless %s once on a fresh connection',
+    async (method) => {
+      const { up, fault, url, staleSocket } = await stalePool();
+      const before = await staleSocket();
+      const res = await request(`${url}/m`, { method });
+      expect(res.status).toBe(200);
+      expect(fault.accepted() - before).toBe(1);
+      expect(up.received.filter((r) => r.url === '/m')).toHaveLength(1);
+    },
+  );
 
   it.each([
     ['POST', undefined],

@@ -23,7 +23,8 @@ describe('Connection nomination cannot strip what Portico sets', () => {
       res.end('ok');
     });
     const p = await portico(`routes:\n  - name: api\n    upstream: ${up.url}\n`);
-    const nominated = 'close, X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Request-Id, Host, Content-Length, Traceparent, X-Secret';
+    const nominated =
+      'close, X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto, X-Request-Id, Host, Content-Length, Traceparent, X-Secret';
     const res = await rawExchange(
       p.port,
       'POST /x HTTP/1.1\r\nHost: app.example\r\n' +
@@ -46,12 +47,21 @@ describe('Connection nomination cannot strip what Portico sets', () => {
       'x-request-id': requestId,
       'content-length': '5',
     });
-    for (const name of ['x-secret', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding']) {
+    for (const name of [
+      'x-secret',
+      'keep-alive',
+      'proxy-connection',
+      'proxy-authorization',
+      'te',
+      'trailer',
+      'upgrade',
+      'transfer-encoding',
+    ]) {
       expect([name, headers[name]]).toEqual([name, undefined]);
     }
   });
 
-  it('in the response: drops what the upstream nominates, keeps Portico\'s request id and the framing', async () => {
+  it("in the response: drops what the upstream nominates, keeps Portico's request id and the framing", async () => {
     const up = await upstream((_req, res) => {
       res.writeHead(200, {
         connection: 'X-Request-Id, Content-Length, X-Internal',
@@ -75,7 +85,14 @@ describe('Connection nomination cannot strip what Portico sets', () => {
 });
 
 describe('a client cannot pick its identity through X-Forwarded-For', () => {
-  const FORGED = ['10.0.0.1', '198.51.100.7', '198.51.100.8, 10.0.0.1', 'unknown', '::ffff:203.0.113.1', `${'1.1.1.1, '.repeat(200)}9.9.9.9`];
+  const FORGED = [
+    '10.0.0.1',
+    '198.51.100.7',
+    '198.51.100.8, 10.0.0.1',
+    'unknown',
+    '::ffff:203.0.113.1',
+    `${'1.1.1.1, '.repeat(200)}9.9.9.9`,
+  ];
 
   it('from an untrusted peer: replaced for the upstream, and the rate-limit key stays the peer', async () => {
     const xff: string[] = [];
@@ -86,7 +103,8 @@ describe('a client cannot pick its identity through X-Forwarded-For', () => {
     const yaml = `${serverSection('  trustedProxies: [10.0.0.0/8]\n')}rateLimits:\n  per-client: { key: ip, limit: 2, window: 1m }\nroutes:\n  - name: api\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: per-client\n`;
     const p = await portico(yaml);
     const statuses: number[] = [];
-    for (const value of FORGED) statuses.push((await request(`${p.portico.proxyUrl}/x`, { headers: { 'x-forwarded-for': value } })).status);
+    for (const value of FORGED)
+      statuses.push((await request(`${p.portico.proxyUrl}/x`, { headers: { 'x-forwarded-for': value } })).status);
     expect(statuses).toEqual([200, 200, 429, 429, 429, 429]);
     expect(xff).toEqual(['127.0.0.1', '127.0.0.1']);
   });

@@ -54,13 +54,18 @@ describe('oversized headers', () => {
 describe('oversized bodies (route maxBodySize: 1000)', () => {
   const uploadRoute = async () => {
     const { up, seen } = await recordingUpstream();
-    const p = await portico(`routes:\n  - name: upload\n    maxBodySize: 1000\n    timeout: 10s\n    upstream: ${up.url}\n`);
+    const p = await portico(
+      `routes:\n  - name: upload\n    maxBodySize: 1000\n    timeout: 10s\n    upstream: ${up.url}\n`,
+    );
     return { up, seen, p };
   };
 
   it('refuses a declared Content-Length over the limit with 413 before contacting the upstream', async () => {
     const { up, seen, p } = await uploadRoute();
-    const res = await rawExchange(p.port, `POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n${'b'.repeat(1001)}`);
+    const res = await rawExchange(
+      p.port,
+      `POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n${'b'.repeat(1001)}`,
+    );
     expect(res.text).toMatch(/^HTTP\/1\.1 413 /);
     expect(res.text).toContain('"code":"PORTICO_PAYLOAD_TOO_LARGE"');
     expect(res.closed).toBe(true);
@@ -69,7 +74,10 @@ describe('oversized bodies (route maxBodySize: 1000)', () => {
 
   it('forwards a chunked body under the limit whole', async () => {
     const { up, seen, p } = await uploadRoute();
-    const res = await rawExchange(p.port, 'POST /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n');
+    const res = await rawExchange(
+      p.port,
+      'POST /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
     expect(res.text).toMatch(/^HTTP\/1\.1 200 /);
     expect(res.text).toContain('got 8');
     expect(seen).toEqual([{ url: '/u', bytes: 8, outcome: 'complete' }]);
@@ -109,7 +117,11 @@ describe('oversized bodies (route maxBodySize: 1000)', () => {
 
   it('lets a Node client read the 413 as a response, not a reset', async () => {
     const { p } = await uploadRoute();
-    const req = http.request(`${p.portico.proxyUrl}/u`, { method: 'POST', agent: false, headers: { 'content-length': '5000' } });
+    const req = http.request(`${p.portico.proxyUrl}/u`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-length': '5000' },
+    });
     req.on('error', () => undefined);
     req.end('x'.repeat(5000));
     const [res] = (await once(req, 'response')) as [http.IncomingMessage];

@@ -14,7 +14,9 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('slowloris', () => {
   it('closes connections whose headers trickle in, within headersTimeout + check interval, while serving others', async () => {
     const up = await upstream();
-    const p = await portico(`${serverSection('  headersTimeout: 500ms\n  connectionsCheckingInterval: 100ms\n')}routes:\n  - name: api\n    upstream: ${up.url}\n`);
+    const p = await portico(
+      `${serverSection('  headersTimeout: 500ms\n  connectionsCheckingInterval: 100ms\n')}routes:\n  - name: api\n    upstream: ${up.url}\n`,
+    );
     const attackers = await Promise.all(Array.from({ length: 20 }, () => rawSocket(p.port)));
     const started = Date.now();
     const header = 'X-Slow: ' + 'a'.repeat(60);
@@ -41,7 +43,9 @@ describe('slowloris', () => {
 
   it('also closes a connection that sends nothing at all after connecting', async () => {
     const up = await upstream();
-    const p = await portico(`${serverSection('  headersTimeout: 500ms\n  connectionsCheckingInterval: 100ms\n')}routes:\n  - name: api\n    upstream: ${up.url}\n`);
+    const p = await portico(
+      `${serverSection('  headersTimeout: 500ms\n  connectionsCheckingInterval: 100ms\n')}routes:\n  - name: api\n    upstream: ${up.url}\n`,
+    );
     const idle = await rawSocket(p.port);
     idle.socket.write('G');
     expect(await within(idle.closed, 2000)).toBe(true);
@@ -74,29 +78,34 @@ describe('slow request bodies (bodyIdleTimeout: 300ms)', () => {
         if (!req.complete) outcomes.push(`${req.url} aborted`);
       });
     });
-    const p = await portico(`${serverSection('  bodyIdleTimeout: 300ms\n')}routes:\n  - name: api\n    timeout: 10s\n    upstream: ${up.url}\n`);
+    const p = await portico(
+      `${serverSection('  bodyIdleTimeout: 300ms\n')}routes:\n  - name: api\n    timeout: 10s\n    upstream: ${up.url}\n`,
+    );
     return { up, p, outcomes };
   }
 
   it.each([
     ['Content-Length', 'Content-Length: 100\r\n\r\n0123456789'],
     ['chunked', 'Transfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n'],
-  ])('answers 408 problem+json to a %s body that stalls, closes, and aborts the upstream request', async (_name, rest) => {
-    const { up, p, outcomes } = await setup();
-    const client = await rawSocket(p.port);
-    const started = Date.now();
-    client.socket.write(`POST /stall HTTP/1.1\r\nHost: x\r\n${rest}`);
-    expect(await within(client.closed, 3000)).toBe(true);
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1500); // the route timeout is 10s: the idle timeout did this
-    expect(client.text()).toMatch(/^HTTP\/1\.1 408 /);
-    expect(client.text()).toContain('application/problem+json');
-    expect(client.text()).toContain('"code":"PORTICO_REQUEST_TIMEOUT"');
-    await settlesTo(() => outcomes.join(), '/stall aborted', 'upstream request aborted', 2000);
-    await settlesTo(() => connections(up.server), 0, 'upstream connections');
-    await settlesTo(() => connections(p.server()), 0, 'Portico connections');
-  });
+  ])(
+    'answers 408 problem+json to a %s body that stalls, closes, and aborts the upstream request',
+    async (_name, rest) => {
+      const { up, p, outcomes } = await setup();
+      const client = await rawSocket(p.port);
+      const started = Date.now();
+      client.socket.write(`POST /stall HTTP/1.1\r\nHost: x\r\n${rest}`);
+      expect(await within(client.closed, 3000)).toBe(true);
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      expect(elapsed).toBeLessThan(1500); // the route timeout is 10s: the idle timeout did this
+      expect(client.text()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(client.text()).toContain('application/problem+json');
+      expect(client.text()).toContain('"code":"PORTICO_REQUEST_TIMEOUT"');
+      await settlesTo(() => outcomes.join(), '/stall aborted', 'upstream request aborted', 2000);
+      await settlesTo(() => connections(up.server), 0, 'upstream connections');
+      await settlesTo(() => connections(p.server()), 0, 'Portico connections');
+    },
+  );
 
   it('lets a body that trickles but keeps moving through whole', async () => {
     const { p, outcomes } = await setup();

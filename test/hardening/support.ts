@@ -21,7 +21,10 @@ export async function stopAll(): Promise<void> {
   for (const close of closers.splice(0).reverse()) await close();
 }
 
-export async function upstream(handler?: UpstreamHandler, options?: { keepAliveTimeout?: number }): Promise<TestUpstream> {
+export async function upstream(
+  handler?: UpstreamHandler,
+  options?: { keepAliveTimeout?: number },
+): Promise<TestUpstream> {
   const started = await startUpstream(handler, options);
   closers.push(() => started.close());
   return started;
@@ -82,7 +85,12 @@ export function agentSockets(port: number): number {
 }
 
 /** Polls a (possibly async) reading until it equals `expected`; rejects with the last value after `timeoutMs`. */
-export async function settlesTo<T>(read: () => T | Promise<T>, expected: T, what: string, timeoutMs = 5000): Promise<void> {
+export async function settlesTo<T>(
+  read: () => T | Promise<T>,
+  expected: T,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = await read();
   while (last !== expected) {
@@ -93,7 +101,9 @@ export async function settlesTo<T>(read: () => T | Promise<T>, expected: T, what
 }
 
 /** An open raw socket to Portico that collects what comes back and tells when it closed. */
-export async function rawSocket(port: number): Promise<{ socket: net.Socket; text: () => string; closed: Promise<void> }> {
+export async function rawSocket(
+  port: number,
+): Promise<{ socket: net.Socket; text: () => string; closed: Promise<void> }> {
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   let text = '';

@@ -75,8 +75,15 @@ describe('path tricks', () => {
 
   it('controls: the plain paths route where they should, through their chains', async () => {
     const paths = ['/login/x', '/public/x', '/app/x', '/public/a.b/c..d/.well-known', '/app/x?next=//evil/%2e%2e'];
-    for (const path of paths) expect((await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).text).toMatch(/^HTTP\/1\.1 200 /);
-    expect(seen.private).toEqual(['/login/x chain=login', '/app/x chain=undefined', '/app/x?next=//evil/%2e%2e chain=undefined']);
+    for (const path of paths)
+      expect((await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).text).toMatch(
+        /^HTTP\/1\.1 200 /,
+      );
+    expect(seen.private).toEqual([
+      '/login/x chain=login',
+      '/app/x chain=undefined',
+      '/app/x?next=//evil/%2e%2e chain=undefined',
+    ]);
     expect(seen.public).toEqual(['/public/x', '/public/a.b/c..d/.well-known']);
   });
 
@@ -104,7 +111,11 @@ describe('upstreams come only from the config', () => {
       urls.push(req.url ?? '');
       res.end('configured');
     });
-    port = (await portico(`routes:\n  - name: api\n    match: { pathPrefix: /api }\n    stripPrefix: true\n    upstream: ${up.url}\n`)).port;
+    port = (
+      await portico(
+        `routes:\n  - name: api\n    match: { pathPrefix: /api }\n    stripPrefix: true\n    upstream: ${up.url}\n`,
+      )
+    ).port;
   });
 
   afterEach(() => {
@@ -112,7 +123,11 @@ describe('upstreams come only from the config', () => {
   });
 
   it('refuses absolute-form targets, with or without a matching Host', async () => {
-    for (const line of [`GET http://${target}/api/x HTTP/1.1`, `GET https://${target}/api/x HTTP/1.1`, `GET //${target}/api/x HTTP/1.1`]) {
+    for (const line of [
+      `GET http://${target}/api/x HTTP/1.1`,
+      `GET https://${target}/api/x HTTP/1.1`,
+      `GET //${target}/api/x HTTP/1.1`,
+    ]) {
       for (const host of ['x', target]) {
         const res = await rawExchange(port, `${line}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
         expect(res.text).toMatch(/^HTTP\/1\.1 400 /);
@@ -122,7 +137,10 @@ describe('upstreams come only from the config', () => {
   });
 
   it('refuses CONNECT and an asterisk-form target, and opens no tunnel', async () => {
-    const connect = await rawExchange(port, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+    const connect = await rawExchange(
+      port,
+      `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: ${target}\r\n\r\n`,
+    );
     expect(connect.closed).toBe(true);
     expect(connect.text).not.toMatch(/^HTTP\/1\.1 200 /);
     const star = await rawExchange(port, `OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
@@ -159,12 +177,19 @@ describe('upstreams come only from the config', () => {
   });
 
   it('refuses an upgrade with an absolute-form target, and sends one with a foreign Host to the configured upstream', async () => {
-    const absolute = await rawExchange(port, `GET http://${target}/api/ws HTTP/1.1\r\nHost: ${target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const absolute = await rawExchange(
+      port,
+      `GET http://${target}/api/ws HTTP/1.1\r\nHost: ${target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     expect(absolute.closed).toBe(true);
     expect(absolute.text).toBe('');
     const before = urls.length;
     // The upstream is a plain HTTP server: it answers the upgrade request as a normal request.
-    await rawExchange(port, `GET /api/ws HTTP/1.1\r\nHost: ${target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`, 500);
+    await rawExchange(
+      port,
+      `GET /api/ws HTTP/1.1\r\nHost: ${target}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      500,
+    );
     expect(urls.length - before).toBeLessThanOrEqual(1);
   });
 });

@@ -30,7 +30,12 @@ export function dockerfileContract(): DockerfileContract {
     for (const [, name, value] of line.slice(4).matchAll(/([A-Z_]+)=(\S+)/g)) env[name as string] = value as string;
   }
   const exposed = (/^EXPOSE (.+)$/m.exec(runtime)?.[1] ?? '').split(/\s+/).map(Number);
-  return { env, exposed, stopSignal: /^STOPSIGNAL (\S+)$/m.exec(runtime)?.[1], user: /^USER (\S+)$/m.exec(runtime)?.[1] };
+  return {
+    env,
+    exposed,
+    stopSignal: /^STOPSIGNAL (\S+)$/m.exec(runtime)?.[1],
+    user: /^USER (\S+)$/m.exec(runtime)?.[1],
+  };
 }
 
 /** Loads config text the way `portico serve` would, with `env` as the process environment. */

@@ -9,12 +9,17 @@ export interface RawResponse {
   readonly body: string;
 }
 
-export function request(url: string, options: http.RequestOptions & { body?: string | Buffer } = {}): Promise<RawResponse> {
+export function request(
+  url: string,
+  options: http.RequestOptions & { body?: string | Buffer } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { agent: false, ...options }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
       res.on('aborted', () => reject(new Error('response aborted')));
     });
@@ -24,7 +29,11 @@ export function request(url: string, options: http.RequestOptions & { body?: str
 }
 
 /** Sends raw bytes on a fresh socket and collects everything until the server closes or `untilMs` passes. */
-export async function rawExchange(port: number, payload: string, untilMs = 2000): Promise<{ text: string; closed: boolean }> {
+export async function rawExchange(
+  port: number,
+  payload: string,
+  untilMs = 2000,
+): Promise<{ text: string; closed: boolean }> {
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   let text = '';

@@ -23,7 +23,11 @@ export interface MirrorStack {
 }
 
 export async function startMirrorStack(routes: unknown[], pool: Partial<WorkerPoolConfig> = {}): Promise<MirrorStack> {
-  const config = configSchema.parse({ server: { listen: '127.0.0.1:0', admin: '127.0.0.1:0' }, routes, workerPool: pool });
+  const config = configSchema.parse({
+    server: { listen: '127.0.0.1:0', admin: '127.0.0.1:0' },
+    routes,
+    workerPool: pool,
+  });
   const logger = pino({ level: 'silent' });
   const agents = createAgentPool({ maxSockets: 64, idleTimeout: 1000 });
   const workers = new WorkerPool({ ...config.workerPool, logger });
@@ -64,13 +68,22 @@ export interface ShadowHit {
 }
 
 /** A shadow upstream that records each request and calls `onHit`, which decides whether (and how) to answer. */
-export async function startShadow(onHit: (hit: ShadowHit) => void): Promise<{ url: string; hits: ShadowHit[]; close(): Promise<void> }> {
+export async function startShadow(
+  onHit: (hit: ShadowHit) => void,
+): Promise<{ url: string; hits: ShadowHit[]; close(): Promise<void> }> {
   const hits: ShadowHit[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const hit = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), res, req };
+      const hit = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+        res,
+        req,
+      };
       hits.push(hit);
       onHit(hit);
     });
@@ -104,12 +117,18 @@ export function call(
   options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer | string[] } = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     // An array is written chunk by chunk (with chunked framing when no content-length is set).
     if (Array.isArray(options.body)) for (const part of options.body) req.write(part);

@@ -32,7 +32,11 @@ export function pool(overrides: Partial<WorkerPoolOptions> = {}): WorkerPool {
 }
 
 /** A task that waits for its deferred; records the signal it was given. */
-export function held<T = void>(): { task: (signal: AbortSignal) => Promise<T>; gate: Deferred<T>; signals: AbortSignal[] } {
+export function held<T = void>(): {
+  task: (signal: AbortSignal) => Promise<T>;
+  gate: Deferred<T>;
+  signals: AbortSignal[];
+} {
   const gate = deferred<T>();
   const signals: AbortSignal[] = [];
   return {

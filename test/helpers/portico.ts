@@ -18,6 +18,9 @@ export function testConfig(yaml: string, env: Record<string, string> = {}): Conf
   return loadConfigText(text, 'test.yaml', { registry: defaultRegistry, env });
 }
 
-export async function startTestPortico(yaml: string, options: Omit<PorticoOptions, 'config'> & { env?: Record<string, string> } = {}): Promise<Portico> {
+export async function startTestPortico(
+  yaml: string,
+  options: Omit<PorticoOptions, 'config'> & { env?: Record<string, string> } = {},
+): Promise<Portico> {
   return startPortico({ logger: silentLogger, ...options, config: testConfig(yaml, options.env) });
 }

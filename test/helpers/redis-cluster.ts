@@ -69,7 +69,11 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
   }
 }
 
-async function startNodes(count: number, dir: string, args: (port: number) => readonly string[]): Promise<Array<{ port: number; child: ChildProcess }>> {
+async function startNodes(
+  count: number,
+  dir: string,
+  args: (port: number) => readonly string[],
+): Promise<Array<{ port: number; child: ChildProcess }>> {
   const taken = new Set<number>();
   const started: Array<{ port: number; child: ChildProcess }> = [];
   try {
@@ -77,7 +81,10 @@ async function startNodes(count: number, dir: string, args: (port: number) => re
       const port = await spareNodePort(taken);
       taken.add(port);
       // A replica's first sync starts at once, not after the default 5s pause of a diskless sync.
-      started.push({ port, child: await launch(port, { args: ['--dir', dir, '--repl-diskless-sync-delay', '0', ...args(port)] }) });
+      started.push({
+        port,
+        child: await launch(port, { args: ['--dir', dir, '--repl-diskless-sync-delay', '0', ...args(port)] }),
+      });
     }
   } catch (err) {
     for (const { child } of started) await stop(child);
@@ -89,10 +96,14 @@ async function startNodes(count: number, dir: string, args: (port: number) => re
 /** Waits until every replica among `nodes` has finished its first sync (a replica that has not cannot take over). */
 async function replicasInSync(nodes: readonly NodeProcess[]): Promise<void> {
   for (const node of nodes) {
-    await until(async () => {
-      const info = await redisCli(['-p', String(node.port), 'info', 'replication']);
-      return info.includes('role:master') || info.includes('master_link_status:up');
-    }, 15_000, `${node.address} to finish its first sync`);
+    await until(
+      async () => {
+        const info = await redisCli(['-p', String(node.port), 'info', 'replication']);
+        return info.includes('role:master') || info.includes('master_link_status:up');
+      },
+      15_000,
+      `${node.address} to finish its first sync`,
+    );
   }
 }
 
@@ -124,10 +135,14 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<D
   const { masters = 3, replicas = 0, nodeTimeout = 1000, requireFullCoverage = true } = options;
   const dir = await mkdtemp(join(tmpdir(), 'portico-cluster-'));
   const started = await startNodes(masters * (1 + replicas), dir, (port) => [
-    '--cluster-enabled', 'yes',
-    '--cluster-config-file', `nodes-${port}.conf`,
-    '--cluster-node-timeout', String(nodeTimeout),
-    '--cluster-require-full-coverage', requireFullCoverage ? 'yes' : 'no',
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    `nodes-${port}.conf`,
+    '--cluster-node-timeout',
+    String(nodeTimeout),
+    '--cluster-require-full-coverage',
+    requireFullCoverage ? 'yes' : 'no',
   ]).catch(async (err: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw err;
@@ -135,9 +150,16 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<D
   const cluster = deployment(started, dir);
   try {
     const addresses = cluster.nodes.map((node) => node.address);
-    await redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], 30_000);
+    await redisCli(
+      ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'],
+      30_000,
+    );
     for (const node of cluster.nodes) {
-      await until(async () => (await redisCli(['-p', String(node.port), 'cluster', 'info'])).includes('cluster_state:ok'), 15_000, `${node.address} cluster_state:ok`);
+      await until(
+        async () => (await redisCli(['-p', String(node.port), 'cluster', 'info'])).includes('cluster_state:ok'),
+        15_000,
+        `${node.address} cluster_state:ok`,
+      );
     }
     await replicasInSync(cluster.nodes);
     return cluster;
@@ -151,7 +173,11 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<D
  * A master with `replicas` replicas and `sentinels` sentinels monitoring it as `name` (quorum 1). Resolves once
  * every sentinel knows the master and all replicas.
  */
-export async function startRedisSentinels(options: { name: string; replicas?: number; sentinels?: number }): Promise<Deployment & { sentinels: readonly NodeProcess[] }> {
+export async function startRedisSentinels(options: {
+  name: string;
+  replicas?: number;
+  sentinels?: number;
+}): Promise<Deployment & { sentinels: readonly NodeProcess[] }> {
   const { name, replicas = 0, sentinels = 1 } = options;
   const dir = await mkdtemp(join(tmpdir(), 'portico-sentinel-'));
   const data = await startNodes(1, dir, () => []);
@@ -170,16 +196,29 @@ export async function startRedisSentinels(options: { name: string; replicas?: nu
       const port = await spareNodePort(taken);
       taken.add(port);
       const configFile = join(dir, `sentinel-${port}.conf`);
-      await writeFile(configFile, `sentinel monitor ${name} 127.0.0.1 ${master} 1\nsentinel down-after-milliseconds ${name} 1000\nsentinel failover-timeout ${name} 5000\n`);
-      sentinelProcesses.push({ port, child: await launch(port, { configFile, args: ['--sentinel', '--dir', dir], ready: '+monitor master' }) });
+      await writeFile(
+        configFile,
+        `sentinel monitor ${name} 127.0.0.1 ${master} 1\nsentinel down-after-milliseconds ${name} 1000\nsentinel failover-timeout ${name} 5000\n`,
+      );
+      sentinelProcesses.push({
+        port,
+        child: await launch(port, { configFile, args: ['--sentinel', '--dir', dir], ready: '+monitor master' }),
+      });
     }
     for (const { port } of sentinelProcesses) {
       // Known is not enough: a replica the sentinel has not yet had an INFO reply from, or sees as disconnected, is
       // not eligible for promotion, and a failover asked for then fails with NOGOODSLAVE.
-      await until(async () => {
-        const known = sentinelReplicas(await redisCli(['-p', String(port), 'sentinel', 'replicas', name]));
-        return known.filter((replica) => replica.flags === 'slave' && Number(replica['info-refresh']) < 5000).length >= replicas;
-      }, 20_000, `sentinel on ${port} to see ${replicas} replicas eligible for promotion`);
+      await until(
+        async () => {
+          const known = sentinelReplicas(await redisCli(['-p', String(port), 'sentinel', 'replicas', name]));
+          return (
+            known.filter((replica) => replica.flags === 'slave' && Number(replica['info-refresh']) < 5000).length >=
+            replicas
+          );
+        },
+        20_000,
+        `sentinel on ${port} to see ${replicas} replicas eligible for promotion`,
+      );
     }
   } catch (err) {
     await close();

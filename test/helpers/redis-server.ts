@@ -33,13 +33,28 @@ export interface LaunchOptions {
 /** Starts redis-server on `port`; resolves once it is ready. */
 export async function launch(port: number, options: LaunchOptions = {}): Promise<ChildProcess> {
   const { timeoutMs = 5000, args = [], configFile, ready = READY } = options;
-  const base = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', ...args];
+  const base = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    ...args,
+  ];
   const child = spawn('redis-server', configFile === undefined ? base : [configFile, ...base], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`redis-server on ${port} not ready in ${timeoutMs}ms: ${output.slice(-500)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`redis-server on ${port} not ready in ${timeoutMs}ms: ${output.slice(-500)}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
       if (output.includes(ready)) {
@@ -54,7 +69,9 @@ export async function launch(port: number, options: LaunchOptions = {}): Promise
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => fail(new Error(`redis-server on ${port} exited with ${String(code)}: ${output.slice(-500)}`)));
+    child.once('exit', (code) =>
+      fail(new Error(`redis-server on ${port} exited with ${String(code)}: ${output.slice(-500)}`)),
+    );
   });
   child.removeAllListeners('exit');
   return child;

@@ -33,6 +33,9 @@ export function writeTsChild(dir: string, body: string): string {
   const file = join(dir, 'child.js');
   const src = JSON.stringify(join(__dirname, '../../src'));
   const deps = JSON.stringify({ pino: require.resolve('pino') });
-  writeFileSync(file, `${HOOK}\nconst src = (p) => require('node:path').join(${src}, p);\nconst dep = (name) => (${deps})[name];\n${body}`);
+  writeFileSync(
+    file,
+    `${HOOK}\nconst src = (p) => require('node:path').join(${src}, p);\nconst dep = (name) => (${deps})[name];\n${body}`,
+  );
   return file;
 }

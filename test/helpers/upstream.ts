@@ -33,7 +33,10 @@ const echo: UpstreamHandler = (req, res, body) => {
 };
 
 /** Starts an upstream. The default handler echoes the request as JSON. Bodies are counted, not kept. */
-export async function startUpstream(handler: UpstreamHandler = echo, options: { keepAliveTimeout?: number } = {}): Promise<TestUpstream> {
+export async function startUpstream(
+  handler: UpstreamHandler = echo,
+  options: { keepAliveTimeout?: number } = {},
+): Promise<TestUpstream> {
   const received: Received[] = [];
   const aborted: Received[] = [];
   const sockets = new Set<Socket>();
@@ -82,7 +85,9 @@ export function acceptWebSockets(upstream: TestUpstream): { upgrades: IncomingMe
     upgrades.push(req);
     const key = String(req.headers['sec-websocket-key'] ?? '');
     const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on('data', (chunk: Buffer) => socket.write(chunk));
     socket.on('error', () => socket.destroy());
   });

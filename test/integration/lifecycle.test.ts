@@ -15,13 +15,17 @@ describe('graceful shutdown', () => {
       if (req.url === '/slow') release = () => res.end('finished');
       else res.end('fast');
     });
-    const portico = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  drainTimeout: 10s\nroutes:\n  - name: api\n    upstream: ${up.url}\n`);
+    const portico = await startTestPortico(
+      `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  drainTimeout: 10s\nroutes:\n  - name: api\n    upstream: ${up.url}\n`,
+    );
     await supertest(portico.adminUrl).get('/readyz').expect(200);
 
     // An idle keep-alive connection: a plain server.close() would wait on it until it timed out.
     const idleAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     await new Promise<void>((resolve, reject) => {
-      http.get(`${portico.proxyUrl}/warm`, { agent: idleAgent }, (res) => res.resume().on('end', resolve)).on('error', reject);
+      http
+        .get(`${portico.proxyUrl}/warm`, { agent: idleAgent }, (res) => res.resume().on('end', resolve))
+        .on('error', reject);
     });
     const idleSocketClosed = new Promise<void>((resolve) => {
       const socket = Object.values(idleAgent.freeSockets).flat()[0];
@@ -47,7 +51,9 @@ describe('graceful shutdown', () => {
 
   it('cuts what is still running when the drain timeout passes', async () => {
     up = await startUpstream(() => undefined);
-    const portico = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  drainTimeout: 200ms\nroutes:\n  - name: api\n    timeout: 60s\n    upstream: ${up.url}\n`);
+    const portico = await startTestPortico(
+      `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  drainTimeout: 200ms\nroutes:\n  - name: api\n    timeout: 60s\n    upstream: ${up.url}\n`,
+    );
     const hanging = request(`${portico.proxyUrl}/hang`);
     await waitFor(() => up.received.length === 1, 5000, 'request to reach the upstream');
     await portico.shutdown();

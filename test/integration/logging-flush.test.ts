@@ -72,8 +72,16 @@ async function run(mode: Mode, destination: string): Promise<Outcome & { stderr:
   const [code] = await exited;
   clearTimeout(deadline);
   if (child.stdout && !child.stdout.readableEnded) await once(child.stdout, 'end');
-  const text = destination === 'stdout' ? stdout : destination.startsWith('/dev/') ? '' : readFileSync(destination, 'utf8');
-  return { code, stderr, lines: text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>) };
+  const text =
+    destination === 'stdout' ? stdout : destination.startsWith('/dev/') ? '' : readFileSync(destination, 'utf8');
+  return {
+    code,
+    stderr,
+    lines: text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
 }
 
 function expectAllInOrder(lines: Array<Record<string, unknown>>): void {
@@ -116,11 +124,15 @@ describe('process logger flush', () => {
   }, 40_000);
 
   // /dev/full fails every write with ENOSPC; sonic-boom's own flushSync would retry forever in pino's exit hook.
-  (process.platform === 'linux' ? it : it.skip)('exits promptly when the destination fails, saying so once on stderr', async () => {
-    const started = Date.now();
-    const { code, stderr } = await run('failing', '/dev/full');
-    expect(code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(15_000);
-    expect(stderr.match(/log destination failed: ENOSPC/g)).toHaveLength(1);
-  }, 40_000);
+  (process.platform === 'linux' ? it : it.skip)(
+    'exits promptly when the destination fails, saying so once on stderr',
+    async () => {
+      const started = Date.now();
+      const { code, stderr } = await run('failing', '/dev/full');
+      expect(code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(stderr.match(/log destination failed: ENOSPC/g)).toHaveLength(1);
+    },
+    40_000,
+  );
 });

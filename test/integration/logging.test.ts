@@ -16,7 +16,10 @@ type Line = Record<string, unknown> & { msg: string; level: string };
 
 const lines: Line[] = [];
 const capture = { write: (text: string) => void lines.push(JSON.parse(text) as Line) };
-const telemetryConfig = telemetrySchema.parse({ serviceName: 'logging-test', logs: { level: 'info', redact: ['req.headers["x-api-key"]'] } });
+const telemetryConfig = telemetrySchema.parse({
+  serviceName: 'logging-test',
+  logs: { level: 'info', redact: ['req.headers["x-api-key"]'] },
+});
 const { logger } = createLogger(telemetryConfig, { stream: capture });
 
 const exporter = new InMemorySpanExporter();
@@ -27,7 +30,9 @@ let held: ServerResponse[] = [];
 let portico: Portico;
 
 function completed(path: string): Line[] {
-  return lines.filter((line) => line.path === path && (line.msg === 'request completed' || line.msg === 'request aborted'));
+  return lines.filter(
+    (line) => line.path === path && (line.msg === 'request completed' || line.msg === 'request aborted'),
+  );
 }
 
 async function lineFor(path: string): Promise<Line> {
@@ -62,8 +67,12 @@ beforeAll(async () => {
       '  - { name: stream, match: { pathPrefix: /stream }, upstream: ' + streaming.url + ' }',
       '  - { name: dead, match: { pathPrefix: /dead }, upstream: http://127.0.0.1:' + dead + ' }',
       '  - { name: quiet, match: { pathPrefix: /quiet }, upstream: ' + up.url + ', excludeMiddleware: [logging] }',
-      '  - { name: verbose, match: { pathPrefix: /verbose }, upstream: ' + up.url + ', middleware: [{ logging: { level: debug } }] }',
-      '  - { name: warn-only, match: { pathPrefix: /warn-only }, upstream: ' + up.url + ', excludeMiddleware: [logging], middleware: [{ logging: { level: warn } }] }',
+      '  - { name: verbose, match: { pathPrefix: /verbose }, upstream: ' +
+        up.url +
+        ', middleware: [{ logging: { level: debug } }] }',
+      '  - { name: warn-only, match: { pathPrefix: /warn-only }, upstream: ' +
+        up.url +
+        ', excludeMiddleware: [logging], middleware: [{ logging: { level: warn } }] }',
       '',
     ].join('\n'),
     { logger },
@@ -116,7 +125,9 @@ describe('logging', () => {
     await request(`${portico.proxyUrl}/plain/traced`);
     const line = await lineFor('/plain/traced');
     await telemetry.flush();
-    const server = exporter.getFinishedSpans().find((span) => span.attributes['url.path'] === '/plain/traced' && span.name === 'plain');
+    const server = exporter
+      .getFinishedSpans()
+      .find((span) => span.attributes['url.path'] === '/plain/traced' && span.name === 'plain');
     expect(server).toBeDefined();
     expect(line.traceId).toBe(server?.spanContext().traceId);
     expect(line.spanId).toBe(server?.spanContext().spanId);
@@ -136,7 +147,12 @@ describe('logging', () => {
     const res = await request(`${portico.proxyUrl}/dead/x`);
     expect(res.status).toBe(502);
     expect(await lineFor('/missing')).toMatchObject({ level: 'warn', status: 404, route: '-' });
-    expect(await lineFor('/dead/x')).toMatchObject({ level: 'error', status: 502, route: 'dead', bytesOut: expect.any(Number) });
+    expect(await lineFor('/dead/x')).toMatchObject({
+      level: 'error',
+      status: 502,
+      route: 'dead',
+      bytesOut: expect.any(Number),
+    });
     const related = lines.filter((line) => line.reqId === res.headers['x-request-id']);
     expect(related.length).toBeGreaterThanOrEqual(2); // the upstream failure and the request line
   });
@@ -166,7 +182,12 @@ describe('logging', () => {
     const line = await lineFor('/verbose/x');
     const req = line.req as { headers: Record<string, string> };
     const res = line.res as { headers: Record<string, string> };
-    expect(req.headers).toMatchObject({ authorization: '[Redacted]', cookie: '[Redacted]', 'x-api-key': '[Redacted]', accept: 'text/plain' });
+    expect(req.headers).toMatchObject({
+      authorization: '[Redacted]',
+      cookie: '[Redacted]',
+      'x-api-key': '[Redacted]',
+      accept: 'text/plain',
+    });
     expect(res.headers['set-cookie']).toBe('[Redacted]');
     expect(JSON.stringify(line)).not.toMatch(/token-xyz|id=1|k-123|s3cret/);
   });

@@ -24,7 +24,12 @@ describe('mirror: a failing shadow never changes the primary', () => {
     stack = await startMirrorStack(
       [
         { name: 'plain', match: { pathPrefix: '/plain' }, upstream: primary.url },
-        { name: 'hang', match: { pathPrefix: '/hang' }, upstream: primary.url, mirror: { upstream: hanging.url, timeout: '2s' } },
+        {
+          name: 'hang',
+          match: { pathPrefix: '/hang' },
+          upstream: primary.url,
+          mirror: { upstream: hanging.url, timeout: '2s' },
+        },
         { name: 'refuse', match: { pathPrefix: '/refuse' }, upstream: primary.url, mirror: { upstream: refused } },
       ],
       { min: 0, max: 1, queue: 0 },

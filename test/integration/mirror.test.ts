@@ -12,10 +12,32 @@ describe('mirror: the shadow receives a copy', () => {
     shadow = await startShadow((hit) => hit.res.end('shadow'));
     stack = await startMirrorStack([
       { name: 'mirrored', match: { pathPrefix: '/api' }, upstream: primary.url, mirror: { upstream: shadow.url } },
-      { name: 'stripped', match: { pathPrefix: '/strip' }, upstream: primary.url, stripPrefix: true, mirror: { upstream: `${shadow.url}/base/` } },
-      { name: 'capped', match: { pathPrefix: '/capped' }, upstream: primary.url, mirror: { upstream: shadow.url, maxBodySize: 10 } },
-      { name: 'limited', match: { pathPrefix: '/limited' }, upstream: primary.url, maxBodySize: 1000, mirror: { upstream: shadow.url } },
-      { name: 'never', match: { pathPrefix: '/never' }, upstream: primary.url, mirror: { upstream: shadow.url, sampleRatio: 0 } },
+      {
+        name: 'stripped',
+        match: { pathPrefix: '/strip' },
+        upstream: primary.url,
+        stripPrefix: true,
+        mirror: { upstream: `${shadow.url}/base/` },
+      },
+      {
+        name: 'capped',
+        match: { pathPrefix: '/capped' },
+        upstream: primary.url,
+        mirror: { upstream: shadow.url, maxBodySize: 10 },
+      },
+      {
+        name: 'limited',
+        match: { pathPrefix: '/limited' },
+        upstream: primary.url,
+        maxBodySize: 1000,
+        mirror: { upstream: shadow.url },
+      },
+      {
+        name: 'never',
+        match: { pathPrefix: '/never' },
+        upstream: primary.url,
+        mirror: { upstream: shadow.url, sampleRatio: 0 },
+      },
     ]);
   });
   afterAll(async () => {
@@ -39,14 +61,23 @@ describe('mirror: the shadow receives a copy', () => {
     expect(JSON.parse(res.body)).toMatchObject({ method: 'POST', bodyBytes: Buffer.byteLength(body) });
     const hit = await nextHit(1);
     expect(hit).toMatchObject({ method: 'POST', url: '/api/orders?x=1' });
-    expect(hit.headers).toMatchObject({ 'x-request-id': 'mirror-copy-1', 'x-custom': 'kept', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+    expect(hit.headers).toMatchObject({
+      'x-request-id': 'mirror-copy-1',
+      'x-custom': 'kept',
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    });
     expect(hit.body.toString()).toBe(body);
   });
 
   it('copies a chunked body whole, and the primary still gets all of it', async () => {
     const parts = ['first-', 'second-', 'third'];
     const before = shadow.hits.length;
-    const res = await call(`${stack.url}/api/chunked`, { method: 'PUT', headers: { 'x-request-id': 'mirror-chunked' }, body: parts });
+    const res = await call(`${stack.url}/api/chunked`, {
+      method: 'PUT',
+      headers: { 'x-request-id': 'mirror-chunked' },
+      body: parts,
+    });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ bodyBytes: parts.join('').length });
     const hit = await nextHit(before + 1);
@@ -58,7 +89,11 @@ describe('mirror: the shadow receives a copy', () => {
   it('copies a chunked body whole on a route that also enforces maxBodySize', async () => {
     const parts = ['aaaa', 'bbbb', 'cccc'];
     const before = shadow.hits.length;
-    const res = await call(`${stack.url}/limited/x`, { method: 'POST', headers: { 'x-request-id': 'mirror-limited' }, body: parts });
+    const res = await call(`${stack.url}/limited/x`, {
+      method: 'POST',
+      headers: { 'x-request-id': 'mirror-limited' },
+      body: parts,
+    });
     expect(JSON.parse(res.body)).toMatchObject({ bodyBytes: 12 });
     const hit = await nextHit(before + 1);
     expect(hit.body.toString()).toBe(parts.join(''));

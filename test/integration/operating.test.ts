@@ -25,7 +25,9 @@ async function tagged(tag: string): Promise<TestUpstream> {
 describe('admin surface', () => {
   it('serves Prometheus metrics labelled by route name, never by raw path', async () => {
     const up = await tagged('a');
-    const p = await startTestPortico(`routes:\n  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: ${up.url}\n`);
+    const p = await startTestPortico(
+      `routes:\n  - name: orders\n    match: { pathPrefix: /orders }\n    upstream: ${up.url}\n`,
+    );
     cleanup.push(() => p.shutdown());
     await supertest(p.proxyUrl).get('/orders/12345').expect(200);
     await supertest(p.proxyUrl).get('/unknown/777').expect(404);
@@ -39,7 +41,7 @@ describe('admin surface', () => {
     expect(res.text).not.toMatch(/orders\/12345|unknown\/777|route="\//);
   });
 
-  it('shows what the process\'s tracer and logger dropped, read from their counts at scrape time', async () => {
+  it("shows what the process's tracer and logger dropped, read from their counts at scrape time", async () => {
     const drops = { spans: 0, logLines: 0 };
     const p = await startTestPortico('routes: []\n', { telemetryDrops: () => drops });
     cleanup.push(() => p.shutdown());
@@ -55,7 +57,9 @@ describe('admin surface', () => {
   it('counts mirrored copies by route and outcome', async () => {
     const up = await tagged('primary');
     const shadow = await tagged('shadow');
-    const p = await startTestPortico(`routes:\n  - name: m\n    upstream: ${up.url}\n    mirror: { upstream: "${shadow.url}", sampleRatio: 1 }\n`);
+    const p = await startTestPortico(
+      `routes:\n  - name: m\n    upstream: ${up.url}\n    mirror: { upstream: "${shadow.url}", sampleRatio: 1 }\n`,
+    );
     cleanup.push(() => p.shutdown());
     await supertest(p.proxyUrl).get('/copy-me').expect(200);
     await waitFor(() => shadow.received.length === 1, 5000, 'the shadow to get its copy');
@@ -79,7 +83,10 @@ describe('admin surface', () => {
       `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\nredis:\n  url: ""\ndatabase:\n  url: postgres://app:hunter2@db.internal:5432/users\nroutes:\n  - name: a\n    upstream: ${up.url}\n`,
     );
     cleanup.push(() => p.shutdown());
-    const res = await supertest(p.adminUrl).get('/config').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+    const res = await supertest(p.adminUrl)
+      .get('/config')
+      .set('Authorization', 'Bearer s3cret-token-0123456789')
+      .expect(200);
     expect(res.body.hash).toBe(p.plan().hash);
     expect(res.body.config.database.url).toBe('postgres://app:***@db.internal:5432/users');
     expect(res.body.config.server.adminToken).toBe('***');
@@ -87,7 +94,9 @@ describe('admin surface', () => {
   });
 
   it('checks the bearer token on every admin call when one is set, but the probes', async () => {
-    const p = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`);
+    const p = await startTestPortico(
+      `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`,
+    );
     cleanup.push(() => p.shutdown());
     for (const path of ['/metrics', '/config']) {
       const denied = await supertest(p.adminUrl).get(path);
@@ -101,30 +110,56 @@ describe('admin surface', () => {
 
   it('logs each admin call with pino-http: refusals at warn, routine probes at debug, never the token or the query', async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const logger = pino({ level: 'info' }, { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) });
-    const p = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`, { logger });
+    const logger = pino(
+      { level: 'info' },
+      { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) },
+    );
+    const p = await startTestPortico(
+      `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`,
+      { logger },
+    );
     cleanup.push(() => p.shutdown());
-    await supertest(p.adminUrl).get('/config?verbose=s3cret-query').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+    await supertest(p.adminUrl)
+      .get('/config?verbose=s3cret-query')
+      .set('Authorization', 'Bearer s3cret-token-0123456789')
+      .expect(200);
     await supertest(p.adminUrl).get('/metrics').set('Authorization', 'Bearer wrong-token-0000000000').expect(401);
     await supertest(p.adminUrl).get('/healthz').expect(200);
     const admin = () => lines.filter((line) => line.component === 'admin');
     await waitFor(() => admin().length >= 2, 2000, 'two admin lines');
     expect(admin()).toEqual([
-      expect.objectContaining({ level: 30, msg: 'admin request completed', req: expect.objectContaining({ method: 'GET', path: '/config' }), res: { statusCode: 200 } }),
-      expect.objectContaining({ level: 40, req: expect.objectContaining({ method: 'GET', path: '/metrics' }), res: { statusCode: 401 } }),
+      expect.objectContaining({
+        level: 30,
+        msg: 'admin request completed',
+        req: expect.objectContaining({ method: 'GET', path: '/config' }),
+        res: { statusCode: 200 },
+      }),
+      expect.objectContaining({
+        level: 40,
+        req: expect.objectContaining({ method: 'GET', path: '/metrics' }),
+        res: { statusCode: 401 },
+      }),
     ]);
     expect(typeof admin()[0]?.responseTime).toBe('number');
     expect(JSON.stringify(lines)).not.toMatch(/s3cret|wrong-token|authorization/i);
   });
 
   it('answers the probes without the token, readiness without its checks', async () => {
-    const p = await startTestPortico(`server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`);
+    const p = await startTestPortico(
+      `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`,
+    );
     cleanup.push(() => p.shutdown());
     expect((await supertest(p.adminUrl).get('/healthz').expect(200)).body).toEqual({ status: 'ok' });
     expect((await supertest(p.adminUrl).get('/readyz').expect(200)).body).toEqual({ status: 'ready' });
     // A wrong token is no worse than none: the probe still answers, and still without the checks.
-    expect((await supertest(p.adminUrl).get('/readyz').set('Authorization', 'Bearer wrong-token-0000000000').expect(200)).body).toEqual({ status: 'ready' });
-    const full = await supertest(p.adminUrl).get('/readyz').set('Authorization', 'Bearer s3cret-token-0123456789').expect(200);
+    expect(
+      (await supertest(p.adminUrl).get('/readyz').set('Authorization', 'Bearer wrong-token-0000000000').expect(200))
+        .body,
+    ).toEqual({ status: 'ready' });
+    const full = await supertest(p.adminUrl)
+      .get('/readyz')
+      .set('Authorization', 'Bearer s3cret-token-0123456789')
+      .expect(200);
     expect(full.body).toEqual({ status: 'ready', checks: expect.objectContaining({ draining: { ok: true } }) });
   });
 
@@ -132,9 +167,23 @@ describe('admin surface', () => {
     const p = await startTestPortico('routes: []\n');
     cleanup.push(() => p.shutdown());
     const port = Number(new URL(p.proxyUrl).port);
-    const paths = ['/healthz', '/readyz', '/metrics', '/config', '//metrics', '/%2e%2e/metrics', '/x/../config', '/%2fconfig', '/healthz%00', '/x/%2E%2E/%2E%2E/readyz', '/cache/users/1'];
+    const paths = [
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/config',
+      '//metrics',
+      '/%2e%2e/metrics',
+      '/x/../config',
+      '/%2fconfig',
+      '/healthz%00',
+      '/x/%2E%2E/%2E%2E/readyz',
+      '/cache/users/1',
+    ];
     for (const path of paths) {
-      const res = await request(`http://127.0.0.1:${port}${path}`, { method: path.startsWith('/cache') ? 'DELETE' : 'GET' });
+      const res = await request(`http://127.0.0.1:${port}${path}`, {
+        method: path.startsWith('/cache') ? 'DELETE' : 'GET',
+      });
       expect([400, 404]).toContain(res.status);
       expect(res.headers['content-type']).toBe('application/problem+json');
       expect(res.body).not.toMatch(/portico_|"status":"ok"|"ready"|"config"/);
@@ -160,7 +209,11 @@ describe('hot reload', () => {
 
   it('swaps plans under load without a failed request; invalid files keep the old plan', async () => {
     const { a, b, file } = await reloadSetup('v0');
-    const p: Portico = await startPortico({ config: await loadConfigFile(file, { registry: defaultRegistry }), configFile: file, logger: silentLogger });
+    const p: Portico = await startPortico({
+      config: await loadConfigFile(file, { registry: defaultRegistry }),
+      configFile: file,
+      logger: silentLogger,
+    });
     cleanup.push(() => p.shutdown());
 
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
@@ -172,7 +225,10 @@ describe('hot reload', () => {
     const worker = async () => {
       while (!stop && sent < 20_000) {
         sent++;
-        const res = await request(`${p.proxyUrl}/x`, { agent }).catch((err: Error) => ({ status: 0, body: err.message }));
+        const res = await request(`${p.proxyUrl}/x`, { agent }).catch((err: Error) => ({
+          status: 0,
+          body: err.message,
+        }));
         if (res.status !== 200) failures.push(`${res.status} ${res.body}`);
         else seen.push(res.body);
       }
@@ -209,7 +265,12 @@ describe('hot reload', () => {
 
   it('reloads when the watched file changes', async () => {
     const { b, file } = await reloadSetup('first');
-    const p = await startPortico({ config: await loadConfigFile(file, { registry: defaultRegistry }), configFile: file, watch: true, logger: silentLogger });
+    const p = await startPortico({
+      config: await loadConfigFile(file, { registry: defaultRegistry }),
+      configFile: file,
+      watch: true,
+      logger: silentLogger,
+    });
     cleanup.push(() => p.shutdown());
     expect((await request(`${p.proxyUrl}/`)).body).toBe('A');
     writeFileSync(file, routeTo(b.url, 'second'));

@@ -45,7 +45,10 @@ async function configFile(name: string, upstream: string): Promise<{ file: strin
   const proxy = await closedPort();
   const admin = await closedPort();
   const file = join(dir, name);
-  writeFileSync(file, `server:\n  listen: 127.0.0.1:${proxy}\n  admin: 127.0.0.1:${admin}\n  drainTimeout: 10s\nuserLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${upstream}\n`);
+  writeFileSync(
+    file,
+    `server:\n  listen: 127.0.0.1:${proxy}\n  admin: 127.0.0.1:${admin}\n  drainTimeout: 10s\nuserLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${upstream}\n`,
+  );
   return { file, proxy, admin };
 }
 
@@ -56,7 +59,13 @@ async function startChild(file: string, proxy: number, admin: number): Promise<R
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const running = { child, proxy: `http://127.0.0.1:${proxy}`, admin: `http://127.0.0.1:${admin}`, output: () => output, exited };
+  const running = {
+    child,
+    proxy: `http://127.0.0.1:${proxy}`,
+    admin: `http://127.0.0.1:${admin}`,
+    output: () => output,
+    exited,
+  };
   return running;
 }
 
@@ -91,8 +100,15 @@ describe('the serving process', () => {
     expect(res.status).toBe(200);
     expect(res.body).toBe('done');
     expect(await running.exited).toBe(0);
-    const lines = running.output().trim().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg: string });
-    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['portico listening', 'draining', 'portico stopped']));
+    const lines = running
+      .output()
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string });
+    expect(lines.map((line) => line.msg)).toEqual(
+      expect.arrayContaining(['portico listening', 'draining', 'portico stopped']),
+    );
   });
 
   it('reloads on SIGHUP and keeps serving the old config when the new file is invalid', async () => {
@@ -114,7 +130,10 @@ describe('the serving process', () => {
     expect(running.output()).toMatch(/reload\.yaml:3:15: routes\[0\]\.upstream: invalid URL/);
     expect((await request(`${running.proxy}/`)).body).toBe('A');
 
-    writeFileSync(file, `server:\n  listen: 127.0.0.1:${proxy}\n  admin: 127.0.0.1:${admin}\nuserLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${b.url}\n`);
+    writeFileSync(
+      file,
+      `server:\n  listen: 127.0.0.1:${proxy}\n  admin: 127.0.0.1:${admin}\nuserLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${b.url}\n`,
+    );
     running.child.kill('SIGHUP');
     await waitFor(() => running.output().includes('config reloaded'), 10_000, 'the reload');
     expect((await request(`${running.proxy}/`)).body).toBe('B');
@@ -127,6 +146,8 @@ describe('the serving process', () => {
     writeFileSync(file, 'server:\n  listen: 127.0.0.1:0\nroutes:\n  - name: api\n    upstreem: http://127.0.0.1:1\n');
     const running = await startChild(file, 0, 0);
     expect(await running.exited).toBe(1);
-    expect(running.output()).toContain(`${file}:5:5: routes[0].upstreem: unknown key "upstreem" (did you mean "upstream"?)`);
+    expect(running.output()).toContain(
+      `${file}:5:5: routes[0].upstreem: unknown key "upstreem" (did you mean "upstream"?)`,
+    );
   });
 });

@@ -37,7 +37,9 @@ describe('forwarding', () => {
 
   it('strips the route prefix when asked', async () => {
     const up = await upstream();
-    const p = await portico(`routes:\n  - name: api\n    match: { pathPrefix: /api/v1 }\n    stripPrefix: true\n    upstream: ${up.url}\n`);
+    const p = await portico(
+      `routes:\n  - name: api\n    match: { pathPrefix: /api/v1 }\n    stripPrefix: true\n    upstream: ${up.url}\n`,
+    );
     await supertest(p.proxyUrl).get('/api/v1/users/7?q=a').expect(200);
     await supertest(p.proxyUrl).get('/api/v1').expect(200);
     expect(up.received.map((r) => r.url)).toEqual(['/users/7?q=a', '/']);
@@ -63,7 +65,11 @@ describe('forwarding', () => {
     const missing = await supertest(p.proxyUrl).get('/nowhere').set('Host', 'other.example');
     expect(missing.status).toBe(404);
     expect(missing.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(missing.text)).toMatchObject({ status: 404, code: 'PORTICO_ROUTE_NOT_FOUND', requestId: missing.headers['x-request-id'] });
+    expect(JSON.parse(missing.text)).toMatchObject({
+      status: 404,
+      code: 'PORTICO_ROUTE_NOT_FOUND',
+      requestId: missing.headers['x-request-id'],
+    });
     const wrongMethod = await supertest(p.proxyUrl).delete('/reads/1').set('Host', 'other.example');
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.allow).toBe('GET');
@@ -88,11 +94,24 @@ describe('forwarding', () => {
 
   it('strips hop-by-hop headers in both directions', async () => {
     const up = await upstream((_req, res) => {
-      res.writeHead(200, { connection: 'x-upstream-hop', 'x-upstream-hop': 'secret', 'keep-alive': 'timeout=5', 'x-kept': '1', 'content-length': '2' });
+      res.writeHead(200, {
+        connection: 'x-upstream-hop',
+        'x-upstream-hop': 'secret',
+        'keep-alive': 'timeout=5',
+        'x-kept': '1',
+        'content-length': '2',
+      });
       res.end('ok');
     });
     const p = await portico(`routes:\n  - name: api\n    upstream: ${up.url}\n`);
-    const res = await request(`${p.proxyUrl}/x`, { headers: { connection: 'x-client-hop, X-Forwarded-For', 'x-client-hop': 'secret', te: 'trailers', 'proxy-authorization': 'Basic eDp5' } });
+    const res = await request(`${p.proxyUrl}/x`, {
+      headers: {
+        connection: 'x-client-hop, X-Forwarded-For',
+        'x-client-hop': 'secret',
+        te: 'trailers',
+        'proxy-authorization': 'Basic eDp5',
+      },
+    });
     expect(res.status).toBe(200);
     expect(res.headers['x-upstream-hop']).toBeUndefined();
     expect(res.headers['keep-alive']).toBeUndefined();
@@ -116,7 +135,11 @@ describe('upstream failures', () => {
     const res = await supertest(p.proxyUrl).get('/x');
     expect(res.status).toBe(502);
     expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(res.text)).toMatchObject({ code: 'PORTICO_UPSTREAM_UNREACHABLE', route: 'dead', requestId: res.headers['x-request-id'] });
+    expect(JSON.parse(res.text)).toMatchObject({
+      code: 'PORTICO_UPSTREAM_UNREACHABLE',
+      route: 'dead',
+      requestId: res.headers['x-request-id'],
+    });
     noStack(res.text);
   });
 
@@ -207,7 +230,9 @@ describe('WebSocket upgrades', () => {
   async function handshake(port: number, path: string): Promise<{ socket: net.Socket; head: string }> {
     const socket = net.connect(port, '127.0.0.1');
     await once(socket, 'connect');
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     let head = '';
     await new Promise<void>((resolve, reject) => {
       socket.on('data', function onData(chunk: Buffer) {
@@ -243,7 +268,10 @@ describe('WebSocket upgrades', () => {
     const up = await upstream();
     acceptWebSockets(up);
     const p = await portico(`routes:\n  - name: ws\n    match: { pathPrefix: /ws }\n    upstream: ${up.url}\n`);
-    const result = await rawExchange(Number(new URL(p.proxyUrl).port), 'GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    const result = await rawExchange(
+      Number(new URL(p.proxyUrl).port),
+      'GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+    );
     expect(result.closed).toBe(true);
     expect(result.text).toBe('');
   });

@@ -36,12 +36,22 @@ const metrics: Metrics = { ...noopMetrics, rateLimitDecision: (policy, outcome) 
 beforeAll(async () => {
   redis = await startRedisServer();
   up = await startUpstream();
-  const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString()) as LogLine), done()) }));
+  const logger = pino(
+    { level: 'info' },
+    new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString()) as LogLine), done()) }),
+  );
   stores = await createStores(
-    redisSchema.parse({ url: redis.url, commandTimeout: COMMAND_TIMEOUT, connectTimeout: '500ms', socketTimeout: '600ms', maxReconnectDelay: '200ms' }),
+    redisSchema.parse({
+      url: redis.url,
+      commandTimeout: COMMAND_TIMEOUT,
+      connectTimeout: '500ms',
+      socketTimeout: '600ms',
+      maxReconnectDelay: '200ms',
+    }),
     logger,
   );
-  const route = (name: string, policy: string): string => `  - name: ${name}\n    match: { pathPrefix: /${name} }\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: ${policy}\n`;
+  const route = (name: string, policy: string): string =>
+    `  - name: ${name}\n    match: { pathPrefix: /${name} }\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: ${policy}\n`;
   const yaml =
     `rateLimits:\n` +
     `  open: { limit: 100000, window: 1m, onStoreError: allow }\n` +
@@ -66,8 +76,10 @@ async function timed(path: string): Promise<RawResponse & { ms: number }> {
   return { ...res, ms: performance.now() - started };
 }
 
-const degradedLogs = (): number => lines.filter((l) => l.msg.startsWith('redis degraded') && l.client === 'limit').length;
-const recoveredLogs = (): number => lines.filter((l) => l.msg.startsWith('redis recovered') && l.client === 'limit').length;
+const degradedLogs = (): number =>
+  lines.filter((l) => l.msg.startsWith('redis degraded') && l.client === 'limit').length;
+const recoveredLogs = (): number =>
+  lines.filter((l) => l.msg.startsWith('redis recovered') && l.client === 'limit').length;
 
 test('Redis killed under traffic, then restarted: bounded answers, configured fallbacks, limits back in Redis', async () => {
   // Healthy: counted in Redis.
@@ -107,7 +119,9 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
   for (let i = 0; i < 7; i++) local.push(await timed('/shared'));
   expect(local.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 429, 429]);
   expect(local[5]?.headers['retry-after']).toBeDefined();
-  expect(decisions.filter(([policy, outcome]) => policy === 'shared' && outcome === 'store_error_local')).toHaveLength(7);
+  expect(decisions.filter(([policy, outcome]) => policy === 'shared' && outcome === 'store_error_local')).toHaveLength(
+    7,
+  );
   expect(decisions.some(([policy, outcome]) => policy === 'open' && outcome === 'store_error_allow')).toBe(true);
   expect(decisions.some(([policy, outcome]) => policy === 'closed' && outcome === 'store_error_deny')).toBe(true);
 
@@ -116,7 +130,11 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
   expect(ready.body).toMatch(/degraded/);
   expect(degradedLogs()).toBe(1);
   const policyLogs = (msg: string): LogLine[] => lines.filter((l) => l.msg.startsWith(msg));
-  expect(policyLogs('rate-limit store failing').map((l) => [l.policy, l.fallback]).sort()).toEqual([
+  expect(
+    policyLogs('rate-limit store failing')
+      .map((l) => [l.policy, l.fallback])
+      .sort(),
+  ).toEqual([
     ['closed', 'deny'],
     ['open', 'allow'],
     ['shared', 'local (50%)'],

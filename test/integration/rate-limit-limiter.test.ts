@@ -15,7 +15,10 @@ const run = randomUUID().slice(0, 8);
 let client: Redis;
 
 beforeAll(async () => {
-  client = new Redis('redis://127.0.0.1:6379', clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'limit'));
+  client = new Redis(
+    'redis://127.0.0.1:6379',
+    clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'limit'),
+  );
   await new Promise((resolve) => client.once('ready', resolve));
 });
 
@@ -25,7 +28,13 @@ afterAll(async () => {
   await client.quit();
 });
 
-const spec = (fields: Partial<LimiterSpec>): LimiterSpec => ({ limit: 5, windowMs: 60_000, burst: 0, burstWindowMs: 600_000, ...fields });
+const spec = (fields: Partial<LimiterSpec>): LimiterSpec => ({
+  limit: 5,
+  windowMs: 60_000,
+  burst: 0,
+  burstWindowMs: 600_000,
+  ...fields,
+});
 
 const backends: Array<[string, (s: LimiterSpec) => Limiter]> = [
   ['memory', (s) => memoryLimiter(s)],
@@ -44,7 +53,12 @@ describe.each(backends)('limiter contract: %s', (name, make) => {
       expect(denied.resetMs).toBeGreaterThan(0);
       expect(denied.resetMs).toBeLessThanOrEqual(60_000);
     }
-    expect(decisions.filter((d) => d.allowed).map((d) => d.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(
+      decisions
+        .filter((d) => d.allowed)
+        .map((d) => d.remaining)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
   test('keys count independently', async () => {
@@ -89,7 +103,10 @@ test('redis keys are namespaced, hash-tagged and expire with the window', async 
 });
 
 test('a store failure rejects with an Error, never a denial', async () => {
-  const dead = new Redis('redis://127.0.0.1:1', { ...clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:1' }), 'limit'), lazyConnect: true });
+  const dead = new Redis('redis://127.0.0.1:1', {
+    ...clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:1' }), 'limit'),
+    lazyConnect: true,
+  });
   const limiter = redisLimiter(dead, spec({}));
   await expect(limiter.consume('{x:y}')).rejects.toBeInstanceOf(Error);
   dead.disconnect();
@@ -119,13 +136,18 @@ describe('coalescing on Redis', () => {
 
   test('a concurrent batch past the main window spends burst units exactly', async () => {
     const limiter = redisLimiter(client, spec({ limit: 2, burst: 2 }));
-    const decisions = await Promise.all(Array.from({ length: 7 }, () => limiter.consume(`{lt-${run}-coalesce-burst:1.2.3.4}`)));
+    const decisions = await Promise.all(
+      Array.from({ length: 7 }, () => limiter.consume(`{lt-${run}-coalesce-burst:1.2.3.4}`)),
+    );
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false, false, false]);
   });
 });
 
 test("one turn's commands for several keys and policies leave in one write to Redis", async () => {
-  const own = new Redis('redis://127.0.0.1:6379', clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'limit'));
+  const own = new Redis(
+    'redis://127.0.0.1:6379',
+    clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'limit'),
+  );
   await new Promise((resolve) => own.once('ready', resolve));
   const perClient = redisLimiter(own, spec({ limit: 10 }));
   const perRoute = redisLimiter(own, spec({ limit: 20 }));

@@ -42,12 +42,19 @@ async function get(p: Portico, path: string, headers: Record<string, string> = {
 describe('rateLimit on the in-process store', () => {
   test('admits the limit, then 429 problem+json naming the policy with Retry-After; the upstream never sees it', async () => {
     const metrics = recordingMetrics();
-    const p = await portico(`rateLimits:\n  per-client: { key: ip, limit: 3, window: 1m }\nroutes:\n${route('api', '/api', '      - rateLimit: per-client\n')}`, { metrics });
+    const p = await portico(
+      `rateLimits:\n  per-client: { key: ip, limit: 3, window: 1m }\nroutes:\n${route('api', '/api', '      - rateLimit: per-client\n')}`,
+      { metrics },
+    );
     const passed: RawResponse[] = [];
     for (let i = 0; i < 3; i++) passed.push(await get(p, '/api/x'));
     expect(passed.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(passed[0]?.headers['ratelimit-policy']).toBe('"per-client";q=3;w=60');
-    expect(passed.map((r) => r.headers.ratelimit)).toEqual(['"per-client";r=2;t=60', '"per-client";r=1;t=60', '"per-client";r=0;t=60']);
+    expect(passed.map((r) => r.headers.ratelimit)).toEqual([
+      '"per-client";r=2;t=60',
+      '"per-client";r=1;t=60',
+      '"per-client";r=0;t=60',
+    ]);
     expect(passed[0]?.headers['x-ratelimit-limit']).toBe('3');
     expect(passed[0]?.headers['x-ratelimit-remaining']).toBe('2');
     const reset = Number(passed[0]?.headers['x-ratelimit-reset']);
@@ -57,7 +64,12 @@ describe('rateLimit on the in-process store', () => {
     const limited = await get(p, '/api/x');
     expect(limited.status).toBe(429);
     expect(limited.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(limited.body)).toMatchObject({ code: 'PORTICO_RATE_LIMITED', status: 429, policy: 'per-client', route: 'api' });
+    expect(JSON.parse(limited.body)).toMatchObject({
+      code: 'PORTICO_RATE_LIMITED',
+      status: 429,
+      policy: 'per-client',
+      route: 'api',
+    });
     expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(59);
     expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(limited.headers.ratelimit).toMatch(/^"per-client";r=0;t=(59|60)$/);
@@ -67,7 +79,9 @@ describe('rateLimit on the in-process store', () => {
   });
 
   test('legacy X-RateLimit-* headers are switchable per policy', async () => {
-    const p = await portico(`rateLimits:\n  quiet: { limit: 5, window: 10s, legacyHeaders: false }\nroutes:\n${route('api', '/', '      - rateLimit: quiet\n')}`);
+    const p = await portico(
+      `rateLimits:\n  quiet: { limit: 5, window: 10s, legacyHeaders: false }\nroutes:\n${route('api', '/', '      - rateLimit: quiet\n')}`,
+    );
     const res = await get(p, '/');
     expect(res.headers.ratelimit).toBe('"quiet";r=4;t=10');
     expect(res.headers['x-ratelimit-limit']).toBeUndefined();
@@ -77,13 +91,24 @@ describe('rateLimit on the in-process store', () => {
   test('shadow mode counts, reports headers, logs and metrics, but never rejects', async () => {
     const metrics = recordingMetrics();
     const lines: Array<{ msg: string; policy?: string }> = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString())), done()) }));
-    const p = await portico(`rateLimits:\n  trial: { limit: 1, window: 1m, shadow: true }\nroutes:\n${route('api', '/', '      - rateLimit: trial\n')}`, { metrics, logger });
+    const logger = pino(
+      { level: 'info' },
+      new Writable({ write: (chunk: Buffer, _e, done) => (lines.push(JSON.parse(chunk.toString())), done()) }),
+    );
+    const p = await portico(
+      `rateLimits:\n  trial: { limit: 1, window: 1m, shadow: true }\nroutes:\n${route('api', '/', '      - rateLimit: trial\n')}`,
+      { metrics, logger },
+    );
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await get(p, '/')).status);
     expect(statuses).toEqual([200, 200, 200]);
     expect((await get(p, '/')).headers.ratelimit).toBe('"trial";r=0;t=60');
-    expect(metrics.decisions.map(([, outcome]) => outcome)).toEqual(['allowed', 'shadow_limited', 'shadow_limited', 'shadow_limited']);
+    expect(metrics.decisions.map(([, outcome]) => outcome)).toEqual([
+      'allowed',
+      'shadow_limited',
+      'shadow_limited',
+      'shadow_limited',
+    ]);
     expect(lines.filter((line) => line.msg.includes('shadow mode') && line.policy === 'trial')).toHaveLength(3);
     expect(up.received).toHaveLength(4);
   });
@@ -104,7 +129,9 @@ describe('rateLimit on the in-process store', () => {
   });
 
   test('a list of policies in one entry is decided together; the strictest denial names its policy', async () => {
-    const p = await portico(`rateLimits:\n  a: { limit: 3, window: 1m }\n  b: { limit: 1, window: 1m }\nroutes:\n${route('api', '/', '      - rateLimit: [a, b]\n')}`);
+    const p = await portico(
+      `rateLimits:\n  a: { limit: 3, window: 1m }\n  b: { limit: 1, window: 1m }\nroutes:\n${route('api', '/', '      - rateLimit: [a, b]\n')}`,
+    );
     const first = await get(p, '/');
     expect(first.status).toBe(200);
     expect(first.headers['ratelimit-policy']).toBe('"a";q=3;w=60, "b";q=1;w=60');
@@ -115,21 +142,27 @@ describe('rateLimit on the in-process store', () => {
   });
 
   test('a policy applied by both the global and the route chain is counted once per request', async () => {
-    const p = await portico(`rateLimits:\n  per-client: { limit: 2, window: 1m }\nmiddleware:\n  - rateLimit: per-client\nroutes:\n${route('api', '/', '      - rateLimit: per-client\n')}`);
+    const p = await portico(
+      `rateLimits:\n  per-client: { limit: 2, window: 1m }\nmiddleware:\n  - rateLimit: per-client\nroutes:\n${route('api', '/', '      - rateLimit: per-client\n')}`,
+    );
     expect((await get(p, '/')).headers.ratelimit).toBe('"per-client";r=1;t=60');
     expect((await get(p, '/')).status).toBe(200);
     expect((await get(p, '/')).status).toBe(429);
   });
 
   test('a global policy keyed on ip is one counter across routes', async () => {
-    const p = await portico(`rateLimits:\n  per-client: { limit: 2, window: 1m }\nmiddleware:\n  - rateLimit: per-client\nroutes:\n${route('a', '/a', '      - headers: {}\n')}\n${route('b', '/b', '      - headers: {}\n')}`);
+    const p = await portico(
+      `rateLimits:\n  per-client: { limit: 2, window: 1m }\nmiddleware:\n  - rateLimit: per-client\nroutes:\n${route('a', '/a', '      - headers: {}\n')}\n${route('b', '/b', '      - headers: {}\n')}`,
+    );
     expect((await get(p, '/a')).status).toBe(200);
     expect((await get(p, '/b')).status).toBe(200);
     expect((await get(p, '/a')).status).toBe(429);
   });
 
   test('a route-keyed policy counts each route apart', async () => {
-    const p = await portico(`rateLimits:\n  per-route: { key: route, limit: 1, window: 1m }\nmiddleware:\n  - rateLimit: per-route\nroutes:\n${route('a', '/a', '      - headers: {}\n')}\n${route('b', '/b', '      - headers: {}\n')}`);
+    const p = await portico(
+      `rateLimits:\n  per-route: { key: route, limit: 1, window: 1m }\nmiddleware:\n  - rateLimit: per-route\nroutes:\n${route('a', '/a', '      - headers: {}\n')}\n${route('b', '/b', '      - headers: {}\n')}`,
+    );
     expect((await get(p, '/a')).status).toBe(200);
     expect((await get(p, '/b')).status).toBe(200);
     expect((await get(p, '/a')).status).toBe(429);
@@ -172,7 +205,9 @@ describe('rateLimit on the in-process store', () => {
 
   test('an unknown policy name is a config error with its location', () => {
     const yaml = `rateLimits:\n  per-client: { limit: 1, window: 1m }\nroutes:\n  - name: api\n    upstream: http://127.0.0.1:1\n    middleware:\n      - rateLimit: per-clinet\n`;
-    expect(() => testConfig(yaml)).toThrow(/unknown rate-limit policy "per-clinet" \(defined under rateLimits: per-client\)/);
+    expect(() => testConfig(yaml)).toThrow(
+      /unknown rate-limit policy "per-clinet" \(defined under rateLimits: per-client\)/,
+    );
     expect(() => testConfig(`rateLimits:\n  p: { limit: 1, window: 1500ms }\n`)).toThrow(/whole number of seconds/);
   });
 });

@@ -57,7 +57,7 @@ async function masterOf(key: string): Promise<string> {
   return owner;
 }
 
-test('killing a master: its clients get onStoreError until the replica takes over, the other masters\' never notice', async () => {
+test("killing a master: its clients get onStoreError until the replica takes over, the other masters' never notice", async () => {
   // Two API keys whose counters live on different masters.
   const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
   const owners = await Promise.all(keys.map(masterOf));

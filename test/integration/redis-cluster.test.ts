@@ -78,19 +78,29 @@ function portico(i: number): Portico {
   return instances[i % 2]?.portico as Portico;
 }
 
-async function untilCacheStatus(instance: number, path: string, wanted: string, timeoutMs = 5000): Promise<RawResponse> {
+async function untilCacheStatus(
+  instance: number,
+  path: string,
+  wanted: string,
+  timeoutMs = 5000,
+): Promise<RawResponse> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await request(`${portico(instance).proxyUrl}${path}`);
     if (res.headers['cache-status'] === wanted) return res;
-    if (Date.now() > deadline) throw new Error(`${path}: Cache-Status stayed ${String(res.headers['cache-status'])}, wanted ${wanted}`);
+    if (Date.now() > deadline)
+      throw new Error(`${path}: Cache-Status stayed ${String(res.headers['cache-status'])}, wanted ${wanted}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
 test('both instances run on Cluster clients', async () => {
   // createStores waits connectTimeout at most; on a loaded machine discovering the cluster can take longer.
-  await waitFor(() => instances.every(({ stores }) => stores.limitClient?.status === 'ready' && stores.health().healthy), 5000, 'clusters ready');
+  await waitFor(
+    () => instances.every(({ stores }) => stores.limitClient?.status === 'ready' && stores.health().healthy),
+    5000,
+    'clusters ready',
+  );
   for (const { stores } of instances) {
     expect(stores.kind).toBe('redis');
     expect(stores.limitClient).toBeInstanceOf(Cluster);
@@ -103,7 +113,9 @@ test(`${API_KEYS.length} clients × ${2 * N} concurrent requests over two instan
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const sent = API_KEYS.flatMap((key) => Array.from({ length: 2 * N }, (_, i) => ({ key, i })));
   const responses = await Promise.all(
-    sent.map(({ key, i }) => request(`${portico(i).proxyUrl}/api/x`, { agent, headers: { 'x-api-key': key } }).then((res) => ({ key, res }))),
+    sent.map(({ key, i }) =>
+      request(`${portico(i).proxyUrl}/api/x`, { agent, headers: { 'x-api-key': key } }).then((res) => ({ key, res })),
+    ),
   );
   agent.destroy();
   for (const key of API_KEYS) {

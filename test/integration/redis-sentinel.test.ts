@@ -81,7 +81,12 @@ async function currentMaster(): Promise<number> {
 test('the instances connect to the master the sentinel names', async () => {
   const master = await currentMaster();
   // createStores waits connectTimeout at most; on a loaded machine the sentinel round trip can take longer.
-  await waitFor(() => instances.every(({ stores }) => stores.limitClient?.status === 'ready' && stores.cacheClient?.status === 'ready'), 5000, 'clients ready');
+  await waitFor(
+    () =>
+      instances.every(({ stores }) => stores.limitClient?.status === 'ready' && stores.cacheClient?.status === 'ready'),
+    5000,
+    'clients ready',
+  );
   expect(master).toBe(set.nodes[0]?.port);
   for (const { stores } of instances) {
     expect(stores.health()).toEqual({ kind: 'redis', healthy: true });
@@ -92,7 +97,9 @@ test('the instances connect to the master the sentinel names', async () => {
 
 test(`two instances, ${3 * N} concurrent requests: exactly ${N} pass`, async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 3 * N });
-  const responses = await Promise.all(Array.from({ length: 3 * N }, (_, i) => request(`${portico(i).proxyUrl}/exact`, { agent })));
+  const responses = await Promise.all(
+    Array.from({ length: 3 * N }, (_, i) => request(`${portico(i).proxyUrl}/exact`, { agent })),
+  );
   agent.destroy();
   expect(responses.filter((r) => r.status === 200)).toHaveLength(N);
   expect(responses.filter((r) => r.status === 429)).toHaveLength(2 * N);
@@ -123,7 +130,11 @@ test('after a failover the instances follow the new master; requests in between 
     slowest = Math.max(slowest, Date.now() - started);
     expect(res.status).toBe(200); // onStoreError: allow while the master moves
     const master = await currentMaster().catch(() => before);
-    moved = master !== before && instances.every(({ stores }) => connectedPort(stores.limitClient) === master && stores.limitClient?.status === 'ready');
+    moved =
+      master !== before &&
+      instances.every(
+        ({ stores }) => connectedPort(stores.limitClient) === master && stores.limitClient?.status === 'ready',
+      );
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   expect(moved).toBe(true);
@@ -133,22 +144,31 @@ test('after a failover the instances follow the new master; requests in between 
   // Counting happens in the new master again: the shared counter moves with each request.
   const first = await request(`${portico(0).proxyUrl}/after`);
   const second = await request(`${portico(1).proxyUrl}/after`);
-  const remaining = (res: { headers: http.IncomingHttpHeaders }): number => Number(/;r=(\d+);/.exec(String(res.headers.ratelimit))?.[1]);
+  const remaining = (res: { headers: http.IncomingHttpHeaders }): number =>
+    Number(/;r=(\d+);/.exec(String(res.headers.ratelimit))?.[1]);
   expect(remaining(second)).toBe(remaining(first) - 1);
 }, 30_000);
 
-test('closing the stores ends every connection, the failover detector\'s subscriptions to the sentinels included', async () => {
+test("closing the stores ends every connection, the failover detector's subscriptions to the sentinels included", async () => {
   const sentinel = new Redis({ port: set.sentinels[0]?.port as number, host: '127.0.0.1' });
   try {
-    const clients = async (): Promise<number> => String(await sentinel.call('CLIENT', 'LIST')).trim().split('\n').length;
+    const clients = async (): Promise<number> =>
+      String(await sentinel.call('CLIENT', 'LIST'))
+        .trim()
+        .split('\n').length;
     const baseline = await clients();
-    const stores = await createStores(redisSchema.parse({ sentinels: set.sentinels.map((s) => s.address), name: NAME }), silentLogger);
+    const stores = await createStores(
+      redisSchema.parse({ sentinels: set.sentinels.map((s) => s.address), name: NAME }),
+      silentLogger,
+    );
     expect(stores.health().healthy).toBe(true);
     const deadline = Date.now() + 5000;
-    while ((await clients()) <= baseline && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await clients()) <= baseline && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await clients()).toBeGreaterThan(baseline); // subscribed for +switch-master
     await stores.close();
-    while ((await clients()) > baseline && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await clients()) > baseline && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await clients()).toBe(baseline);
   } finally {
     sentinel.disconnect();

@@ -39,11 +39,15 @@ async function stores(config: Record<string, unknown>, logger = pino({ level: 's
   return created;
 }
 
-const count = (lines: LogLine[], msg: string, client: string): number => lines.filter((line) => line.msg.startsWith(msg) && line.client === client).length;
+const count = (lines: LogLine[], msg: string, client: string): number =>
+  lines.filter((line) => line.msg.startsWith(msg) && line.client === client).length;
 
 describe('redis client options', () => {
   test('every command fails fast and is never re-sent: no offline queue, no retries, bounded times', () => {
-    const options = clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379', commandTimeout: '100ms' }), 'limit');
+    const options = clientOptions(
+      redisSchema.parse({ url: 'redis://127.0.0.1:6379', commandTimeout: '100ms' }),
+      'limit',
+    );
     expect(options).toMatchObject({
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -53,7 +57,9 @@ describe('redis client options', () => {
       socketTimeout: 1000,
       connectionName: 'portico-limit',
     });
-    expect(clientOptions(redisSchema.parse({ url: 'redis://x', socketTimeout: 0 }), 'cache').socketTimeout).toBeUndefined();
+    expect(
+      clientOptions(redisSchema.parse({ url: 'redis://x', socketTimeout: 0 }), 'cache').socketTimeout,
+    ).toBeUndefined();
   });
 
   test('reconnect delay grows exponentially, is jittered, and is capped', () => {
@@ -82,7 +88,10 @@ describe('createStores', () => {
 
   test('closing while Redis is down returns at once and stops reconnecting', async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`;
-    const created = await createStores(redisSchema.parse({ url, connectTimeout: '100ms', maxReconnectDelay: '50ms' }), pino({ level: 'silent' }));
+    const created = await createStores(
+      redisSchema.parse({ url, connectTimeout: '100ms', maxReconnectDelay: '50ms' }),
+      pino({ level: 'silent' }),
+    );
     const started = Date.now();
     await created.close();
     expect(Date.now() - started).toBeLessThan(100);
@@ -109,7 +118,10 @@ describe('createStores', () => {
     const port = await closedPort();
     const { logger, lines } = capturingLogger();
     const started = Date.now();
-    const created = await stores({ url: `redis://127.0.0.1:${port}`, connectTimeout: '300ms', maxReconnectDelay: '100ms' }, logger);
+    const created = await stores(
+      { url: `redis://127.0.0.1:${port}`, connectTimeout: '300ms', maxReconnectDelay: '100ms' },
+      logger,
+    );
     expect(Date.now() - started).toBeLessThan(1500);
     const health = created.health();
     expect(health.healthy).toBe(false);

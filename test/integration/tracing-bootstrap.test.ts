@@ -69,7 +69,10 @@ interface OtlpSpan {
   readonly attributes: OtlpAttribute[];
 }
 interface OtlpExport {
-  readonly resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+  readonly resourceSpans: Array<{
+    resource: { attributes: OtlpAttribute[] };
+    scopeSpans: Array<{ spans: OtlpSpan[] }>;
+  }>;
 }
 
 let childFile: string;
@@ -87,7 +90,8 @@ beforeAll(async () => {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       if (req.url === '/v1/traces') received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpExport);
-      if (req.url === '/protobuf/v1/traces') receivedRaw.push({ contentType: req.headers['content-type'], body: Buffer.concat(chunks) });
+      if (req.url === '/protobuf/v1/traces')
+        receivedRaw.push({ contentType: req.headers['content-type'], body: Buffer.concat(chunks) });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -129,12 +133,20 @@ function nextMessage<T>(child: ChildProcess): Promise<T> {
 }
 
 /** Runs the child, sends one traced request through it, stops it. */
-async function run(order: 'telemetry-first' | 'server-first', otlpEndpoint: string, protocol = 'http/json'): Promise<Run> {
-  const child = fork(childFile, [order, otlpEndpoint, up.url, protocol], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function run(
+  order: 'telemetry-first' | 'server-first',
+  otlpEndpoint: string,
+  protocol = 'http/json',
+): Promise<Run> {
+  const child = fork(childFile, [order, otlpEndpoint, up.url, protocol], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000);
   try {
     const ready = await nextMessage<{ proxyUrl: string; loadedEarly: string[] }>(child);
-    const res = await request(`${ready.proxyUrl}/orders/1`, { headers: { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` } });
+    const res = await request(`${ready.proxyUrl}/orders/1`, {
+      headers: { traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` },
+    });
     expect(res.status).toBe(200);
     const exited = once(child, 'exit') as Promise<[number | null]>;
     child.send('stop');
@@ -161,7 +173,9 @@ describe('telemetry bootstrap (child process, OTLP/HTTP receiver)', () => {
     expect(loadedEarly).toEqual([]);
     expect(code).toBe(0);
 
-    const resource = Object.fromEntries(received[0]?.resourceSpans[0]?.resource.attributes.map((a) => [a.key, a.value.stringValue]) ?? []);
+    const resource = Object.fromEntries(
+      received[0]?.resourceSpans[0]?.resource.attributes.map((a) => [a.key, a.value.stringValue]) ?? [],
+    );
     expect(resource).toMatchObject({ 'service.name': 'bootstrap-test', 'deployment.environment': 'test' });
 
     const spans = exportedSpans();
@@ -199,10 +213,18 @@ describe('telemetry bootstrap (child process, OTLP/HTTP receiver)', () => {
   it.each([
     ['http/json', 'http/json'],
     ['http/protobuf (spans encoded as they end)', ''],
-  ])('shuts down within the export timeout when the collector is unreachable, and the request is unaffected: %s', async (_name, protocol) => {
-    const { code, shutdownMs } = await run('telemetry-first', `http://127.0.0.1:${await closedPort()}/v1/traces`, protocol);
-    expect(code).toBe(0);
-    expect(shutdownMs).toBeLessThan(5000);
-    expect(up.received).toHaveLength(1);
-  }, 40_000);
+  ])(
+    'shuts down within the export timeout when the collector is unreachable, and the request is unaffected: %s',
+    async (_name, protocol) => {
+      const { code, shutdownMs } = await run(
+        'telemetry-first',
+        `http://127.0.0.1:${await closedPort()}/v1/traces`,
+        protocol,
+      );
+      expect(code).toBe(0);
+      expect(shutdownMs).toBeLessThan(5000);
+      expect(up.received).toHaveLength(1);
+    },
+    40_000,
+  );
 });

@@ -19,7 +19,10 @@ let telemetry: Telemetry;
 const running: Array<TestUpstream | Portico> = [];
 
 beforeAll(() => {
-  telemetry = startTelemetry(telemetrySchema.parse({ traces: { exporter: 'console' } }), { exporter, instrumentations: false });
+  telemetry = startTelemetry(telemetrySchema.parse({ traces: { exporter: 'console' } }), {
+    exporter,
+    instrumentations: false,
+  });
 });
 afterEach(async () => {
   for (const item of running.splice(0)) await ('shutdown' in item ? item.shutdown() : item.close());
@@ -42,15 +45,17 @@ async function finishedSpans(): Promise<ReadableSpan[]> {
 describe('upstream calls', () => {
   it('gives a retry on a fresh socket its own client span after the failed one', async () => {
     const perSocket = new WeakMap<object, number>();
-    const up = track(await startUpstream((req, res) => {
-      const count = (perSocket.get(req.socket) ?? 0) + 1;
-      perSocket.set(req.socket, count);
-      if (count === 2) {
-        req.socket.destroy(); // the second request on a kept-alive socket meets a dead connection
-        return;
-      }
-      res.end('ok');
-    }));
+    const up = track(
+      await startUpstream((req, res) => {
+        const count = (perSocket.get(req.socket) ?? 0) + 1;
+        perSocket.set(req.socket, count);
+        if (count === 2) {
+          req.socket.destroy(); // the second request on a kept-alive socket meets a dead connection
+          return;
+        }
+        res.end('ok');
+      }),
+    );
     const p = track(await startTestPortico(`middleware: [tracing]\nroutes:\n  - name: api\n    upstream: ${up.url}\n`));
     expect((await request(`${p.proxyUrl}/first`)).status).toBe(200);
     exporter.reset();
@@ -58,9 +63,14 @@ describe('upstream calls', () => {
 
     const spans = await finishedSpans();
     const server = spans.find((span) => span.kind === SpanKind.SERVER);
-    const clients = spans.filter((span) => span.kind === SpanKind.CLIENT).sort((a, b) => a.startTime[1] - b.startTime[1] + (a.startTime[0] - b.startTime[0]) * 1e9);
+    const clients = spans
+      .filter((span) => span.kind === SpanKind.CLIENT)
+      .sort((a, b) => a.startTime[1] - b.startTime[1] + (a.startTime[0] - b.startTime[0]) * 1e9);
     expect(clients).toHaveLength(2);
-    expect(clients.map((span) => span.parentSpanContext?.spanId)).toEqual([server?.spanContext().spanId, server?.spanContext().spanId]);
+    expect(clients.map((span) => span.parentSpanContext?.spanId)).toEqual([
+      server?.spanContext().spanId,
+      server?.spanContext().spanId,
+    ]);
     expect(clients[0]?.status.code).toBe(SpanStatusCode.ERROR);
     expect(clients[0]?.attributes['error.type']).toBe('ECONNRESET');
     expect(clients[1]?.attributes['http.response.status_code']).toBe(200);
@@ -71,7 +81,11 @@ describe('upstream calls', () => {
   it('leaves a mirrored copy under the server span, without a client span of its own', async () => {
     const up = track(await startUpstream());
     const shadow = track(await startUpstream());
-    const p = track(await startTestPortico(`middleware: [tracing]\nroutes:\n  - name: api\n    upstream: ${up.url}\n    mirror: { upstream: ${shadow.url}, sampleRatio: 1 }\n`));
+    const p = track(
+      await startTestPortico(
+        `middleware: [tracing]\nroutes:\n  - name: api\n    upstream: ${up.url}\n    mirror: { upstream: ${shadow.url}, sampleRatio: 1 }\n`,
+      ),
+    );
     expect((await request(`${p.proxyUrl}/copied`, { headers: { traceparent } })).status).toBe(200);
     await waitFor(() => shadow.received.length === 1, 3000, 'the mirrored copy');
 

@@ -46,10 +46,13 @@ function only(list: ReadableSpan[], kind: SpanKind): ReadableSpan {
 }
 
 beforeAll(async () => {
-  telemetry = startTelemetry(telemetrySchema.parse({ serviceName: 'portico-test', traces: { exporter: 'console', sampleRatio: 1 } }), {
-    exporter,
-    instrumentations: false,
-  });
+  telemetry = startTelemetry(
+    telemetrySchema.parse({ serviceName: 'portico-test', traces: { exporter: 'console', sampleRatio: 1 } }),
+    {
+      exporter,
+      instrumentations: false,
+    },
+  );
   up = await startUpstream();
   upgrades = acceptWebSockets(up).upgrades;
   // A well-behaved WebSocket server closes its side when the peer does, so the proxied connection ends.
@@ -91,7 +94,11 @@ beforeEach(() => {
 describe('tracing', () => {
   it('continues the client trace: server span child of the client span, client span child of the server span, upstream sees the client span as parent', async () => {
     const res = await request(`${portico.proxyUrl}/api/orders/7?secret=x`, {
-      headers: { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN_ID}-01`, tracestate: 'vendor=abc', 'user-agent': 'tracing-test' },
+      headers: {
+        traceparent: `00-${TRACE_ID}-${CLIENT_SPAN_ID}-01`,
+        tracestate: 'vendor=abc',
+        'user-agent': 'tracing-test',
+      },
     });
     expect(res.status).toBe(200);
     const list = await spans(2);
@@ -145,7 +152,9 @@ describe('tracing', () => {
   });
 
   it('treats a malformed traceparent as absent and drops the orphaned tracestate', async () => {
-    await request(`${portico.proxyUrl}/api/orders`, { headers: { traceparent: `00-${'0'.repeat(32)}-${CLIENT_SPAN_ID}-01`, tracestate: 'vendor=abc' } });
+    await request(`${portico.proxyUrl}/api/orders`, {
+      headers: { traceparent: `00-${'0'.repeat(32)}-${CLIENT_SPAN_ID}-01`, tracestate: 'vendor=abc' },
+    });
     const list = await spans(2);
     const serverSpan = only(list, SpanKind.SERVER);
     expect(serverSpan.parentSpanContext).toBeUndefined();
@@ -154,7 +163,9 @@ describe('tracing', () => {
   });
 
   it('honours an unsampled parent: no spans, the upstream still gets the trace id with the sampled flag off', async () => {
-    await request(`${portico.proxyUrl}/api/orders`, { headers: { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN_ID}-00` } });
+    await request(`${portico.proxyUrl}/api/orders`, {
+      headers: { traceparent: `00-${TRACE_ID}-${CLIENT_SPAN_ID}-00` },
+    });
     await spans(0);
     const seen = parse(up.received[0]?.headers.traceparent);
     expect(seen.traceId).toBe(TRACE_ID);
@@ -211,6 +222,10 @@ describe('tracing', () => {
     expect(serverSpan).toMatchObject({ name: 'ws' });
     expect(serverSpan.attributes['http.response.status_code']).toBe(101);
     expect(serverSpan.status.code).toBe(SpanStatusCode.UNSET);
-    expect(parse(upgrades.at(-1)?.headers.traceparent)).toEqual({ traceId: TRACE_ID, spanId: clientSpan.spanContext().spanId, flags: '01' });
+    expect(parse(upgrades.at(-1)?.headers.traceparent)).toEqual({
+      traceId: TRACE_ID,
+      spanId: clientSpan.spanContext().spanId,
+      flags: '01',
+    });
   });
 });

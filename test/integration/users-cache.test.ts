@@ -12,7 +12,10 @@ import { clearKeys, uniqueName } from './users-fixtures.js';
 const ada = entryOf({ id: 1, name: 'Ada', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' });
 const grace = entryOf({ id: 1, name: 'Grace', email: 'grace@example.com', createdAt: '2024-01-01T00:00:00.000Z' });
 const prefix = `portico:${uniqueName('test')}:user:`;
-const client = new Redis('redis://127.0.0.1:6379', clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'cache'));
+const client = new Redis(
+  'redis://127.0.0.1:6379',
+  clientOptions(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), 'cache'),
+);
 
 afterAll(async () => {
   await clearKeys(client, prefix);

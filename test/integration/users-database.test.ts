@@ -29,7 +29,9 @@ describe.each([
     const repository = repositoryOn(db);
     expect(await repository.migrate()).toEqual([1]);
     expect(await repository.migrate()).toEqual([]);
-    const rows = await db.query<{ target: string; version: number }>(`SELECT target, version FROM "${schema}".portico_migrations`);
+    const rows = await db.query<{ target: string; version: number }>(
+      `SELECT target, version FROM "${schema}".portico_migrations`,
+    );
     expect(rows).toEqual([{ target: `${schema}.people`, version: 1 }]);
     await repository.verify();
   });
@@ -39,13 +41,24 @@ describe.each([
     expect(await repository.isEmpty()).toBe(true);
     expect(await repository.seed(20)).toBe(20);
     expect(await repository.seed(25)).toBe(5);
-    expect(await repository.findById('7')).toEqual({ id: 7, name: 'User 7', email: 'user7@example.com', createdAt: '2024-01-01T07:00:00.000Z' });
+    expect(await repository.findById('7')).toEqual({
+      id: 7,
+      name: 'User 7',
+      email: 'user7@example.com',
+      createdAt: '2024-01-01T07:00:00.000Z',
+    });
     expect(await repository.findById('26')).toBeUndefined();
   });
 
   it('fails verify with PORTICO_DATABASE_UNAVAILABLE when a configured column does not exist', async () => {
-    const wrong = new SqlUserRepository(db, userSql(userLookupSchema.parse({ schema, table: 'people', columns: { email: 'mail' } })));
-    await expect(wrong.verify()).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE', context: { sqlState: '42703' } });
+    const wrong = new SqlUserRepository(
+      db,
+      userSql(userLookupSchema.parse({ schema, table: 'people', columns: { email: 'mail' } })),
+    );
+    await expect(wrong.verify()).rejects.toMatchObject({
+      code: 'PORTICO_DATABASE_UNAVAILABLE',
+      context: { sqlState: '42703' },
+    });
   });
 });
 
@@ -69,7 +82,9 @@ describe('embedded database failure bounds', () => {
 
 describe('migrations on PostgreSQL', () => {
   it('apply each version once when several instances start together', async () => {
-    const dbs = await Promise.all([1, 2, 3].map(() => openDatabase(databaseSchema.parse({ url: PG_URL, statementTimeout: 5000 }))));
+    const dbs = await Promise.all(
+      [1, 2, 3].map(() => openDatabase(databaseSchema.parse({ url: PG_URL, statementTimeout: 5000 }))),
+    );
     try {
       const applied = await Promise.all(dbs.map((db) => repositoryOn(db, 'racers').migrate()));
       expect(applied.flat()).toEqual([1]);
@@ -97,7 +112,10 @@ describe('PostgreSQL failure bounds', () => {
     try {
       await lockTaken;
       const started = Date.now();
-      await expect(repository.findById('1')).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE', context: { sqlState: '57014' } });
+      await expect(repository.findById('1')).rejects.toMatchObject({
+        code: 'PORTICO_DATABASE_UNAVAILABLE',
+        context: { sqlState: '57014' },
+      });
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
       unlock?.();
@@ -108,10 +126,15 @@ describe('PostgreSQL failure bounds', () => {
 
   it('fails fast when nothing listens on the database port', async () => {
     const port = await sparePort();
-    const db = await openDatabase(databaseSchema.parse({ url: `postgres://postgres@127.0.0.1:${port}/test`, connectTimeout: 1000 }));
+    const db = await openDatabase(
+      databaseSchema.parse({ url: `postgres://postgres@127.0.0.1:${port}/test`, connectTimeout: 1000 }),
+    );
     try {
       const started = Date.now();
-      await expect(repositoryOn(db).findById('1')).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE', context: { sqlState: 'ECONNREFUSED' } });
+      await expect(repositoryOn(db).findById('1')).rejects.toMatchObject({
+        code: 'PORTICO_DATABASE_UNAVAILABLE',
+        context: { sqlState: 'ECONNREFUSED' },
+      });
       expect(Date.now() - started).toBeLessThan(1000);
     } finally {
       await db.close();
@@ -120,7 +143,9 @@ describe('PostgreSQL failure bounds', () => {
 
   it('bounds the wait on a host that accepts and never answers by connectTimeout', async () => {
     const hole = await startBlackHole();
-    const db = await openDatabase(databaseSchema.parse({ url: `postgres://postgres@127.0.0.1:${hole.port}/test`, connectTimeout: 300 }));
+    const db = await openDatabase(
+      databaseSchema.parse({ url: `postgres://postgres@127.0.0.1:${hole.port}/test`, connectTimeout: 300 }),
+    );
     try {
       const started = Date.now();
       await expect(repositoryOn(db).findById('1')).rejects.toMatchObject({ code: 'PORTICO_DATABASE_UNAVAILABLE' });

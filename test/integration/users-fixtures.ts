@@ -53,10 +53,18 @@ export interface RedisServer {
 }
 
 async function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(() => output.includes('Ready to accept connections') || child.exitCode !== null, 10_000, 'redis-server to start');
+  await waitFor(
+    () => output.includes('Ready to accept connections') || child.exitCode !== null,
+    10_000,
+    'redis-server to start',
+  );
   if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
   return child;
 }
@@ -155,11 +163,20 @@ export async function clearKeys(client: Redis, prefix: string): Promise<void> {
 export function recordingMetrics(): Metrics & { events: CacheEvent[]; queries: boolean[] } {
   const events: CacheEvent[] = [];
   const queries: boolean[] = [];
-  return { ...noopMetrics, events, queries, cache: (event) => events.push(event), dbQuery: (_seconds, ok) => queries.push(ok) };
+  return {
+    ...noopMetrics,
+    events,
+    queries,
+    cache: (event) => events.push(event),
+    dbQuery: (_seconds, ok) => queries.push(ok),
+  };
 }
 
 export function capturedLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   return { logger, lines };
 }

@@ -44,7 +44,8 @@ async function untilCacheStatus(path: string, wanted: string, timeoutMs = 5000):
   for (;;) {
     const res = await api.get(path);
     if (res.headers['cache-status'] === wanted) return res;
-    if (Date.now() > deadline) throw new Error(`${path}: Cache-Status stayed ${String(res.headers['cache-status'])}, wanted ${wanted}`);
+    if (Date.now() > deadline)
+      throw new Error(`${path}: Cache-Status stayed ${String(res.headers['cache-status'])}, wanted ${wanted}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -71,7 +72,12 @@ describe('GET /users/:id', () => {
     const miss = await api.get('/users/7').expect(200);
     expect(miss.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(miss.headers['cache-status']).toBe('portico; fwd=miss; stored');
-    expect(miss.body).toEqual({ id: 7, name: 'User 7', email: 'user7@example.com', createdAt: '2024-01-01T07:00:00.000Z' });
+    expect(miss.body).toEqual({
+      id: 7,
+      name: 'User 7',
+      email: 'user7@example.com',
+      createdAt: '2024-01-01T07:00:00.000Z',
+    });
     const hit = await untilCacheStatus('/users/7', 'portico; hit');
     expect(hit.status).toBe(200);
     expect(hit.text).toBe(miss.text);
@@ -91,7 +97,13 @@ describe('GET /users/:id', () => {
 
   it('answers HEAD with the headers only', async () => {
     const res = await api.head('/users/9').expect(200);
-    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify({ id: 9, name: 'User 9', email: 'user9@example.com', createdAt: '2024-01-01T09:00:00.000Z' }))));
+    expect(res.headers['content-length']).toBe(
+      String(
+        Buffer.byteLength(
+          JSON.stringify({ id: 9, name: 'User 9', email: 'user9@example.com', createdAt: '2024-01-01T09:00:00.000Z' }),
+        ),
+      ),
+    );
     expect(res.text).toBeUndefined();
   });
 

@@ -20,7 +20,19 @@ import { userSql } from '../../src/users/sql.js';
 import type { User } from '../../src/users/user.js';
 import { waitFor } from '../helpers/http.js';
 import { silentLogger, testConfig } from '../helpers/portico.js';
-import { capturedLogger, clearKeys, dropSchema, Gate, PG_URL, recordingMetrics, sql, startRedisServer, startTcpProxy, uniqueName, type RedisServer } from './users-fixtures.js';
+import {
+  capturedLogger,
+  clearKeys,
+  dropSchema,
+  Gate,
+  PG_URL,
+  recordingMetrics,
+  sql,
+  startRedisServer,
+  startTcpProxy,
+  uniqueName,
+  type RedisServer,
+} from './users-fixtures.js';
 
 const schema = uniqueName('users_res');
 const prefix = `portico:${uniqueName('t')}:user:`;
@@ -86,7 +98,12 @@ describe('with real PostgreSQL and Redis, composed by hand to count and delay qu
       options: config.userLookup.cache,
     });
     const counted: UserService = { ...service, lookup: (id) => ((lookups += 1), service.lookup(id)) };
-    portico = await startPortico({ config, logger: silentLogger, stores, builtins: [userLookupRoute(config.userLookup, counted)] });
+    portico = await startPortico({
+      config,
+      logger: silentLogger,
+      stores,
+      builtins: [userLookupRoute(config.userLookup, counted)],
+    });
   });
   afterAll(async () => {
     await portico.shutdown();
@@ -100,14 +117,20 @@ describe('with real PostgreSQL and Redis, composed by hand to count and delay qu
     const read = repository.gate.hold();
     const before = repository.queries;
     lookups = 0;
-    const responses = Array.from({ length: 1000 }, () =>
-      new Promise<{ status: number; cacheStatus: string; body: string }>((resolve, reject) => {
-        http.get(`${portico.proxyUrl}/users/21`, { agent }, (res) => {
-          let body = '';
-          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, cacheStatus: String(res.headers['cache-status']), body }));
-        }).on('error', reject);
-      }),
+    const responses = Array.from(
+      { length: 1000 },
+      () =>
+        new Promise<{ status: number; cacheStatus: string; body: string }>((resolve, reject) => {
+          http
+            .get(`${portico.proxyUrl}/users/21`, { agent }, (res) => {
+              let body = '';
+              res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+              res.on('end', () =>
+                resolve({ status: res.statusCode ?? 0, cacheStatus: String(res.headers['cache-status']), body }),
+              );
+            })
+            .on('error', reject);
+        }),
     );
     await read;
     await waitFor(() => lookups === 1000, 15_000, '1000 lookups to be waiting');
@@ -194,7 +217,12 @@ describe('database gone', () => {
   it('answers 503 + Retry-After for users not cached, while cached users still answer', async () => {
     const proxy = await startTcpProxy(5432);
     const config = testConfig(yaml(`postgres://postgres@127.0.0.1:${proxy.port}/test`, ''));
-    const lookup = await createUserLookup({ config, stores: memoryStores(), logger: silentLogger, metrics: recordingMetrics() });
+    const lookup = await createUserLookup({
+      config,
+      stores: memoryStores(),
+      logger: silentLogger,
+      metrics: recordingMetrics(),
+    });
     const portico = await startPortico({ config, logger: silentLogger, builtins: [lookup.builtin] });
     try {
       const api = supertest(portico.proxyUrl);
@@ -219,7 +247,12 @@ describe('database gone', () => {
 
   it('answers 503 when a query outlasts the statement timeout (a table locked by someone else)', async () => {
     const config = testConfig(yaml(PG_URL, ''));
-    const lookup = await createUserLookup({ config, stores: memoryStores(), logger: silentLogger, metrics: recordingMetrics() });
+    const lookup = await createUserLookup({
+      config,
+      stores: memoryStores(),
+      logger: silentLogger,
+      metrics: recordingMetrics(),
+    });
     const portico = await startPortico({ config, logger: silentLogger, builtins: [lookup.builtin] });
     let unlock: (() => void) | undefined;
     let locked: (() => void) | undefined;
@@ -247,13 +280,25 @@ describe('database gone', () => {
 
 describe('embedded defaults (no database url, no Redis)', () => {
   it('migrates and seeds the embedded database, serves from the in-process cache, behind its own middleware', async () => {
-    const config = testConfig('rateLimits:\n  lookups: { limit: 3, window: 1m }\nuserLookup:\n  middleware:\n    - rateLimit: lookups\n');
-    const lookup = await createUserLookup({ config, stores: memoryStores(), logger: silentLogger, metrics: recordingMetrics() });
+    const config = testConfig(
+      'rateLimits:\n  lookups: { limit: 3, window: 1m }\nuserLookup:\n  middleware:\n    - rateLimit: lookups\n',
+    );
+    const lookup = await createUserLookup({
+      config,
+      stores: memoryStores(),
+      logger: silentLogger,
+      metrics: recordingMetrics(),
+    });
     const portico = await startPortico({ config, logger: silentLogger, builtins: [lookup.builtin] });
     try {
       const api = supertest(portico.proxyUrl);
       const miss = await api.get('/users/1').expect(200);
-      expect(miss.body).toEqual({ id: 1, name: 'User 1', email: 'user1@example.com', createdAt: '2024-01-01T01:00:00.000Z' });
+      expect(miss.body).toEqual({
+        id: 1,
+        name: 'User 1',
+        email: 'user1@example.com',
+        createdAt: '2024-01-01T01:00:00.000Z',
+      });
       expect(miss.headers['cache-status']).toBe('portico; fwd=miss; stored');
       await lookup.service.close();
       expect((await api.get('/users/1')).headers['cache-status']).toBe('portico; hit');

@@ -29,7 +29,8 @@ function undocumented(json: Json, path: string): string[] {
     missing.push(...undocumented(child, `${here}.`));
   }
   if (json.items) missing.push(...undocumented(json.items, `${path}[].`));
-  if (typeof json.additionalProperties === 'object') missing.push(...undocumented(json.additionalProperties, `${path}<name>.`));
+  if (typeof json.additionalProperties === 'object')
+    missing.push(...undocumented(json.additionalProperties, `${path}<name>.`));
   return missing;
 }
 
@@ -69,11 +70,23 @@ describe('README configuration reference', () => {
 
   test('has one table per section, a row per key, with defaults in YAML form', () => {
     const reference = configReference();
-    for (const section of ['server', 'redis', 'database', 'telemetry', 'rateLimits', 'middleware', 'routes', 'userLookup', 'workerPool']) {
+    for (const section of [
+      'server',
+      'redis',
+      'database',
+      'telemetry',
+      'rateLimits',
+      'middleware',
+      'routes',
+      'userLookup',
+      'workerPool',
+    ]) {
       expect(reference).toContain(`### \`${section}\``);
     }
     expect(reference).toContain('| `drainTimeout` | duration | `20s` |');
-    expect(reference).toContain('| `logs.level` | `fatal` \\| `error` \\| `warn` \\| `info` \\| `debug` \\| `trace` \\| `silent` | `info` |');
+    expect(reference).toContain(
+      '| `logs.level` | `fatal` \\| `error` \\| `warn` \\| `info` \\| `debug` \\| `trace` \\| `silent` | `info` |',
+    );
     expect(reference).toContain('| `limit` | integer | required |');
     expect(reference).toContain('| `mirror.sampleRatio` | number | `1` |');
   });

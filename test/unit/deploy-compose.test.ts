@@ -21,7 +21,9 @@ interface Service {
 }
 
 const DIR = 'deploy/compose';
-const compose = parse(readRepoFile(join(DIR, 'compose.yaml')), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readRepoFile(join(DIR, 'compose.yaml')), { merge: true }) as {
+  services: Record<string, Service>;
+};
 const services = compose.services;
 const replicas = ['portico-1', 'portico-2'].map((name) => services[name] as Service);
 const image = dockerfileContract();
@@ -37,19 +39,31 @@ test('a demo upstream, Redis, PostgreSQL, a one-shot seed and two Portico replic
   expect(Object.keys(services).sort()).toEqual(['portico-1', 'portico-2', 'postgres', 'redis', 'seed', 'upstream']);
 });
 
-test('the replicas build the repository\'s Dockerfile and use its config path, ports and stop signal', () => {
+test("the replicas build the repository's Dockerfile and use its config path, ports and stop signal", () => {
   expect(image.stopSignal).toBe('SIGTERM');
   for (const service of [...replicas, services.seed as Service]) {
-    expect(join(ROOT, DIR, service.build?.context as string, service.build?.dockerfile as string)).toBe(join(ROOT, 'Dockerfile'));
+    expect(join(ROOT, DIR, service.build?.context as string, service.build?.dockerfile as string)).toBe(
+      join(ROOT, 'Dockerfile'),
+    );
     expect(service.environment?.PORTICO_CONFIG).toBe(image.env.PORTICO_CONFIG);
   }
-  const published = replicas.flatMap((service) => service.ports ?? []).map((mapping) => Number(mapping.split(':').at(-1)));
+  const published = replicas
+    .flatMap((service) => service.ports ?? [])
+    .map((mapping) => Number(mapping.split(':').at(-1)));
   expect(new Set(published)).toEqual(new Set(image.exposed));
   // The seed runs the image's CLI with the mounted config.
-  expect(services.seed?.entrypoint).toEqual(['node', 'dist/cli.js', 'seed', '--config', image.env.PORTICO_CONFIG, '--count', '100']);
+  expect(services.seed?.entrypoint).toEqual([
+    'node',
+    'dist/cli.js',
+    'seed',
+    '--config',
+    image.env.PORTICO_CONFIG,
+    '--count',
+    '100',
+  ]);
 });
 
-test('both replicas share one Redis and one database, and run the same config through Portico\'s loader', () => {
+test("both replicas share one Redis and one database, and run the same config through Portico's loader", () => {
   const configs = replicas.map(configOf);
   for (const config of configs) {
     expect(redisMode(config.redis)).toBe('single');
@@ -63,7 +77,7 @@ test('both replicas share one Redis and one database, and run the same config th
   expect(configs[0]).toEqual(configs[1]);
 });
 
-test('the image\'s health check serves (no token needed for /healthz); docker stop waits out both drains', () => {
+test("the image's health check serves (no token needed for /healthz); docker stop waits out both drains", () => {
   const dockerfile = readRepoFile('Dockerfile');
   const check = /^HEALTHCHECK .*\\\n\s*CMD (.*)$/m.exec(dockerfile)?.[1] ?? '';
   expect(check).toContain('/healthz');
@@ -73,7 +87,10 @@ test('the image\'s health check serves (no token needed for /healthz); docker st
     expect(service.environment?.PORTICO_ADMIN).toBe(`0.0.0.0:${image.exposed[1]}`);
     const grace = Number(/^(\d+)s$/.exec(service.stop_grace_period ?? '')?.[1]);
     expect(grace * 1000).toBeGreaterThan(2 * configOf(service).server.drainTimeout);
-    expect(service.depends_on).toMatchObject({ redis: { condition: 'service_healthy' }, seed: { condition: 'service_completed_successfully' } });
+    expect(service.depends_on).toMatchObject({
+      redis: { condition: 'service_healthy' },
+      seed: { condition: 'service_completed_successfully' },
+    });
     expect(service.ports?.[0]).toBe(`808${index + 1}:8080`);
   }
 });

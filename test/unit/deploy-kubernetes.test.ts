@@ -39,7 +39,11 @@ interface Manifest {
     ports?: Array<{ port: number; targetPort: string | number }>;
     template?: {
       metadata: { labels: Record<string, string> };
-      spec: { terminationGracePeriodSeconds: number; containers: Container[]; volumes: Array<{ name: string; configMap?: { name: string } }> };
+      spec: {
+        terminationGracePeriodSeconds: number;
+        containers: Container[];
+        volumes: Array<{ name: string; configMap?: { name: string } }>;
+      };
     };
   };
 }
@@ -93,11 +97,13 @@ const preStopSeconds = (container: Container): number => {
 };
 
 test('kustomization lists every manifest in the folder', () => {
-  const kustomization = parseAllDocuments(readRepoFile(join(DIR, 'kustomization.yaml')))[0]?.toJS() as { resources: string[] };
+  const kustomization = parseAllDocuments(readRepoFile(join(DIR, 'kustomization.yaml')))[0]?.toJS() as {
+    resources: string[];
+  };
   expect([...kustomization.resources].sort()).toEqual(files.filter((f) => f !== 'kustomization.yaml').sort());
 });
 
-test('the ConfigMap config passes Portico\'s loader with the pod\'s environment', () => {
+test("the ConfigMap config passes Portico's loader with the pod's environment", () => {
   expect(config.server.listen).toEqual({ host: '0.0.0.0', port: port(portico, 'http') });
   expect(config.server.admin).toEqual({ host: '0.0.0.0', port: port(portico, 'admin') });
   expect(config.server.adminToken).toBe(secret.stringData?.['admin-token']);
@@ -137,7 +143,7 @@ test('liveness is /healthz and readiness /readyz on the admin port, with no toke
   }
 });
 
-test('the grace period outlasts preStop, the request drain and the pool drain; the app outlives Portico\'s drain', () => {
+test("the grace period outlasts preStop, the request drain and the pool drain; the app outlives Portico's drain", () => {
   const drainSeconds = config.server.drainTimeout / 1000;
   const porticoPreStop = preStopSeconds(portico);
   expect(porticoPreStop).toBeGreaterThan(0);

@@ -21,7 +21,10 @@ test('forwards made during a synchronous dispatch wait for the end of the turn, 
   }
   expect(sent).toEqual([]);
   await turnEnd();
-  expect(sent).toEqual([['a', a], ['b', b]]);
+  expect(sent).toEqual([
+    ['a', a],
+    ['b', b],
+  ]);
   expect(currentForward()).toBeUndefined();
 });
 

@@ -25,7 +25,13 @@ describe('hop-by-hop headers', () => {
   });
 
   it('blanks instead of deleting on an upstream response: the copy to the client skips undefined values', () => {
-    const headers: Record<string, unknown> = { 'content-type': 'text/plain', connection: 'keep-alive, X-Hop', 'x-hop': '1', 'keep-alive': 'timeout=5', 'x-kept': 'yes' };
+    const headers: Record<string, unknown> = {
+      'content-type': 'text/plain',
+      connection: 'keep-alive, X-Hop',
+      'x-hop': '1',
+      'keep-alive': 'timeout=5',
+      'x-kept': 'yes',
+    };
     expect(stripHopByHop(headers, { blank: true })).toBe(false);
     expect(Object.entries(headers).filter(([, value]) => value !== undefined)).toEqual([
       ['content-type', 'text/plain'],
@@ -35,9 +41,18 @@ describe('hop-by-hop headers', () => {
   });
 
   it('cannot be used to nominate away the headers Portico sets', () => {
-    const req = fakeRequest('203.0.113.9', { connection: 'close, X-Forwarded-For, X-Request-Id, X-Forwarded-Host', host: 'svc' });
+    const req = fakeRequest('203.0.113.9', {
+      connection: 'close, X-Forwarded-For, X-Request-Id, X-Forwarded-Host',
+      host: 'svc',
+    });
     stripHopByHop(req.headers);
-    setForwarded(req, { clientIp: '203.0.113.9', peer: '203.0.113.9', peerTrusted: false, requestId: 'rid-1', encrypted: false });
+    setForwarded(req, {
+      clientIp: '203.0.113.9',
+      peer: '203.0.113.9',
+      peerTrusted: false,
+      requestId: 'rid-1',
+      encrypted: false,
+    });
     expect(req.headers['x-forwarded-for']).toBe('203.0.113.9');
     expect(req.headers['x-request-id']).toBe('rid-1');
     expect(req.headers['x-forwarded-host']).toBe('svc');
@@ -58,17 +73,35 @@ describe('forwarded headers and client ip', () => {
       host: 'svc:8080',
     });
     expect(clientIp(req, trusted)).toBe('203.0.113.9');
-    setForwarded(req, { clientIp: '203.0.113.9', peer: '203.0.113.9', peerTrusted: false, requestId: 'r', encrypted: false });
+    setForwarded(req, {
+      clientIp: '203.0.113.9',
+      peer: '203.0.113.9',
+      peerTrusted: false,
+      requestId: 'r',
+      encrypted: false,
+    });
     expect(req.headers['x-forwarded-for']).toBe('203.0.113.9');
     expect(req.headers['x-forwarded-host']).toBe('svc:8080');
     expect(req.headers['x-forwarded-proto']).toBe('http');
-    expect(Object.keys(req.headers).filter((name) => ['forwarded', 'x-forwarded-port', 'x-real-ip'].includes(name))).toEqual([]);
+    expect(
+      Object.keys(req.headers).filter((name) => ['forwarded', 'x-forwarded-port', 'x-real-ip'].includes(name)),
+    ).toEqual([]);
   });
 
   it('extends them from a trusted peer and takes the right-most untrusted hop as the client', () => {
-    const req = fakeRequest('10.1.2.3', { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.9.9.9', 'x-forwarded-host': 'public.example', host: 'svc' });
+    const req = fakeRequest('10.1.2.3', {
+      'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.9.9.9',
+      'x-forwarded-host': 'public.example',
+      host: 'svc',
+    });
     expect(clientIp(req, trusted)).toBe('198.51.100.7');
-    setForwarded(req, { clientIp: '198.51.100.7', peer: '10.1.2.3', peerTrusted: true, requestId: 'r', encrypted: false });
+    setForwarded(req, {
+      clientIp: '198.51.100.7',
+      peer: '10.1.2.3',
+      peerTrusted: true,
+      requestId: 'r',
+      encrypted: false,
+    });
     expect(req.headers['x-forwarded-for']).toBe('6.6.6.6, 198.51.100.7, 10.9.9.9, 10.1.2.3');
     expect(req.headers['x-forwarded-host']).toBe('public.example');
   });

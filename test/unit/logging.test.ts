@@ -12,7 +12,9 @@ type Line = Record<string, unknown>;
 
 function capture(logs: Record<string, unknown> = {}): { lines: Line[]; log: ReturnType<typeof createLogger> } {
   const lines: Line[] = [];
-  const log = createLogger(telemetrySchema.parse({ serviceName: 'unit', logs }), { stream: { write: (text: string) => void lines.push(JSON.parse(text) as Line) } });
+  const log = createLogger(telemetrySchema.parse({ serviceName: 'unit', logs }), {
+    stream: { write: (text: string) => void lines.push(JSON.parse(text) as Line) },
+  });
   return { lines, log };
 }
 
@@ -33,7 +35,9 @@ describe('logging kind options', () => {
 
   it('rejects a redaction path that is not one', () => {
     expect(telemetrySchema.safeParse({ logs: { redact: ['req.headers.x-api-key'] } }).success).toBe(false);
-    expect(telemetrySchema.safeParse({ logs: { redact: ['req.headers["x-api-key"]', 'body.*.password'] } }).success).toBe(true);
+    expect(
+      telemetrySchema.safeParse({ logs: { redact: ['req.headers["x-api-key"]', 'body.*.password'] } }).success,
+    ).toBe(true);
   });
 });
 
@@ -54,28 +58,59 @@ describe('process logger', () => {
   });
 
   it('redacts secret headers on both sides by default, plus configured paths', () => {
-    expect(DEFAULT_REDACT).toEqual(expect.arrayContaining(['req.headers["authorization"]', 'res.headers["set-cookie"]', 'req.headers["proxy-authorization"]']));
+    expect(DEFAULT_REDACT).toEqual(
+      expect.arrayContaining([
+        'req.headers["authorization"]',
+        'res.headers["set-cookie"]',
+        'req.headers["proxy-authorization"]',
+      ]),
+    );
     const { lines, log } = capture({ redact: ['req.headers["x-api-key"]'] });
     log.logger.info({
-      req: { headers: { authorization: 'Bearer t', cookie: 'a=1', 'proxy-authorization': 'Basic x', 'x-api-key': 'k', accept: '*/*' } },
+      req: {
+        headers: {
+          authorization: 'Bearer t',
+          cookie: 'a=1',
+          'proxy-authorization': 'Basic x',
+          'x-api-key': 'k',
+          accept: '*/*',
+        },
+      },
       res: { headers: { 'set-cookie': 'b=2', 'content-type': 'text/plain' } },
     });
-    expect(lines[0]?.req).toEqual({ headers: { authorization: '[Redacted]', cookie: '[Redacted]', 'proxy-authorization': '[Redacted]', 'x-api-key': '[Redacted]', accept: '*/*' } });
+    expect(lines[0]?.req).toEqual({
+      headers: {
+        authorization: '[Redacted]',
+        cookie: '[Redacted]',
+        'proxy-authorization': '[Redacted]',
+        'x-api-key': '[Redacted]',
+        accept: '*/*',
+      },
+    });
     expect(lines[0]?.res).toEqual({ headers: { 'set-cookie': '[Redacted]', 'content-type': 'text/plain' } });
   });
 
   it('logs an error with its code, context and cause chain', () => {
     const { lines, log } = capture();
-    const err = new PorticoError('PORTICO_UPSTREAM_UNREACHABLE', 'upstream down', { cause: new Error('connect ECONNREFUSED'), context: { route: 'orders' } });
+    const err = new PorticoError('PORTICO_UPSTREAM_UNREACHABLE', 'upstream down', {
+      cause: new Error('connect ECONNREFUSED'),
+      context: { route: 'orders' },
+    });
     log.logger.error({ err }, 'failed');
     const logged = lines[0]?.err as Record<string, unknown>;
-    expect(logged).toMatchObject({ type: 'PorticoError', code: 'PORTICO_UPSTREAM_UNREACHABLE', context: { route: 'orders' } });
+    expect(logged).toMatchObject({
+      type: 'PorticoError',
+      code: 'PORTICO_UPSTREAM_UNREACHABLE',
+      context: { route: 'orders' },
+    });
     expect(logged.cause).toMatchObject({ type: 'Error', message: 'connect ECONNREFUSED' });
   });
 
   it('on a fatal error logs it, flushes, then exits with 1', async () => {
     const { lines, log } = capture();
-    const code = await new Promise<number>((resolve) => logFatalAndExit(log, new Error('boom'), 'uncaughtException', resolve));
+    const code = await new Promise<number>((resolve) =>
+      logFatalAndExit(log, new Error('boom'), 'uncaughtException', resolve),
+    );
     expect(code).toBe(1);
     expect(lines[0]).toMatchObject({ level: 'fatal', origin: 'uncaughtException', msg: 'fatal error, exiting' });
     expect((lines[0]?.err as { message: string }).message).toBe('boom');

@@ -17,6 +17,8 @@ test('the bench, npm start and the image run Portico with the same Node flags', 
   const invocation = `node ${flags.join(' ')} dist/cli.js serve`;
   const start = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts.start;
   expect(start?.startsWith(invocation)).toBe(true);
-  const entrypoint = read('Dockerfile').split('\n').find((line) => line.startsWith('ENTRYPOINT'));
+  const entrypoint = read('Dockerfile')
+    .split('\n')
+    .find((line) => line.startsWith('ENTRYPOINT'));
   expect(entrypoint).toContain(`exec ${invocation}`);
 });

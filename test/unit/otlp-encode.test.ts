@@ -6,7 +6,12 @@ import { SpanKind, SpanStatusCode, TraceFlags, context, trace, type Attributes }
 import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { ProtoWriter, encodeRequest, encodeSpan, type ScopeBatch } from '../../src/telemetry/otlp-encode.js';
 
 /** Groups spans by resource and scope in order of first appearance, encoding each as the processor does. */
@@ -27,7 +32,10 @@ function library(spans: ReadableSpan[]): Buffer {
   return Buffer.from(ProtobufTraceSerializer.serializeRequest(spans) as Uint8Array);
 }
 
-function recorder(resourceAttributes: Attributes = { 'service.name': 'portico' }): { provider: BasicTracerProvider; spans: () => ReadableSpan[] } {
+function recorder(resourceAttributes: Attributes = { 'service.name': 'portico' }): {
+  provider: BasicTracerProvider;
+  spans: () => ReadableSpan[];
+} {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
     resource: defaultResource().merge(resourceFromAttributes(resourceAttributes)),
@@ -56,14 +64,23 @@ const EVERY_VALUE: Attributes = {
   'array.empty': [],
 };
 
-test('a proxied request\'s server and client spans: the same bytes as the SDK serializer', () => {
+test("a proxied request's server and client spans: the same bytes as the SDK serializer", () => {
   const { provider, spans } = recorder();
   const tracer = provider.getTracer('portico');
   const server = tracer.startSpan('orders', {
     kind: SpanKind.SERVER,
-    attributes: { 'http.request.method': 'GET', 'url.path': '/orders/7', 'server.port': 8080, 'portico.request_id': 'f1c2d3e4-aaaa' },
+    attributes: {
+      'http.request.method': 'GET',
+      'url.path': '/orders/7',
+      'server.port': 8080,
+      'portico.request_id': 'f1c2d3e4-aaaa',
+    },
   });
-  const client = tracer.startSpan('GET', { kind: SpanKind.CLIENT, attributes: { 'url.full': 'http://127.0.0.1:3000/orders/7' } }, trace.setSpan(context.active(), server));
+  const client = tracer.startSpan(
+    'GET',
+    { kind: SpanKind.CLIENT, attributes: { 'url.full': 'http://127.0.0.1:3000/orders/7' } },
+    trace.setSpan(context.active(), server),
+  );
   client.setAttribute('http.response.status_code', 200);
   client.end();
   server.setAttribute('http.response.status_code', 200);
@@ -73,7 +90,11 @@ test('a proxied request\'s server and client spans: the same bytes as the SDK se
 });
 
 test('every attribute value type, events, links, trace state, status message and a remote parent', () => {
-  const { provider, spans } = recorder({ 'service.name': 'portico', 'deployment.environment.name': 'prod', 'host.cores': 2 });
+  const { provider, spans } = recorder({
+    'service.name': 'portico',
+    'deployment.environment.name': 'prod',
+    'host.cores': 2,
+  });
   const tracer = provider.getTracer('portico');
   const remote = trace.setSpanContext(context.active(), {
     traceId: '0af7651916cd43dd8448eb211c80319c',
@@ -88,8 +109,19 @@ test('every attribute value type, events, links, trace state, status message and
       kind: SpanKind.INTERNAL,
       attributes: EVERY_VALUE,
       links: [
-        { context: { traceId: 'A'.repeat(32), spanId: 'B'.repeat(16), traceFlags: TraceFlags.NONE, isRemote: false }, attributes: { reason: 'retry', attempt: 2 } },
-        { context: { traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: TraceFlags.SAMPLED, isRemote: true, traceState: new TraceState('k=v') } },
+        {
+          context: { traceId: 'A'.repeat(32), spanId: 'B'.repeat(16), traceFlags: TraceFlags.NONE, isRemote: false },
+          attributes: { reason: 'retry', attempt: 2 },
+        },
+        {
+          context: {
+            traceId: '1'.repeat(32),
+            spanId: '2'.repeat(16),
+            traceFlags: TraceFlags.SAMPLED,
+            isRemote: true,
+            traceState: new TraceState('k=v'),
+          },
+        },
       ],
     },
     remote,
@@ -108,7 +140,9 @@ test('several scopes (version, schema URL) and resources are grouped as the SDK 
   const second = recorder({ 'service.name': 'other' });
   const scoped = [
     first.provider.getTracer('portico'),
-    first.provider.getTracer('@opentelemetry/instrumentation-ioredis', '0.60.0', { schemaUrl: 'https://opentelemetry.io/schemas/1.30.0' }),
+    first.provider.getTracer('@opentelemetry/instrumentation-ioredis', '0.60.0', {
+      schemaUrl: 'https://opentelemetry.io/schemas/1.30.0',
+    }),
     second.provider.getTracer('portico', '1.0.0'),
   ];
   for (let round = 0; round < 3; round++) {

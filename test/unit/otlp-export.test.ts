@@ -7,7 +7,13 @@
 import type { Tracer } from '@opentelemetry/api';
 import { ExportResultCode, setGlobalErrorHandler, loggingErrorHandler, type ExportResult } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { BasicTracerProvider, InMemorySpanExporter, SamplingDecision, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SamplingDecision,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { EncodingSpanProcessor, type EncodedSpanExporter, type EncodedSpans } from '../../src/telemetry/otlp-export.js';
 
 interface Recorder extends EncodedSpanExporter {
@@ -42,8 +48,16 @@ function recorder(answer: ExportResult | false = { code: ExportResultCode.SUCCES
 }
 
 /** A tracer whose spans go to both the processor under test and an in-memory exporter (the reference). */
-function setup(exporter: EncodedSpanExporter, options: Partial<ConstructorParameters<typeof EncodingSpanProcessor>[1]> = {}) {
-  const processor = new EncodingSpanProcessor(exporter, { maxQueueSize: 100, maxExportBatchSize: 10, scheduledDelayMillis: 60_000, ...options });
+function setup(
+  exporter: EncodedSpanExporter,
+  options: Partial<ConstructorParameters<typeof EncodingSpanProcessor>[1]> = {},
+) {
+  const processor = new EncodingSpanProcessor(exporter, {
+    maxQueueSize: 100,
+    maxExportBatchSize: 10,
+    scheduledDelayMillis: 60_000,
+    ...options,
+  });
   const reference = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [processor, new SimpleSpanProcessor(reference)] });
   return { processor, reference, tracer: provider.getTracer('portico') };
@@ -80,7 +94,11 @@ test('a batch that does not fill is exported after the scheduled delay', async (
 
 test('spans recorded but not sampled are not exported', async () => {
   const exporter = recorder();
-  const processor = new EncodingSpanProcessor(exporter, { maxQueueSize: 100, maxExportBatchSize: 10, scheduledDelayMillis: 60_000 });
+  const processor = new EncodingSpanProcessor(exporter, {
+    maxQueueSize: 100,
+    maxExportBatchSize: 10,
+    scheduledDelayMillis: 60_000,
+  });
   // A sampler may record a span (it runs through the processors) without sampling it (it must not be exported).
   const recordOnly = { shouldSample: () => ({ decision: SamplingDecision.RECORD }), toString: () => 'record-only' };
   const tracer = new BasicTracerProvider({ sampler: recordOnly, spanProcessors: [processor] }).getTracer('portico');
@@ -124,7 +142,14 @@ test('a span the encoder cannot read is dropped and reported; the spans around i
   endSpans(tracer, 2);
   const [good] = reference.getFinishedSpans();
   const unreadable = Object.create(good as object, {
-    attributes: { value: Object.defineProperty({ ok: 1 }, 'bad', { enumerable: true, get: () => { throw new Error('unreadable attribute'); } }) },
+    attributes: {
+      value: Object.defineProperty({ ok: 1 }, 'bad', {
+        enumerable: true,
+        get: () => {
+          throw new Error('unreadable attribute');
+        },
+      }),
+    },
   }) as ReadableSpan;
   expect(() => processor.onEnd(unreadable)).not.toThrow();
   endSpans(tracer, 1, 2);
@@ -138,7 +163,12 @@ test('a span the encoder cannot read is dropped and reported; the spans around i
 test('an exporter that throws instead of answering fails that export only: the request goes on, the queue frees', async () => {
   const errors: unknown[] = [];
   setGlobalErrorHandler((err) => errors.push(err));
-  const throwing: EncodedSpanExporter = { ...recorder(), export: () => { throw new Error('exporter bug'); } };
+  const throwing: EncodedSpanExporter = {
+    ...recorder(),
+    export: () => {
+      throw new Error('exporter bug');
+    },
+  };
   const { processor, tracer } = setup(throwing, { maxQueueSize: 10, maxExportBatchSize: 10 });
   expect(() => endSpans(tracer, 30)).not.toThrow();
   await processor.forceFlush();

@@ -82,10 +82,13 @@ describe('worker pool: retries', () => {
     const p = pool({ backoff: 10, random: () => 0 });
     let calls = 0;
     const result = p
-      .submit(async () => {
-        calls++;
-        throw new Error(`failure ${calls}`);
-      }, { retries: 2 })
+      .submit(
+        async () => {
+          calls++;
+          throw new Error(`failure ${calls}`);
+        },
+        { retries: 2 },
+      )
       .catch((err: unknown) => err);
     await jest.advanceTimersByTimeAsync(100);
     await expect(result).resolves.toMatchObject({ message: 'failure 3' });

@@ -6,7 +6,8 @@ function capturedLogger(): { logger: pino.Logger; lines: Array<Record<string, un
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -63,7 +64,12 @@ describe('worker pool: shutdown', () => {
       await expect(dropped).resolves.toMatchObject({ code: 'PORTICO_SHUTTING_DOWN' });
     }
     expect(p.stats()).toMatchObject({ dropped: 3, completed: 2, workers: 0, busy: 0, queued: 0 });
-    expect(lines.at(-1)).toMatchObject({ level: 40, dropped: 3, finished: 2, msg: expect.stringContaining('drain timeout') });
+    expect(lines.at(-1)).toMatchObject({
+      level: 40,
+      dropped: 3,
+      finished: 2,
+      msg: expect.stringContaining('drain timeout'),
+    });
   });
 
   it('drops a task waiting out a retry backoff when the drain timeout passes', async () => {

@@ -3,7 +3,9 @@ import type { WorkerPool } from '../../src/pool/pool.js';
 import { deferred, flush, held, pool } from '../helpers/pool.js';
 
 /** The contract the user lookup's cache fill depends on; this line fails to compile if the pool drifts from it. */
-type CacheFillRunner = { submit(task: (signal: AbortSignal) => Promise<void>, opts?: { timeout?: number }): Promise<void> };
+type CacheFillRunner = {
+  submit(task: (signal: AbortSignal) => Promise<void>, opts?: { timeout?: number }): Promise<void>;
+};
 
 describe('worker pool: submit and scaling', () => {
   beforeEach(() => jest.useFakeTimers());

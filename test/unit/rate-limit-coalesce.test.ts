@@ -26,7 +26,14 @@ function counted(inner: Consumer): Counted {
 }
 
 const settle = (promises: Array<Promise<RateLimiterRes>>) =>
-  Promise.all(promises.map((p) => p.then((res) => ({ allowed: true, res }), (res: unknown) => ({ allowed: false, res }))));
+  Promise.all(
+    promises.map((p) =>
+      p.then(
+        (res) => ({ allowed: true, res }),
+        (res: unknown) => ({ allowed: false, res }),
+      ),
+    ),
+  );
 
 test('same-key consumes of one turn make one call; each caller gets the answer it would have had alone', async () => {
   const inner = counted(new RateLimiterMemory({ points: 5, duration: 60 }));
@@ -44,7 +51,12 @@ test('same-key consumes of one turn make one call; each caller gets the answer i
 test('a batch continues the count of the calls before it', async () => {
   const limiter = coalescing(new RateLimiterMemory({ points: 4, duration: 60 }));
   expect((await limiter.consume('k')).consumedPoints).toBe(1);
-  const results = await settle([limiter.consume('k'), limiter.consume('k'), limiter.consume('k'), limiter.consume('k')]);
+  const results = await settle([
+    limiter.consume('k'),
+    limiter.consume('k'),
+    limiter.consume('k'),
+    limiter.consume('k'),
+  ]);
   expect(results.map((r) => [r.allowed, (r.res as RateLimiterRes).consumedPoints])).toEqual([
     [true, 2],
     [true, 3],

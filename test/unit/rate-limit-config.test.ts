@@ -7,10 +7,14 @@ import { defaultRegistry } from '../../src/middleware/registry.js';
 
 const FIXTURES = join(__dirname, '..', 'fixtures', 'config');
 
-const loading = (file: string) => (): unknown => loadConfigText(readFileSync(join(FIXTURES, file), 'utf8'), file, { registry: defaultRegistry, env: {} });
+const loading = (file: string) => (): unknown =>
+  loadConfigText(readFileSync(join(FIXTURES, file), 'utf8'), file, { registry: defaultRegistry, env: {} });
 
 test.each([
-  ['rate-limit-unknown-policy.yaml', /rate-limit-unknown-policy\.yaml:7:.*unknown rate-limit policy "per-clinet" \(defined under rateLimits: per-client\)/],
+  [
+    'rate-limit-unknown-policy.yaml',
+    /rate-limit-unknown-policy\.yaml:7:.*unknown rate-limit policy "per-clinet" \(defined under rateLimits: per-client\)/,
+  ],
   ['rate-limit-fractional-window.yaml', /rate-limit-fractional-window\.yaml:4:.*window.*whole number of seconds/],
   ['rate-limit-bad-key.yaml', /rate-limit-bad-key\.yaml:3:.*key.*ip, route or header:<Header-Name>/],
   ['rate-limit-bad-fallback.yaml', /rate-limit-bad-fallback\.yaml:5:.*onStoreError/],

@@ -1,4 +1,12 @@
-import { appendMember, legacyReset, policyMember, quoted, rateLimitValue, resetSeconds, retryAfterSeconds } from '../../src/middleware/rate-limit/headers.js';
+import {
+  appendMember,
+  legacyReset,
+  policyMember,
+  quoted,
+  rateLimitValue,
+  resetSeconds,
+  retryAfterSeconds,
+} from '../../src/middleware/rate-limit/headers.js';
 
 describe('rate-limit header values (draft-ietf-httpapi-ratelimit-headers-11)', () => {
   test('RateLimit-Policy member: quoted name, quota and window in seconds', () => {

@@ -1,7 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import { ANONYMOUS, MAX_CLIENT_LENGTH, compileKey, shortHash } from '../../src/middleware/rate-limit/keys.js';
 
-function fakeRequest(fields: { clientIp?: string; route?: string; headers?: Record<string, string | string[]> }): IncomingMessage {
+function fakeRequest(fields: {
+  clientIp?: string;
+  route?: string;
+  headers?: Record<string, string | string[]>;
+}): IncomingMessage {
   return {
     headers: fields.headers ?? {},
     portico: { clientIp: fields.clientIp ?? '203.0.113.7', route: fields.route ?? 'orders' },
@@ -29,7 +33,9 @@ describe('rate-limit keys', () => {
 
   test('a missing header counts under the shared anonymous key, or rejects when the policy says so', () => {
     expect(compileKey('p', 'header:X-Api-Key', 'anonymous')(fakeRequest({}))).toBe(`{p:${ANONYMOUS}}`);
-    expect(compileKey('p', 'header:X-Api-Key', 'anonymous')(fakeRequest({ headers: { 'x-api-key': '' } }))).toBe(`{p:${ANONYMOUS}}`);
+    expect(compileKey('p', 'header:X-Api-Key', 'anonymous')(fakeRequest({ headers: { 'x-api-key': '' } }))).toBe(
+      `{p:${ANONYMOUS}}`,
+    );
     expect(compileKey('p', 'header:X-Api-Key', 'reject')(fakeRequest({}))).toBeUndefined();
   });
 
@@ -40,19 +46,27 @@ describe('rate-limit keys', () => {
 
   test('list keys combine their parts in order', () => {
     const key = compileKey('combo', ['ip', 'route', 'header:X-Tenant'], 'anonymous');
-    expect(key(fakeRequest({ clientIp: '10.1.2.3', route: 'orders', headers: { 'x-tenant': 'acme' } }))).toBe(`{combo:10.1.2.3|orders|${shortHash('acme')}}`);
+    expect(key(fakeRequest({ clientIp: '10.1.2.3', route: 'orders', headers: { 'x-tenant': 'acme' } }))).toBe(
+      `{combo:10.1.2.3|orders|${shortHash('acme')}}`,
+    );
     expect(compileKey('combo', ['ip', 'header:X-Tenant'], 'reject')(fakeRequest({}))).toBeUndefined();
   });
 
   test('distinct clients get distinct keys; repeated header values are joined before hashing', () => {
     const key = compileKey('p', 'header:X-Api-Key', 'anonymous');
-    expect(key(fakeRequest({ headers: { 'x-api-key': 'a' } }))).not.toBe(key(fakeRequest({ headers: { 'x-api-key': 'b' } })));
+    expect(key(fakeRequest({ headers: { 'x-api-key': 'a' } }))).not.toBe(
+      key(fakeRequest({ headers: { 'x-api-key': 'b' } })),
+    );
     expect(key(fakeRequest({ headers: { 'x-api-key': ['a', 'b'] } }))).toBe(`{p:${shortHash('a,b')}}`);
   });
 
   test('long client parts are hashed, keeping the hash tag', () => {
     const longRoute = 'r'.repeat(MAX_CLIENT_LENGTH);
-    const built = compileKey('p', ['ip', 'route'], 'anonymous')(fakeRequest({ clientIp: '10.0.0.1', route: longRoute })) as string;
+    const built = compileKey(
+      'p',
+      ['ip', 'route'],
+      'anonymous',
+    )(fakeRequest({ clientIp: '10.0.0.1', route: longRoute })) as string;
     expect(built).toBe(`{p:${shortHash(`10.0.0.1|${longRoute}`)}}`);
     expect(built.length).toBeLessThan(40);
   });

@@ -9,15 +9,33 @@ const BOUNDS = [0.001, 0.01, 0.1, 1];
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** What the metrics looked like when prom-client counted every request itself. */
-function reference(): { registry: Registry; observe: (route: string, method: string, status: number, seconds: number) => void } {
+function reference(): {
+  registry: Registry;
+  observe: (route: string, method: string, status: number, seconds: number) => void;
+} {
   const registry = new Registry();
   const labelNames = ['route', 'method', 'status'];
-  const requests = new Counter({ name: 'portico_requests_total', help: 'Requests answered, by route, method and status class', labelNames, registers: [registry] });
-  const duration = new Histogram({ name: 'portico_request_duration_seconds', help: 'Time from arrival to the last response byte', labelNames, buckets: BOUNDS, registers: [registry] });
+  const requests = new Counter({
+    name: 'portico_requests_total',
+    help: 'Requests answered, by route, method and status class',
+    labelNames,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'portico_request_duration_seconds',
+    help: 'Time from arrival to the last response byte',
+    labelNames,
+    buckets: BOUNDS,
+    registers: [registry],
+  });
   return {
     registry,
     observe(route, method, status, seconds) {
-      const labels = { route, method: METHODS.has(method) ? method : 'OTHER', status: ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'][Math.floor(status / 100)] ?? 'other' };
+      const labels = {
+        route,
+        method: METHODS.has(method) ? method : 'OTHER',
+        status: ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'][Math.floor(status / 100)] ?? 'other',
+      };
       requests.inc(labels);
       duration.observe(labels, seconds);
     },
@@ -44,7 +62,9 @@ test('exposes the same text as prom-client counting each request', async () => {
   }
   const sorted = (text: string) => text.split('\n').filter(Boolean).sort();
   expect(sorted(await registry.metrics())).toEqual(sorted(await expected.registry.metrics()));
-  expect(await registry.metrics()).toMatch(/portico_request_duration_seconds_bucket\{le="0.01",route="orders",method="GET",status="2xx"\} 2/);
+  expect(await registry.metrics()).toMatch(
+    /portico_request_duration_seconds_bucket\{le="0.01",route="orders",method="GET",status="2xx"\} 2/,
+  );
   expect(await registry.metrics()).toMatch(/portico_requests_total\{route="orders",method="OTHER",status="2xx"\} 1/);
 });
 

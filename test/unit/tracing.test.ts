@@ -17,7 +17,9 @@ import { formatTraceparent } from '../../src/telemetry/request-trace.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
-const config = configSchema.parse({ routes: [{ name: 'orders', match: { pathPrefix: '/api/orders' }, upstream: 'http://127.0.0.1:3000' }] });
+const config = configSchema.parse({
+  routes: [{ name: 'orders', match: { pathPrefix: '/api/orders' }, upstream: 'http://127.0.0.1:3000' }],
+});
 const deps = { config } as unknown as KindDeps;
 
 interface Exchange {
@@ -26,9 +28,25 @@ interface Exchange {
 }
 
 function exchange(headers: Record<string, string> = {}): Exchange {
-  const req = { method: 'GET', url: '/api/orders/1?x=1', httpVersion: '1.1', headers: { host: 'shop.example:8080', ...headers }, socket: {} } as unknown as Request;
-  const res = Object.assign(new EventEmitter(), { req, statusCode: 200, headersSent: true, writableFinished: true }) as unknown as Response & EventEmitter;
-  (req as { portico?: unknown }).portico = { id: 'req-1', route: 'orders', clientIp: '10.0.0.1', startedAt: performance.now() };
+  const req = {
+    method: 'GET',
+    url: '/api/orders/1?x=1',
+    httpVersion: '1.1',
+    headers: { host: 'shop.example:8080', ...headers },
+    socket: {},
+  } as unknown as Request;
+  const res = Object.assign(new EventEmitter(), {
+    req,
+    statusCode: 200,
+    headersSent: true,
+    writableFinished: true,
+  }) as unknown as Response & EventEmitter;
+  (req as { portico?: unknown }).portico = {
+    id: 'req-1',
+    route: 'orders',
+    clientIp: '10.0.0.1',
+    startedAt: performance.now(),
+  };
   return { req, res };
 }
 
@@ -38,8 +56,12 @@ function handle(options: unknown, x: Exchange, next: NextFunction = () => undefi
 
 describe('traceparent formatting', () => {
   it('writes version 00 with two hex digits of flags', () => {
-    expect(formatTraceparent({ traceId: TRACE_ID, spanId: PARENT_ID, traceFlags: TraceFlags.SAMPLED })).toBe(`00-${TRACE_ID}-${PARENT_ID}-01`);
-    expect(formatTraceparent({ traceId: TRACE_ID, spanId: PARENT_ID, traceFlags: 0x1b })).toBe(`00-${TRACE_ID}-${PARENT_ID}-1b`);
+    expect(formatTraceparent({ traceId: TRACE_ID, spanId: PARENT_ID, traceFlags: TraceFlags.SAMPLED })).toBe(
+      `00-${TRACE_ID}-${PARENT_ID}-01`,
+    );
+    expect(formatTraceparent({ traceId: TRACE_ID, spanId: PARENT_ID, traceFlags: 0x1b })).toBe(
+      `00-${TRACE_ID}-${PARENT_ID}-1b`,
+    );
   });
 });
 
@@ -68,7 +90,10 @@ describe('with the SDK', () => {
   const exporter = new InMemorySpanExporter();
   let telemetry: Telemetry;
   beforeAll(() => {
-    telemetry = startTelemetry(telemetrySchema.parse({ traces: { exporter: 'console', sampleRatio: 0 } }), { exporter, instrumentations: false });
+    telemetry = startTelemetry(telemetrySchema.parse({ traces: { exporter: 'console', sampleRatio: 0 } }), {
+      exporter,
+      instrumentations: false,
+    });
   });
   afterAll(() => telemetry.shutdown());
   beforeEach(() => exporter.reset());

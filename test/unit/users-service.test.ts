@@ -9,7 +9,13 @@ import type { User } from '../../src/users/user.js';
 import type { TaskRunner } from '../../src/pool/types.js';
 import { capturedLogger, Gate, recordingMetrics } from '../integration/users-fixtures.js';
 
-const OPTIONS: UserServiceOptions = { ttl: 60_000, negativeTtl: 60_000, jitter: 0.1, fillTimeout: 1000, errorLogInterval: 60_000 };
+const OPTIONS: UserServiceOptions = {
+  ttl: 60_000,
+  negativeTtl: 60_000,
+  jitter: 0.1,
+  fillTimeout: 1000,
+  errorLogInterval: 60_000,
+};
 
 /** A repository over a Map that counts queries; its gate can hold each answer after the read (a slow fill). */
 class ScriptedRepository implements UserRepository {
@@ -19,7 +25,12 @@ class ScriptedRepository implements UserRepository {
   down = false;
 
   put(id: number, name: string): void {
-    this.users.set(String(id), { id, name, email: `${name.toLowerCase()}@example.com`, createdAt: '2024-01-01T00:00:00.000Z' });
+    this.users.set(String(id), {
+      id,
+      name,
+      email: `${name.toLowerCase()}@example.com`,
+      createdAt: '2024-01-01T00:00:00.000Z',
+    });
   }
 
   async findById(id: string): Promise<User | undefined> {
@@ -31,14 +42,23 @@ class ScriptedRepository implements UserRepository {
   }
 }
 
-function build(overrides: { cache?: UserCache | undefined; runner?: BackgroundRunner; options?: Partial<UserServiceOptions> } = {}) {
+function build(
+  overrides: { cache?: UserCache | undefined; runner?: BackgroundRunner; options?: Partial<UserServiceOptions> } = {},
+) {
   const repository = new ScriptedRepository();
   repository.put(1, 'Ada');
   const metrics = recordingMetrics();
   const { logger, lines } = capturedLogger();
   const runner = overrides.runner ?? deferredRunner(1000);
   const cache = 'cache' in overrides ? overrides.cache : memoryCache({ maxEntries: 100 });
-  const service: UserService = createUserService({ repository, cache, runner, metrics, logger, options: { ...OPTIONS, ...overrides.options } });
+  const service: UserService = createUserService({
+    repository,
+    cache,
+    runner,
+    metrics,
+    logger,
+    options: { ...OPTIONS, ...overrides.options },
+  });
   return { repository, metrics, lines, service, cache };
 }
 
@@ -47,7 +67,12 @@ describe('user service: cache-aside', () => {
     const { service, repository, metrics } = build();
     const first = await service.lookup('1');
     expect(first).toMatchObject({ outcome: 'miss', stored: true, collapsed: false });
-    expect(JSON.parse(first.value?.json ?? '')).toEqual({ id: 1, name: 'Ada', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' });
+    expect(JSON.parse(first.value?.json ?? '')).toEqual({
+      id: 1,
+      name: 'Ada',
+      email: 'ada@example.com',
+      createdAt: '2024-01-01T00:00:00.000Z',
+    });
     await service.close(); // the write is in the background; wait for it
     const second = await service.lookup('1');
     expect(second.outcome).toBe('hit');
@@ -91,7 +116,10 @@ describe('user service: cache-aside', () => {
   it('keeps answering joiners from the flight until the background write settled', async () => {
     const tasks: Array<() => Promise<void>> = [];
     const manual: BackgroundRunner = {
-      submit: (task) => new Promise<void>((resolve, reject) => tasks.push(() => task(new AbortController().signal).then(resolve, reject))),
+      submit: (task) =>
+        new Promise<void>((resolve, reject) =>
+          tasks.push(() => task(new AbortController().signal).then(resolve, reject)),
+        ),
     };
     const { service, repository } = build({ runner: manual });
     await service.lookup('1');
@@ -160,7 +188,10 @@ describe('user service: failures', () => {
   });
 
   it('counts a failed background write without failing the lookup', async () => {
-    const failingWrites: UserCache = { ...memoryCache({ maxEntries: 10 }), set: () => Promise.reject(new Error('Command timed out')) };
+    const failingWrites: UserCache = {
+      ...memoryCache({ maxEntries: 10 }),
+      set: () => Promise.reject(new Error('Command timed out')),
+    };
     const { service, metrics } = build({ cache: failingWrites });
     expect((await service.lookup('1')).outcome).toBe('miss');
     await service.close();
@@ -201,7 +232,12 @@ describe('background runner', () => {
     const runner = deferredRunner(1000);
     let aborted = false;
     const task = (signal: AbortSignal) =>
-      new Promise<void>((resolve) => signal.addEventListener('abort', () => { aborted = true; resolve(); }));
+      new Promise<void>((resolve) =>
+        signal.addEventListener('abort', () => {
+          aborted = true;
+          resolve();
+        }),
+      );
     await expect(runner.submit(async (signal) => task(signal), { timeout: 20 })).rejects.toThrow();
     expect(aborted).toBe(true);
     await runner.idle();

@@ -22,7 +22,14 @@ afterAll(() => {
 
 it('records cache.get, db.query and cache.set under the request span', async () => {
   const service = createUserService({
-    repository: { findById: async (id) => ({ id: Number(id), name: 'Ada', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' }) },
+    repository: {
+      findById: async (id) => ({
+        id: Number(id),
+        name: 'Ada',
+        email: 'ada@example.com',
+        createdAt: '2024-01-01T00:00:00.000Z',
+      }),
+    },
     cache: memoryCache({ maxEntries: 10 }),
     runner: deferredRunner(1000),
     metrics: noopMetrics,

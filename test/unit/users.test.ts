@@ -10,8 +10,9 @@ import { entryOf, parseUserId, requireUserId } from '../../src/users/user.js';
 
 describe('user ids', () => {
   it.each(['1', '42', '9007199254740991'])('accepts %s', (raw) => expect(parseUserId(raw)).toBe(raw));
-  it.each(['', '0', '007', '-1', '+1', '1.5', '1e3', ' 1', 'abc', '9007199254740992', '%31', '1'.repeat(17)])('rejects %j', (raw) =>
-    expect(parseUserId(raw)).toBeUndefined(),
+  it.each(['', '0', '007', '-1', '+1', '1.5', '1e3', ' 1', 'abc', '9007199254740992', '%31', '1'.repeat(17)])(
+    'rejects %j',
+    (raw) => expect(parseUserId(raw)).toBeUndefined(),
   );
   it('requireUserId throws the catalogued 400', () => {
     expect(() => requireUserId('x')).toThrow(expect.objectContaining({ code: 'PORTICO_INVALID_USER_ID', status: 400 }));
@@ -23,17 +24,27 @@ describe('user entries', () => {
     const ada = entryOf({ id: 1, name: 'Ada', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' });
     expect(ada.json).toBe('{"id":1,"name":"Ada","email":"ada@example.com","createdAt":"2024-01-01T00:00:00.000Z"}');
     expect(ada.etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
-    expect(entryOf({ id: 1, name: 'Grace', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' }).etag).not.toBe(ada.etag);
+    expect(
+      entryOf({ id: 1, name: 'Grace', email: 'ada@example.com', createdAt: '2024-01-01T00:00:00.000Z' }).etag,
+    ).not.toBe(ada.etag);
   });
 });
 
 describe('user SQL', () => {
   it('quotes configured names and passes the id as a parameter', () => {
-    const sql = userSql({ schema: 'crm', table: 'People', columns: { id: 'person_id', name: 'full_name', email: 'mail', createdAt: 'inserted' } });
-    expect(sql.select).toBe('SELECT "full_name" AS name, "mail" AS email, "inserted" AS created_at FROM "crm"."People" WHERE "person_id" = $1');
+    const sql = userSql({
+      schema: 'crm',
+      table: 'People',
+      columns: { id: 'person_id', name: 'full_name', email: 'mail', createdAt: 'inserted' },
+    });
+    expect(sql.select).toBe(
+      'SELECT "full_name" AS name, "mail" AS email, "inserted" AS created_at FROM "crm"."People" WHERE "person_id" = $1',
+    );
     expect(sql.target).toBe('crm.People');
     expect(sql.migrations.map((m) => m.version)).toEqual([1]);
-    expect(sql.migrations[0]?.sql).toContain('CREATE TABLE IF NOT EXISTS "crm"."People" ("person_id" bigint PRIMARY KEY');
+    expect(sql.migrations[0]?.sql).toContain(
+      'CREATE TABLE IF NOT EXISTS "crm"."People" ("person_id" bigint PRIMARY KEY',
+    );
   });
 
   it('refuses a table name that is not a plain identifier at config load', () => {
@@ -44,7 +55,12 @@ describe('user SQL', () => {
   it('has defaults for every new key', () => {
     const { userLookup, database } = configSchema.parse({});
     expect(userLookup).toMatchObject({ schema: 'public', table: 'users', retryAfter: 5000 });
-    expect(userLookup.cache).toMatchObject({ keyPrefix: 'portico:user:', fillTimeout: 5000, errorLogInterval: 30_000, invalidationChannel: '' });
+    expect(userLookup.cache).toMatchObject({
+      keyPrefix: 'portico:user:',
+      fillTimeout: 5000,
+      errorLogInterval: 30_000,
+      invalidationChannel: '',
+    });
     expect(database).toMatchObject({ migrate: true, embeddedDataDir: '' });
   });
 });
@@ -58,7 +74,12 @@ describe('TTL jitter', () => {
 });
 
 describe('Cache-Status (RFC 9211)', () => {
-  const result = (outcome: LookupResult['outcome'], stored: boolean, collapsed: boolean): LookupResult => ({ value: null, outcome, stored, collapsed });
+  const result = (outcome: LookupResult['outcome'], stored: boolean, collapsed: boolean): LookupResult => ({
+    value: null,
+    outcome,
+    stored,
+    collapsed,
+  });
   it.each([
     [result('hit', false, false), 'portico; hit'],
     [result('miss', true, false), 'portico; fwd=miss; stored'],
@@ -83,7 +104,11 @@ describe('If-None-Match', () => {
 });
 
 describe('route matching', () => {
-  const service: UserService = { lookup: () => Promise.reject(new Error('unused')), invalidate: async () => undefined, close: async () => undefined };
+  const service: UserService = {
+    lookup: () => Promise.reject(new Error('unused')),
+    invalidate: async () => undefined,
+    close: async () => undefined,
+  };
   const route = userLookupRoute(configSchema.parse({ userLookup: { path: '/v1/users/:id' } }).userLookup, service);
   it.each([
     ['GET', '/v1/users/1', true],
@@ -104,7 +129,10 @@ describe('route matching', () => {
 describe('throttled warnings', () => {
   it('logs the first failure, folds the rest into the next line after the interval', () => {
     const lines: Array<Record<string, unknown>> = [];
-    const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
     let now = 0;
     const warn = throttledWarn(logger, 'cache down', 1000, () => now);
     for (let i = 0; i < 10; i += 1) warn(new Error('boom'));

@@ -46,7 +46,12 @@ function split(res: RateLimiterRes, waiters: readonly Waiter[], total: number, l
   let count = res.consumedPoints - total;
   waiters.forEach((waiter, i) => {
     count += waiter.points;
-    const mine = new RateLimiterRes(Math.max(limit - count, 0), res.msBeforeNext, count, res.isFirstInDuration && i === 0);
+    const mine = new RateLimiterRes(
+      Math.max(limit - count, 0),
+      res.msBeforeNext,
+      count,
+      res.isFirstInDuration && i === 0,
+    );
     if (count <= limit) waiter.resolve(mine);
     else waiter.reject(mine);
   });

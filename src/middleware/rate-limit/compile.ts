@@ -42,7 +42,6 @@ export interface CompiledPolicy {
   readonly legacyHeaders: boolean;
 }
 
-
 const cache = new WeakMap<Stores, Map<string, unknown>>();
 
 function memoised<T>(stores: Stores, id: string, build: () => T): T {
@@ -56,7 +55,12 @@ function memoised<T>(stores: Stores, id: string, build: () => T): T {
 }
 
 export function limiterSpec(config: RateLimitPolicyConfig): LimiterSpec {
-  return { limit: config.limit, windowMs: config.window, burst: config.burst, burstWindowMs: config.burstWindow ?? config.window * 10 };
+  return {
+    limit: config.limit,
+    windowMs: config.window,
+    burst: config.burst,
+    burstWindowMs: config.burstWindow ?? config.window * 10,
+  };
 }
 
 /** The share of a spec one instance enforces alone: at least one unit, so a fallback never blocks everything. */
@@ -72,7 +76,12 @@ export function fallbackLabel(config: RateLimitPolicyConfig): string {
   return config.onStoreError === 'local' ? `local (${Math.round(config.localShare * 100)}%)` : config.onStoreError;
 }
 
-export function compilePolicy(name: string, config: RateLimitPolicyConfig, stores: Stores, logger: Logger): CompiledPolicy {
+export function compilePolicy(
+  name: string,
+  config: RateLimitPolicyConfig,
+  stores: Stores,
+  logger: Logger,
+): CompiledPolicy {
   const spec = limiterSpec(config);
   const client = stores.limitClient;
   const limiter =
@@ -81,7 +90,9 @@ export function compilePolicy(name: string, config: RateLimitPolicyConfig, store
       : memoised(stores, specId('redis', name, spec), () => redisLimiter(client, spec));
   const local = localSpec(spec, config.localShare);
   const fallback =
-    client !== undefined && config.onStoreError === 'local' ? memoised(stores, specId('local', name, local), () => memoryLimiter(local)) : undefined;
+    client !== undefined && config.onStoreError === 'local'
+      ? memoised(stores, specId('local', name, local), () => memoryLimiter(local))
+      : undefined;
   const keys = typeof config.key === 'string' ? [config.key] : config.key;
   const headerKeys = keys.filter((part) => part.startsWith('header:')).map((part) => part.slice('header:'.length));
   return {

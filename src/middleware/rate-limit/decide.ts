@@ -33,7 +33,11 @@ function fromDecision(policy: CompiledPolicy, decision: Decision, local: boolean
 function onStoreError(policy: CompiledPolicy, key: string, err: unknown, stores: Stores): Verdict | Promise<Verdict> {
   stores.reportFailure('limit', err);
   const change = policy.episode.failure();
-  if (change === 'degraded') policy.log.warn({ err, fallback: policy.fallbackLabel }, 'rate-limit store failing: policy runs on its onStoreError fallback');
+  if (change === 'degraded')
+    policy.log.warn(
+      { err, fallback: policy.fallbackLabel },
+      'rate-limit store failing: policy runs on its onStoreError fallback',
+    );
   else if (change === 'flapping') {
     policy.log.warn(
       { err, fallback: policy.fallbackLabel, flaps: policy.episode.reported },
@@ -44,7 +48,13 @@ function onStoreError(policy: CompiledPolicy, key: string, err: unknown, stores:
     return policy.fallback.consume(key).then((decision) => fromDecision(policy, decision, true));
   }
   if (policy.onStoreError === 'deny') {
-    return { policy, outcome: 'store_error_deny', action: policy.shadow ? 'pass' : 'unavailable', remaining: undefined, resetMs: 0 };
+    return {
+      policy,
+      outcome: 'store_error_deny',
+      action: policy.shadow ? 'pass' : 'unavailable',
+      remaining: undefined,
+      resetMs: 0,
+    };
   }
   return { policy, outcome: 'store_error_allow', action: 'pass', remaining: undefined, resetMs: 0 };
 }
@@ -57,7 +67,10 @@ export function decide(policy: CompiledPolicy, key: string, stores: Stores): Pro
       stores.reportSuccess('limit');
       if (policy.episode.success() === 'recovered') {
         const flaps = policy.episode.reported;
-        policy.log.info(flaps > 0 ? { flaps } : {}, 'rate-limit store answering again: policy counts in the shared store');
+        policy.log.info(
+          flaps > 0 ? { flaps } : {},
+          'rate-limit store answering again: policy counts in the shared store',
+        );
       }
       return fromDecision(policy, decision, false);
     },

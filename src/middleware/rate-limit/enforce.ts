@@ -39,7 +39,10 @@ function record(req: LimitedRequest, verdict: Verdict, metrics: Metrics): Reques
   const { policy } = verdict;
   metrics.rateLimitDecision(policy.name, verdict.outcome);
   if (verdict.outcome === 'shadow_limited') {
-    req.portico?.log.info({ policy: policy.name, clientIp: req.portico.clientIp }, 'rate limit exceeded in shadow mode (not enforced)');
+    req.portico?.log.info(
+      { policy: policy.name, clientIp: req.portico.clientIp },
+      'rate limit exceeded in shadow mode (not enforced)',
+    );
   }
   let state = req[STATE];
   if (state === undefined) {
@@ -75,23 +78,38 @@ function respond(req: IncomingMessage, res: ServerResponse, next: NextFunction, 
   const decider = state.decider;
   if (decider !== undefined && decider.action === 'limit') {
     const name = decider.policy.name;
-    sendProblem(res, 'PORTICO_RATE_LIMITED', { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: name } }, {
-      detail: `rate limit "${name}" exceeded`,
-      headers: { 'retry-after': String(retryAfterSeconds(decider.resetMs)) },
-    });
+    sendProblem(
+      res,
+      'PORTICO_RATE_LIMITED',
+      { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: name } },
+      {
+        detail: `rate limit "${name}" exceeded`,
+        headers: { 'retry-after': String(retryAfterSeconds(decider.resetMs)) },
+      },
+    );
   } else if (state.unavailable !== undefined) {
     const name = state.unavailable.policy.name;
-    sendProblem(res, 'PORTICO_STORE_UNAVAILABLE', { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: name } }, {
-      detail: 'the rate-limit store is unavailable',
-      headers: { 'retry-after': STORE_RETRY_AFTER },
-    });
+    sendProblem(
+      res,
+      'PORTICO_STORE_UNAVAILABLE',
+      { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: name } },
+      {
+        detail: 'the rate-limit store is unavailable',
+        headers: { 'retry-after': STORE_RETRY_AFTER },
+      },
+    );
   } else {
     next();
   }
 }
 
 function rejectMissingKey(req: IncomingMessage, res: ServerResponse, policy: CompiledPolicy): void {
-  sendProblem(res, 'PORTICO_RATE_LIMIT_KEY_MISSING', { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: policy.name } }, { detail: policy.missingKeyDetail });
+  sendProblem(
+    res,
+    'PORTICO_RATE_LIMIT_KEY_MISSING',
+    { requestId: req.portico?.id, route: req.portico?.route, extra: { policy: policy.name } },
+    { detail: policy.missingKeyDetail },
+  );
 }
 
 function single(policy: CompiledPolicy, deps: KindDeps): Handler {

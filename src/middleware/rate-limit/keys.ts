@@ -44,10 +44,15 @@ function partFunction(part: KeyPart, anonymous: boolean): KeyFunction {
 }
 
 /** Compiles a policy's key into a function returning `{<policy>:<client>}` (or undefined: reject the request). */
-export function compileKey(policy: string, key: KeyPart | readonly KeyPart[], onMissingKey: 'anonymous' | 'reject'): KeyFunction {
+export function compileKey(
+  policy: string,
+  key: KeyPart | readonly KeyPart[],
+  onMissingKey: 'anonymous' | 'reject',
+): KeyFunction {
   const parts = (typeof key === 'string' ? [key] : key).map((part) => partFunction(part, onMissingKey === 'anonymous'));
   const open = `{${policy}:`;
-  const finish = (client: string): string => `${open}${client.length > MAX_CLIENT_LENGTH ? shortHash(client) : client}}`;
+  const finish = (client: string): string =>
+    `${open}${client.length > MAX_CLIENT_LENGTH ? shortHash(client) : client}}`;
   if (parts.length === 1) {
     const only = parts[0] as KeyFunction;
     return (req) => {

@@ -37,7 +37,8 @@ function allowed(res: RateLimiterRes): Decision {
 }
 
 function deniedOrFailed(reason: unknown): Decision {
-  if (reason instanceof RateLimiterRes) return { allowed: false, remaining: 0, resetMs: Math.max(reason.msBeforeNext, 0) };
+  if (reason instanceof RateLimiterRes)
+    return { allowed: false, remaining: 0, resetMs: Math.max(reason.msBeforeNext, 0) };
   throw reason instanceof Error ? reason : new Error(String(reason));
 }
 
@@ -47,7 +48,8 @@ function deniedOrFailed(reason: unknown): Decision {
  */
 export function fromFlexible(main: Consumer, burst: Consumer | undefined): Limiter {
   // BurstyRateLimiter calls only `consume` and `points` of the limiters it combines (a coalescing wrapper's whole surface).
-  const limiter = burst === undefined ? main : new BurstyRateLimiter(main as RateLimiterAbstract, burst as RateLimiterAbstract);
+  const limiter =
+    burst === undefined ? main : new BurstyRateLimiter(main as RateLimiterAbstract, burst as RateLimiterAbstract);
   return {
     consume: (key) => limiter.consume(key).then(allowed, deniedOrFailed),
   };

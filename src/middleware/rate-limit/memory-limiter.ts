@@ -4,6 +4,9 @@ import { BURST_KEY_PREFIX, KEY_PREFIX, fromFlexible, type Limiter, type LimiterS
 
 export function memoryLimiter(spec: LimiterSpec): Limiter {
   const main = new RateLimiterMemory({ keyPrefix: KEY_PREFIX, points: spec.limit, duration: spec.windowMs / 1000 });
-  const burst = spec.burst > 0 ? new RateLimiterMemory({ keyPrefix: BURST_KEY_PREFIX, points: spec.burst, duration: spec.burstWindowMs / 1000 }) : undefined;
+  const burst =
+    spec.burst > 0
+      ? new RateLimiterMemory({ keyPrefix: BURST_KEY_PREFIX, points: spec.burst, duration: spec.burstWindowMs / 1000 })
+      : undefined;
   return fromFlexible(main, burst);
 }

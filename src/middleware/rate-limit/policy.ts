@@ -24,10 +24,14 @@ export const rateLimitPolicySchema = z.strictObject({
     .int()
     .min(0)
     .default(0)
-    .describe('Extra units allowed above `limit` in a burst (token-bucket style); 0 means a fixed window of exactly `limit`.'),
+    .describe(
+      'Extra units allowed above `limit` in a burst (token-bucket style); 0 means a fixed window of exactly `limit`.',
+    ),
   burstWindow: wholeSeconds(1000)
     .optional()
-    .describe('How often the burst units refill; defaults to 10 × window, so the sustained rate stays close to `limit`.'),
+    .describe(
+      'How often the burst units refill; defaults to 10 × window, so the sustained rate stays close to `limit`.',
+    ),
   onMissingKey: z
     .enum(['anonymous', 'reject'])
     .default('anonymous')
@@ -36,13 +40,20 @@ export const rateLimitPolicySchema = z.strictObject({
     .enum(['allow', 'deny', 'local'])
     .default('local')
     .describe('What happens when the store (Redis) fails: fail open, fail closed (503), or an in-memory limiter.'),
-  localShare: z.number().gt(0).max(1).default(1).describe('With onStoreError local: the share of `limit` each instance enforces on its own.'),
+  localShare: z
+    .number()
+    .gt(0)
+    .max(1)
+    .default(1)
+    .describe('With onStoreError local: the share of `limit` each instance enforces on its own.'),
   shadow: z.boolean().default(false).describe('Count and report but never reject.'),
   legacyHeaders: z.boolean().default(true).describe('Also send X-RateLimit-Limit/-Remaining/-Reset.'),
 });
 
 export const rateLimitsSchema = z
   .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'policy names use letters, digits, _ . -'), rateLimitPolicySchema)
-  .describe('Named rate-limit policies, used by `rateLimit: <name>` middleware entries. Counted in Redis when one is configured (one limit across instances), else in process.');
+  .describe(
+    'Named rate-limit policies, used by `rateLimit: <name>` middleware entries. Counted in Redis when one is configured (one limit across instances), else in process.',
+  );
 
 export type RateLimitPolicyConfig = z.output<typeof rateLimitPolicySchema>;

@@ -33,8 +33,21 @@ function groupFor(client: RedisClient): FlushGroup {
 
 export function redisLimiter(client: RedisClient, spec: LimiterSpec): Limiter {
   const common = { storeClient: client, rejectIfRedisNotReady: true } as const;
-  const main = new RateLimiterRedis({ ...common, keyPrefix: KEY_PREFIX, points: spec.limit, duration: spec.windowMs / 1000 });
-  const burst = spec.burst > 0 ? new RateLimiterRedis({ ...common, keyPrefix: BURST_KEY_PREFIX, points: spec.burst, duration: spec.burstWindowMs / 1000 }) : undefined;
+  const main = new RateLimiterRedis({
+    ...common,
+    keyPrefix: KEY_PREFIX,
+    points: spec.limit,
+    duration: spec.windowMs / 1000,
+  });
+  const burst =
+    spec.burst > 0
+      ? new RateLimiterRedis({
+          ...common,
+          keyPrefix: BURST_KEY_PREFIX,
+          points: spec.burst,
+          duration: spec.burstWindowMs / 1000,
+        })
+      : undefined;
   const group = groupFor(client);
   return fromFlexible(coalescing(main, group), burst === undefined ? undefined : coalescing(burst, group));
 }
