@@ -5,7 +5,9 @@
  * which many upstreams merge and `new URL()` reads as a host) and percent-encoded unreserved characters (RFC 3986
  * section 2.3: most upstreams decode `/%6cogin` to `/login`, while a route prefix compares the raw text, so the
  * request would miss the /login route and its middleware yet reach the same upstream path). Only origin-form
- * targets are accepted, so nothing in the request line can name another host.
+ * targets are accepted, so nothing in the request line can name another host; a fragment (`#`) is not part of one
+ * (RFC 9112 section 3.2.1) and Node's parser lets it through, so `/login#` would miss the /login prefix while the
+ * upstream, dropping the fragment, serves `/login`.
  */
 import type { IncomingMessage } from 'node:http';
 
@@ -16,7 +18,7 @@ const ENCODED_UNRESERVED = /%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2[de]|5f|7e)/i;
 
 /** The path of an origin-form target, or undefined when the target must be refused with 400. */
 export function safePath(url: string): string | undefined {
-  if (url.charCodeAt(0) !== 47 /* / */) return undefined;
+  if (url.charCodeAt(0) !== 47 /* / */ || url.includes('#')) return undefined;
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   if (AMBIGUOUS.test(path) || DOT_SEGMENT.test(path) || ENCODED_UNRESERVED.test(path)) return undefined;

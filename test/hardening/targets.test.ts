@@ -63,6 +63,11 @@ describe('path tricks', () => {
     '/app/%2e%2e/login',
     '/log%69n',
     '/login%2e/x',
+    // A fragment is not part of an origin-form target (RFC 9112 section 3.2.1): `/login#` misses the /login prefix.
+    '/login#',
+    '/login#/x',
+    '/app/x#/../login',
+    '/app/x?q=1#frag',
   ];
 
   it.each(TRICKS)('%s is refused with 400 and reaches no upstream', async (path) => {
