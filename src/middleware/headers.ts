@@ -3,6 +3,7 @@
  * Header names are lower-cased and values checked at load, so the handler only assigns.
  */
 import { z } from 'zod';
+import type { Config, MiddlewareEntryConfig } from '../config/schema.js';
 import { removeHeader } from '../proxy/headers.js';
 import { defineKind } from './kind.js';
 
@@ -44,3 +45,27 @@ export const headersKind = defineKind({
     };
   },
 });
+
+/**
+ * Lower-cased names of the headers that any `headers` entry of `config` sets, on either side. Their values come from
+ * the config (an upstream's `authorization`, an `x-api-key`), so logs that carry headers mask them by position,
+ * whatever they are called.
+ */
+export function headerNamesSet(config: Config): ReadonlySet<string> {
+  const names = new Set<string>();
+  const chains: ReadonlyArray<readonly MiddlewareEntryConfig[]> = [
+    config.middleware,
+    ...config.routes.map((route) => route.middleware),
+    config.userLookup.middleware,
+  ];
+  for (const chain of chains) {
+    for (const entry of chain) {
+      if (typeof entry === 'string' || !('headers' in entry)) continue;
+      const parsed = headersKind.options.safeParse(entry.headers);
+      if (!parsed.success) continue;
+      for (const side of [parsed.data.request, parsed.data.response])
+        for (const name of Object.keys(side.set)) names.add(name);
+    }
+  }
+  return names;
+}

@@ -18,12 +18,15 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { logLevel } from '../telemetry/config.js';
 import { requestTrace } from '../telemetry/request-trace.js';
+import { headerNamesSet } from './headers.js';
 import { defineKind } from './kind.js';
 
 interface Entry {
   readonly log: Logger;
   /** Threshold is debug or trace: lines carry headers. */
   readonly headers: boolean;
+  /** Headers whose values the config sets (`headers` entries): masked in those lines, whatever their names. */
+  readonly masked: ReadonlySet<string>;
 }
 
 const ENTRY = Symbol('portico.logging');
@@ -89,6 +92,12 @@ function pathOf(req: IncomingMessage & { originalUrl?: string }): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
+function maskHeaders(headers: Readonly<Record<string, unknown>>, masked: ReadonlySet<string>): Record<string, unknown> {
+  const copy = { ...headers };
+  for (const name of masked) if (copy[name] !== undefined) copy[name] = '[Redacted]';
+  return copy;
+}
+
 /** `close` on the response: the exchange is over. Writes the request's line. */
 function logExchange(this: ServerResponse & ResponseState): void {
   const req = this.req as IncomingMessage & RequestState;
@@ -117,8 +126,8 @@ function logExchange(this: ServerResponse & ResponseState): void {
       traceId: spanContext?.traceId,
       spanId: spanContext?.spanId,
       aborted: completed ? undefined : true,
-      req: entry.headers ? { headers: { ...req.headers } } : undefined,
-      res: entry.headers ? { headers: this.getHeaders() } : undefined,
+      req: entry.headers ? { headers: maskHeaders(req.headers, entry.masked) } : undefined,
+      res: entry.headers ? { headers: maskHeaders(this.getHeaders(), entry.masked) } : undefined,
     },
     completed ? 'request completed' : 'request aborted',
   );
@@ -132,7 +141,8 @@ export const loggingKind = defineKind({
   create(options, deps) {
     const level = options?.level ?? deps.config.telemetry.logs.level;
     const log = level === deps.logger.level ? deps.logger : deps.logger.child({}, { level });
-    const entry: Entry = { log, headers: log.isLevelEnabled('debug') };
+    const headers = log.isLevelEnabled('debug');
+    const entry: Entry = { log, headers, masked: headers ? headerNamesSet(deps.config) : new Set() };
     return (req, res, next) => {
       const state = req as IncomingMessage & RequestState;
       const first = state[ENTRY] === undefined;
