@@ -144,3 +144,62 @@ describe('no regular expression can hang the event loop', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('a headers entry cannot touch framing, routing or hop-by-hop headers', () => {
+  const RESERVED = [
+    'content-length',
+    'Transfer-Encoding',
+    'host',
+    'connection',
+    'keep-alive',
+    'proxy-connection',
+    'upgrade',
+    'te',
+    'trailer',
+    'expect',
+  ];
+
+  it.each(RESERVED)('%s is refused in set and remove, on either side, with file:line:col', async (name) => {
+    const file = join(dir, `reserved-${name}.yaml`);
+    writeFileSync(
+      file,
+      [
+        ROUTE.trimEnd(),
+        '    middleware:',
+        '      - headers:',
+        `          request: { set: { ${name}: "0" } }`,
+        `          response: { remove: [${name}] }`,
+        '',
+      ].join('\n'),
+    );
+    const error = await loadConfigFile(file, { registry: defaultRegistry, env: {} }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    const lines = (error as ConfigError).message.split('\n');
+    const lower = name.toLowerCase();
+    expect(lines).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^${file}:6:\\d+: routes\\[0\\]\\.middleware\\[0\\]\\.headers\\.request\\.set\\.${name}: "${lower}"`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(
+          `^${file}:7:\\d+: routes\\[0\\]\\.middleware\\[0\\]\\.headers\\.response\\.remove\\[0\\]: "${lower}"`,
+        ),
+      ),
+    ]);
+  });
+
+  it('ordinary names, proxy-authorization included, are accepted', async () => {
+    const file = join(dir, 'headers-ok.yaml');
+    writeFileSync(
+      file,
+      `${ROUTE}    middleware:\n      - headers: { request: { set: { proxy-authorization: "Basic x", x-api-key: k } } }\n`,
+    );
+    const config = await loadConfigFile(file, { registry: defaultRegistry, env: {} });
+    expect(config.routes[0]?.middleware).toHaveLength(1);
+  });
+});
