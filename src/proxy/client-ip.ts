@@ -25,8 +25,11 @@ export function isTrusted(trusted: BlockList | undefined, address: string): bool
 }
 
 /**
- * The client ip: the socket peer, unless the peer is trusted; then the right-most X-Forwarded-For entry that is
- * not itself trusted (entries left of it could be forged by the client). Never includes a port.
+ * The client ip: the socket peer, unless the peer is trusted; then X-Forwarded-For is walked from the right and the
+ * first entry that is not a trusted address ends the walk. An address there is the client; anything else (garbage,
+ * an empty entry) is the client's own word, so the walk does not go past it and the last trusted hop's view stands
+ * (the trusted address right of it, or the peer). Entries may carry a port (`ip:port`, `[v6]:port`, as some load
+ * balancers append them); the result never does.
  */
 export function clientIp(req: IncomingMessage, trusted: BlockList | undefined): string {
   const peer = normalizeAddress(req.socket.remoteAddress ?? '');
@@ -44,10 +47,31 @@ export function clientIpFrom(
   const header = req.headers['x-forwarded-for'];
   if (header === undefined) return peer;
   const hops = (Array.isArray(header) ? header.join(',') : header).split(',');
+  let view = peer;
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = normalizeAddress((hops[i] as string).trim());
-    if (isIP(hop) === 0) continue; // empty or garbage: not an address anyone vouched for
+    const hop = forwardedAddress(hops[i] as string);
+    if (hop === undefined) return view;
     if (!isTrusted(trusted, hop)) return hop;
+    view = hop;
   }
-  return peer;
+  return view;
+}
+
+const PORT = /^:\d{1,5}$/;
+
+/** The address of one X-Forwarded-For entry (`ip`, `ip:port`, `[v6]`, `[v6]:port`), or undefined for anything else. */
+export function forwardedAddress(entry: string): string | undefined {
+  const text = entry.trim();
+  if (isIP(text) !== 0) return normalizeAddress(text);
+  if (text.charCodeAt(0) === 91 /* [ */) {
+    const close = text.indexOf(']');
+    const rest = text.slice(close + 1);
+    const inner = text.slice(1, close);
+    if (close === -1 || (rest !== '' && !PORT.test(rest)) || isIP(inner) !== 6) return undefined;
+    return normalizeAddress(inner);
+  }
+  const colon = text.indexOf(':');
+  if (colon === -1 || text.indexOf(':', colon + 1) !== -1 || !PORT.test(text.slice(colon))) return undefined;
+  const address = text.slice(0, colon);
+  return isIP(address) === 4 ? address : undefined;
 }

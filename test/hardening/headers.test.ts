@@ -109,3 +109,27 @@ describe('a client cannot pick its identity through X-Forwarded-For', () => {
     expect(xff).toEqual(['127.0.0.1', '127.0.0.1']);
   });
 });
+
+describe('behind a trusted hop, X-Forwarded-For is walked only as far as it can be believed', () => {
+  // The peer (127.0.0.1) is the trusted hop; the left entries vary per request as a client's forgeries would.
+  const CASES: ReadonlyArray<[string, (forged: string) => string]> = [
+    ['ip:port appended by the hop', (forged) => `${forged}, 198.51.100.7:51234`],
+    ['[v6]:port appended by the hop', (forged) => `${forged}, [2001:db8::7]:443`],
+    ['[v6] without a port', (forged) => `${forged}, [2001:db8::8]`],
+    ['an entry that is no address', (forged) => `${forged}, unknown`],
+    ['an empty entry', (forged) => `${forged}, , 10.0.0.3`],
+    ['a bad port', (forged) => `${forged}, 198.51.100.9:99999`],
+  ];
+
+  it.each(CASES)('%s: the forged entries left of it do not make new rate-limit keys', async (_name, header) => {
+    const up = await upstream((_req, res) => res.end('ok'));
+    const yaml = `${serverSection('  trustedProxies: [127.0.0.1, 10.0.0.0/8]\n')}rateLimits:\n  per-client: { key: ip, limit: 1, window: 1m }\nroutes:\n  - name: api\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: per-client\n`;
+    const p = await portico(yaml);
+    const statuses: number[] = [];
+    for (const forged of ['203.0.113.1', '203.0.113.2', '203.0.113.3'])
+      statuses.push(
+        (await request(`${p.portico.proxyUrl}/x`, { headers: { 'x-forwarded-for': header(forged) } })).status,
+      );
+    expect(statuses).toEqual([200, 429, 429]);
+  });
+});
