@@ -54,8 +54,9 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
   const wanted = options.builtins === undefined && config.userLookup.enabled;
-  // A database that is down at start must not keep the proxy from serving: the lookup answers 503 and setup is
-  // retried in the background until it succeeds.
+  // A database that is down at start is retried inside the lookup (users/connecting.ts), which serves cached users
+  // meanwhile. Anything else that fails the set-up must not keep the proxy from serving either: the lookup answers
+  // 503 and set-up is retried in the background until it succeeds.
   const setUp = async (): Promise<void> => {
     try {
       const created = await createUserLookup({ config, stores, logger, metrics, runner: pool });

@@ -9,6 +9,7 @@ import type { Config } from '../config/schema.js';
 import type { BuiltinRoute } from '../plan/build.js';
 import type { Stores } from '../stores/stores.js';
 import type { UserCache } from './cache.js';
+import { connectingRepository } from './connecting.js';
 import { openDatabase, type Database } from './database.js';
 import { userLookupRoute } from './http.js';
 import { subscribeInvalidations, type Subscription } from './invalidation.js';
@@ -76,7 +77,7 @@ async function prepareRepository(config: Config, logger: Logger): Promise<SqlUse
 export async function createUserLookup(deps: UserLookupDeps): Promise<UserLookup> {
   const { config, stores, logger, metrics } = deps;
   const options = config.userLookup.cache;
-  const repository = await prepareRepository(config, logger);
+  const repository = await connectingRepository(() => prepareRepository(config, logger), logger);
   const cache = chooseCache(config, stores);
   const service = createUserService({
     repository,
@@ -99,7 +100,12 @@ export async function createUserLookup(deps: UserLookupDeps): Promise<UserLookup
         )
       : undefined;
   logger.info(
-    { database: repository.db.kind, cache: cache?.kind ?? 'off', path: config.userLookup.path },
+    {
+      database: config.database.url === '' ? 'embedded' : 'postgres',
+      connected: repository.ready !== undefined,
+      cache: cache?.kind ?? 'off',
+      path: config.userLookup.path,
+    },
     'user lookup ready',
   );
   return {
@@ -109,7 +115,7 @@ export async function createUserLookup(deps: UserLookupDeps): Promise<UserLookup
     async close() {
       subscription?.close();
       await service.close();
-      await repository.db.close();
+      await repository.close();
     },
   };
 }

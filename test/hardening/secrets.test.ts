@@ -96,7 +96,7 @@ describe('secrets in the config', () => {
     expect(text).toContain('request completed'); // the request's line was written, with its headers
     expect(text).toContain('secrets-test');
     expect(text).toContain('config reloaded');
-    expect(text).toContain('user lookup unavailable'); // the database at a closed port: its error is logged too
+    expect(text).toContain('user database unavailable'); // the database at a closed port: its error is logged too
     expect(text).toContain('"x-api-key":"[Redacted]"');
     expect(text.match(new RegExp(`${MARK}[\\w-]*`, 'g')) ?? []).toEqual([]);
   });
