@@ -11,11 +11,11 @@
 import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import express, { type Express, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/schema.js';
 import { createContext } from './context.js';
-import { sendProblem } from './errors.js';
+import { sendError, sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
 import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
@@ -84,6 +84,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const unmatched = (req as Unmatched)[UNMATCHED];
     if (unmatched !== undefined) unmatched.plan.fallback(req, res, unmatched.path);
     else sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', { requestId: req.portico?.id });
+  });
+  // Express's own final handler would answer text/html (with the stack outside production) and log nothing here.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    (req.portico?.log ?? logger).error({ err }, 'request failed');
+    sendError(res, err, { requestId: req.portico?.id, route: req.portico?.route });
   });
 
   const edge = (req: Request, res: Response): void => {

@@ -9,7 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Logger, LevelWithSilent } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from '../config/schema.js';
-import { sendError, sendProblem } from '../errors.js';
+import { isPorticoError, sendError, sendProblem } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { redactConfig } from './redact.js';
 
@@ -103,6 +103,14 @@ function readiness(options: AdminOptions): {
   return { ready, checks };
 }
 
+function decodedId(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined; // URIError: `%ZZ`, a lone `%`, invalid UTF-8
+  }
+}
+
 async function route(req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
   const path = pathOf(req.url);
   const method = req.method ?? 'GET';
@@ -130,7 +138,12 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
   }
   const user = /^\/cache\/users\/([^/]+)$/.exec(path);
   if (method === 'DELETE' && user && options.invalidateUser) {
-    await options.invalidateUser(decodeURIComponent(user[1] as string));
+    const id = decodedId(user[1] as string);
+    if (id === undefined) {
+      sendProblem(res, 'PORTICO_INVALID_USER_ID', {}, { detail: 'malformed percent-encoding in the user id' });
+      return;
+    }
+    await options.invalidateUser(id);
     res.writeHead(204).end();
     return;
   }
@@ -143,7 +156,12 @@ export function createAdminServer(options: AdminOptions): http.Server {
     { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 },
     (req, res) => {
       log?.(req, res);
-      route(req, res, options).catch((err: unknown) => sendError(res, err, {}));
+      route(req, res, options).catch((err: unknown) => {
+        // pino-http logs `res.err` (with its cause chain) on the access line instead of a bare "status code 500".
+        if (!isPorticoError(err) || err.status >= 500)
+          res.err = err instanceof Error ? err : new Error(String(err), { cause: err });
+        sendError(res, err, {});
+      });
     },
   );
 }

@@ -1,0 +1,72 @@
+/**
+ * The admin port's edges: a malformed id is the caller's error (400), and every 500 logs its cause.
+ */
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { Writable } from 'node:stream';
+import { createAdminServer, type AdminOptions } from '../../src/admin/server.js';
+import { createPrometheusMetrics } from '../../src/admin/prometheus.js';
+import { testConfig } from '../helpers/portico.js';
+import { request } from '../helpers/http.js';
+
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+  }
+});
+
+async function admin(
+  overrides: Partial<AdminOptions> = {},
+  yaml = 'routes: []\n',
+): Promise<{ url: string; lines: Array<Record<string, unknown>> }> {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') lines.push(JSON.parse(line) as never);
+      done();
+    },
+  });
+  const config = testConfig(yaml);
+  const server = createAdminServer({
+    config: () => config,
+    configHash: () => 'h',
+    draining: () => false,
+    metrics: createPrometheusMetrics(),
+    readiness: () => [],
+    logger: pino({ level: 'debug' }, stream),
+    ...overrides,
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  servers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lines };
+}
+
+describe('admin: user cache invalidation', () => {
+  it('DELETE /cache/users/%ZZ is a 400, not a 500', async () => {
+    const seen: string[] = [];
+    const { url } = await admin({ invalidateUser: async (id) => void seen.push(id) });
+    const res = await request(`${url}/cache/users/%ZZ`, { method: 'DELETE' });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'PORTICO_INVALID_USER_ID' });
+    expect(seen).toEqual([]);
+    expect((await request(`${url}/cache/users/%34%32`, { method: 'DELETE' })).status).toBe(204);
+    expect(seen).toEqual(['42']);
+  });
+
+  it('a 500 logs its cause, and the answer carries none of it', async () => {
+    const { url, lines } = await admin({
+      invalidateUser: () => Promise.reject(new Error('invalidate exploded', { cause: new Error('deep cause xyz') })),
+    });
+    const res = await request(`${url}/cache/users/7`, { method: 'DELETE' });
+    expect(res.status).toBe(500);
+    expect(res.body).not.toContain('exploded');
+    const errors = lines.filter((line) => line.level === 50);
+    expect(JSON.stringify(errors)).toContain('deep cause xyz');
+  });
+});
