@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
 export interface ListenAddress {
@@ -61,3 +62,17 @@ export const upstreamList = z
     });
     return urls;
   });
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * Whether a bind host is loopback: an IP literal in 127.0.0.0/8 or ::1 (any spelling, IPv4-mapped included), or
+ * `localhost`. Any other name is not, whatever it looks like: `127.attacker.example` resolves to what its owner says.
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}

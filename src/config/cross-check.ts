@@ -3,16 +3,13 @@
  * to named policies, and the admin token rule. Pure: config in, issues with their key paths out.
  */
 import type { Config } from './schema.js';
+import { isLoopbackHost } from './address.js';
 import { resolveEntry, type KindRegistry } from '../middleware/entries.js';
 import type { MiddlewareEntryConfig } from './schema.js';
 
 export interface PathIssue {
   readonly path: readonly (string | number)[];
   readonly message: string;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function entryIssues(
@@ -50,7 +47,7 @@ export function crossCheck(config: Config, registry: KindRegistry): PathIssue[] 
   });
   issues.push(...entryIssues(config.middleware, ['middleware'], config, registry));
   issues.push(...entryIssues(config.userLookup.middleware, ['userLookup', 'middleware'], config, registry));
-  if (!isLoopback(config.server.admin.host) && config.server.adminToken === undefined) {
+  if (!isLoopbackHost(config.server.admin.host) && config.server.adminToken === undefined) {
     issues.push({
       path: ['server', 'admin'],
       message: 'admin binds beyond loopback: set server.adminToken (at least 16 characters)',

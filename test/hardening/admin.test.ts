@@ -70,3 +70,21 @@ describe('admin: user cache invalidation', () => {
     expect(JSON.stringify(errors)).toContain('deep cause xyz');
   });
 });
+
+describe('admin: which binds count as loopback (no token needed)', () => {
+  const load = (admin: string) => () => testConfig(`server:\n  listen: 127.0.0.1:0\n  admin: "${admin}"\nroutes: []\n`);
+
+  it.each(['127.attacker.example:9901', '127.0.0.1.nip.io:9901', 'localhost.attacker.example:9901', '0.0.0.0:9901'])(
+    '%s needs a token',
+    (admin) => {
+      expect(load(admin)).toThrow(/admin binds beyond loopback/);
+    },
+  );
+
+  it.each(['127.0.0.1:0', '127.0.0.2:0', '[::1]:0', '[0:0:0:0:0:0:0:1]:0', '[::ffff:127.0.0.1]:0', 'localhost:0'])(
+    '%s does not',
+    (admin) => {
+      expect(load(admin)().server.admin.port).toBe(0);
+    },
+  );
+});
