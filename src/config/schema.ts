@@ -45,12 +45,18 @@ const routeSchema = z.strictObject({
         .string()
         .min(1)
         .optional()
-        .describe('Exact host, case-insensitive; with a port it must match the Host port too.'),
+        .describe('Exact host, case-insensitive, a trailing dot ignored; with a port it must match the Host port too.'),
       pathPrefix: z
         .string()
         .startsWith('/')
         .default('/')
         .describe('Segment-aware prefix: `/api` matches `/api` and `/api/x`, not `/apix`.'),
+      caseInsensitive: z
+        .boolean()
+        .default(false)
+        .describe(
+          '`pathPrefix` compares ASCII letters case-insensitively (`/LOGIN` matches `/login`). Turn it on when the upstream routes case-insensitively (Express and ASP.NET by default), so a route and its middleware cannot be skipped by changing case.',
+        ),
       methods: z
         .array(method)
         .min(1)

@@ -181,7 +181,12 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     sendError(res, err, { requestId: ctx?.id, route: ctx?.route });
   };
   const routes = config.routes.map((route) => ({
-    rule: { host: route.match.host, pathPrefix: route.match.pathPrefix, methods: route.match.methods },
+    rule: {
+      host: route.match.host,
+      pathPrefix: route.match.pathPrefix,
+      caseInsensitive: route.match.caseInsensitive,
+      methods: route.match.methods,
+    },
     value: compileRoute(route, deps, onError),
   }));
   const rules: ReadonlyArray<CompiledRule<CompiledRoute>> = compileRules(routes);

@@ -1,12 +1,16 @@
 /**
  * Route matching, compiled once per plan. Specificity: a route with a host beats one without; a longer path
  * prefix beats a shorter one; a route that names methods beats one that takes any; then declaration order.
- * Prefixes are segment-aware (`/api` matches `/api` and `/api/x`, not `/apix`). Hosts compare case-insensitively;
- * a configured host without a port matches any port, one with a port only that port.
+ * Prefixes are segment-aware (`/api` matches `/api` and `/api/x`, not `/apix`) and compare the raw path text, in
+ * letter case too unless the rule says `caseInsensitive` (ASCII folding). Hosts are normalised on both sides
+ * (lower case, one trailing dot dropped: `API.internal.` is `api.internal`, RFC 1034 section 3.1); a configured host
+ * without a port matches any port, one with a port only that port. The Host header is read only when a rule with a
+ * host is reached, without allocating when it needs no folding.
  */
 export interface MatchRule {
   readonly host?: string | undefined;
   readonly pathPrefix: string;
+  readonly caseInsensitive?: boolean | undefined;
   readonly methods?: readonly string[] | undefined;
 }
 
@@ -16,6 +20,8 @@ export interface CompiledRule<T> {
   readonly hostPort?: string | undefined;
   /** Prefix without a trailing slash (`/` becomes ``), so `prefix + '/'` and `prefix` are the two exact forms. */
   readonly prefix: string;
+  /** The prefix is lower-cased and compared with ASCII case folding. */
+  readonly foldCase: boolean;
   readonly methods?: ReadonlySet<string> | undefined;
 }
 
@@ -24,27 +30,40 @@ export type MatchResult<T> =
   | { readonly kind: 'method'; readonly allow: readonly string[] }
   | { readonly kind: 'none' };
 
+/** Index of the `:` before a port, or -1 (`[v6]` literals hold colons of their own). */
+function portColon(host: string): number {
+  const colon = host.lastIndexOf(':');
+  if (colon === -1) return -1;
+  if (host.charCodeAt(0) === 91 /* [ */) return host.indexOf(']') < colon ? colon : -1;
+  return host.indexOf(':') === colon ? colon : -1;
+}
+
+/** Lower case, no trailing dot. Returns `name` itself when it is already in that form (the usual case). */
+function normalHostName(name: string): string {
+  const dotted = name.charCodeAt(name.length - 1) === 46; /* . */
+  const bare = dotted ? name.slice(0, -1) : name;
+  return /[A-Z]/.test(bare) ? bare.toLowerCase() : bare;
+}
+
 function splitHost(host: string): { name: string; port?: string } {
-  const lower = host.toLowerCase();
-  const bracket = lower.startsWith('[') ? lower.indexOf(']') : -1;
-  const colon = lower.lastIndexOf(':');
-  if (colon > bracket && (bracket !== -1 || lower.indexOf(':') === colon)) {
-    return { name: lower.slice(0, colon), port: lower.slice(colon + 1) };
-  }
-  return { name: lower };
+  const colon = portColon(host);
+  if (colon === -1) return { name: normalHostName(host) };
+  return { name: normalHostName(host.slice(0, colon)), port: host.slice(colon + 1) };
 }
 
 export function compileRules<T>(rules: ReadonlyArray<{ rule: MatchRule; value: T }>): ReadonlyArray<CompiledRule<T>> {
   const compiled = rules.map(({ rule, value }, index) => {
     const host = rule.host === undefined ? undefined : splitHost(rule.host);
-    const prefix = rule.pathPrefix.endsWith('/') ? rule.pathPrefix.slice(0, -1) : rule.pathPrefix;
+    const trimmed = rule.pathPrefix.endsWith('/') ? rule.pathPrefix.slice(0, -1) : rule.pathPrefix;
+    const foldCase = rule.caseInsensitive === true;
     return {
       index,
       entry: {
         value,
         hostName: host?.name,
         hostPort: host?.port,
-        prefix,
+        prefix: foldCase ? trimmed.toLowerCase() : trimmed,
+        foldCase,
         methods: rule.methods === undefined ? undefined : new Set(rule.methods),
       } satisfies CompiledRule<T>,
     };
@@ -60,14 +79,23 @@ export function compileRules<T>(rules: ReadonlyArray<{ rule: MatchRule; value: T
   return compiled.map((c) => c.entry);
 }
 
-export function pathMatches(prefix: string, path: string): boolean {
+/** `path` starts with the lower-case `prefix`, comparing ASCII letters case-insensitively. */
+function startsWithFolded(path: string, prefix: string): boolean {
+  if (path.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c !== prefix.charCodeAt(i) && (c < 65 || c > 90 || c + 32 !== prefix.charCodeAt(i))) return false;
+  }
+  return true;
+}
+
+export function pathMatches(prefix: string, path: string, foldCase = false): boolean {
   if (prefix === '') return true;
-  if (!path.startsWith(prefix)) return false;
+  if (!(foldCase ? startsWithFolded(path, prefix) : path.startsWith(prefix))) return false;
   return path.length === prefix.length || path.charCodeAt(prefix.length) === 47; /* / */
 }
 
 function hostMatches<T>(rule: CompiledRule<T>, host: { name: string; port?: string } | undefined): boolean {
-  if (rule.hostName === undefined) return true;
   if (host === undefined || host.name !== rule.hostName) return false;
   return rule.hostPort === undefined || rule.hostPort === host.port;
 }
@@ -79,10 +107,14 @@ export function matchRoute<T>(
   hostHeader: string | undefined,
   path: string,
 ): MatchResult<T> {
-  const host = hostHeader === undefined ? undefined : splitHost(hostHeader);
+  let host: { name: string; port?: string } | undefined;
   let allow: Set<string> | undefined;
   for (const rule of rules) {
-    if (!hostMatches(rule, host) || !pathMatches(rule.prefix, path)) continue;
+    if (rule.hostName !== undefined) {
+      if (host === undefined && hostHeader !== undefined) host = splitHost(hostHeader);
+      if (!hostMatches(rule, host)) continue;
+    }
+    if (!pathMatches(rule.prefix, path, rule.foldCase)) continue;
     if (rule.methods === undefined || rule.methods.has(method)) return { kind: 'match', value: rule.value };
     allow ??= new Set();
     for (const m of rule.methods) allow.add(m);

@@ -198,3 +198,54 @@ describe('upstreams come only from the config', () => {
     expect(urls.length - before).toBeLessThanOrEqual(1);
   });
 });
+
+describe('hosts and letter case', () => {
+  let port = 0;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    const up = await upstream((req, res) => {
+      seen.push(`${req.url} chain=${String(req.headers['x-chain'])}`);
+      res.end('ok');
+    });
+    const chain = (name: string) => `    middleware:\n      - headers: { request: { set: { x-chain: ${name} } } }\n`;
+    const yaml = [
+      'routes:',
+      '  - name: login',
+      '    match: { pathPrefix: /login, caseInsensitive: true }',
+      `    upstream: ${up.url}`,
+      chain('login'),
+      '  - name: internal',
+      '    match: { host: API.internal, pathPrefix: /internal }',
+      `    upstream: ${up.url}`,
+      chain('internal'),
+      '  - name: rest',
+      `    upstream: ${up.url}`,
+      '',
+    ].join('\n');
+    port = (await portico(yaml)).port;
+  });
+
+  const get = async (path: string, host: string): Promise<string | undefined> => {
+    const res = await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    expect(res.text).toMatch(/^HTTP\/1\.1 200 /);
+    return seen.at(-1);
+  };
+
+  it('a case-insensitive prefix takes every spelling of its path', async () => {
+    expect(await get('/LOGIN/x', 'x')).toBe('/LOGIN/x chain=login');
+    expect(await get('/Login', 'x')).toBe('/Login chain=login');
+    expect(await get('/login?next=/', 'x')).toBe('/login?next=/ chain=login');
+    expect(await get('/loginx', 'x')).toBe('/loginx chain=undefined'); // still segment-aware
+  });
+
+  it('hosts match whatever their case and a trailing dot', async () => {
+    for (const host of ['api.internal', 'API.INTERNAL', 'api.internal.', 'Api.Internal.:8080'])
+      expect([host, await get('/internal/secret', host)]).toEqual([host, '/internal/secret chain=internal']);
+    expect(await get('/internal/secret', 'api.internal..')).toBe('/internal/secret chain=undefined');
+  });
+
+  it('a prefix without the option stays case-sensitive', async () => {
+    expect(await get('/Internal/secret', 'api.internal')).toBe('/Internal/secret chain=undefined');
+  });
+});
