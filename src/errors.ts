@@ -18,6 +18,11 @@ export const ERRORS = {
   PORTICO_ROUTE_NOT_FOUND: { status: 404, title: 'No route matches the request', type: 'route-not-found' },
   PORTICO_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed on this route', type: 'method-not-allowed' },
   PORTICO_BAD_REQUEST: { status: 400, title: 'Bad request', type: 'bad-request' },
+  PORTICO_HTTP_VERSION_NOT_SUPPORTED: {
+    status: 505,
+    title: 'HTTP version not supported',
+    type: 'http-version-not-supported',
+  },
   PORTICO_PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', type: 'payload-too-large' },
   PORTICO_REQUEST_TIMEOUT: { status: 408, title: 'Request body not received in time', type: 'request-timeout' },
   PORTICO_UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable', type: 'upstream-unreachable' },

@@ -64,6 +64,19 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
   });
 }
 
+/**
+ * Node's parser accepts an HTTP/0.9-style request line (no version: it reports 0.9) and `HTTP/2.0`; Portico speaks
+ * HTTP/1.x only, so neither is forwarded: 0.9 is a malformed request (400), a later major version gets 505
+ * (RFC 9110 section 15.6.6).
+ */
+function refuseVersion(req: Request, res: Response): void {
+  res.setHeader('connection', 'close');
+  const fields = { requestId: req.portico?.id };
+  if (req.httpVersionMajor === 0)
+    sendProblem(res, 'PORTICO_BAD_REQUEST', fields, { detail: 'HTTP/0.9 request line (no HTTP/1.x version)' });
+  else sendProblem(res, 'PORTICO_HTTP_VERSION_NOT_SUPPORTED', fields, { detail: 'only HTTP/1.0 and 1.1 are served' });
+}
+
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const { logger, onResponse } = options;
   const finished =
@@ -97,6 +110,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     prepare(req, res, plan, logger, false);
     if (finished !== undefined) res.on('finish', finished); // fires once; a shared function, no closure per request
     if (draining) res.setHeader('connection', 'close');
+    if (req.httpVersionMajor !== 1) {
+      refuseVersion(req, res);
+      return;
+    }
     const path = safePath(req.url);
     if (path === undefined || refused !== undefined) {
       res.setHeader('connection', 'close');
@@ -137,7 +154,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const plan = options.currentPlan();
-    const path = draining || hostIssue(req) !== undefined ? undefined : safePath(req.url ?? '');
+    const path =
+      draining || req.httpVersionMajor !== 1 || hostIssue(req) !== undefined ? undefined : safePath(req.url ?? '');
     if (path === undefined) {
       socket.destroy();
       return;

@@ -80,11 +80,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/**
+ * `Authorization: Bearer <token>`: the scheme is case-insensitive and may be followed by more than one space (RFC
+ * 9110 section 11.1 and 11.4); the token is compared in constant time.
+ */
 function authorized(req: IncomingMessage, token: string | undefined): boolean {
   if (token === undefined) return true;
   const header = req.headers.authorization ?? '';
-  const expected = Buffer.from(`Bearer ${token}`);
-  const given = Buffer.from(header);
+  const space = header.indexOf(' ');
+  if (space === -1 || header.slice(0, space).toLowerCase() !== 'bearer') return false;
+  const expected = Buffer.from(token);
+  const given = Buffer.from(header.slice(space).trimStart());
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
@@ -113,7 +119,8 @@ function decodedId(text: string): string | undefined {
 
 async function route(req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
   const path = pathOf(req.url);
-  const method = req.method ?? 'GET';
+  // HEAD is GET without the body (RFC 9110 section 9.3.2); Node drops the body of a HEAD response itself.
+  const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
   const allowed = authorized(req, options.config().server.adminToken);
   // The probes answer without the token: a kubelet or load balancer probe cannot read a Secret, so requiring it
   // would put the token in plain text into every manifest. They tell only up / ready; the checks behind readiness

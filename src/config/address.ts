@@ -44,7 +44,12 @@ export const httpUrl = z.string({ error: 'must be an http(s) URL' }).transform((
   return url;
 });
 
-/** One upstream URL or a non-empty list of them (round robin), always returned as a list. */
+/**
+ * One upstream URL or a non-empty list of them (round robin), always returned as a list. A base path is stored with
+ * a trailing slash (`/base` → `/base/`): the forwarding engine joins `/base` and `/` into `/base` but `/base` and
+ * `/?q=1` into `/base/?q=1`, so with `stripPrefix` the route root would reach two different upstream paths
+ * depending on the query string. As a directory, the root is `/base/` either way.
+ */
 export const upstreamList = z
   .union([z.string(), z.array(z.string()).min(1)], { error: 'must be an http(s) URL or a list of them' })
   .transform((value, ctx) => {
@@ -52,7 +57,7 @@ export const upstreamList = z
     const urls: URL[] = [];
     texts.forEach((text, index) => {
       const parsed = httpUrl.safeParse(text);
-      if (parsed.success) urls.push(parsed.data);
+      if (parsed.success) urls.push(withDirectoryPath(parsed.data));
       else
         ctx.addIssue({
           code: 'custom',
@@ -75,4 +80,9 @@ export function isLoopbackHost(host: string): boolean {
   if (host.toLowerCase() === 'localhost') return true;
   const family = isIP(host);
   return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+function withDirectoryPath(url: URL): URL {
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
 }

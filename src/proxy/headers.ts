@@ -112,18 +112,21 @@ export interface ForwardedFacts {
 /** Sets X-Forwarded-For/-Proto/-Host and X-Request-Id on the outgoing copy of the request headers. */
 export function setForwarded(req: IncomingMessage, facts: ForwardedFacts): void {
   const headers = req.headers;
-  const host = headers.host ?? '';
+  // An HTTP/1.0 request may come without Host: then there is no host to forward (an empty X-Forwarded-Host would
+  // be read as one), and a forged one from an untrusted peer is dropped like the rest.
+  const host = headers.host === '' ? undefined : headers.host;
   if (facts.peerTrusted) {
     const prior = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = prior
       ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${facts.peer}`
       : facts.peer;
     if (!headers['x-forwarded-proto']) headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
-    if (!headers['x-forwarded-host']) headers['x-forwarded-host'] = host;
+    if (!headers['x-forwarded-host'] && host !== undefined) headers['x-forwarded-host'] = host;
   } else {
     headers['x-forwarded-for'] = facts.peer;
     headers['x-forwarded-proto'] = facts.encrypted ? 'https' : 'http';
-    headers['x-forwarded-host'] = host;
+    if (host !== undefined) headers['x-forwarded-host'] = host;
+    else removeHeader(headers, 'x-forwarded-host');
     for (const name of UNTRUSTED_FORWARDING) removeHeader(headers, name);
   }
   headers['x-request-id'] = facts.requestId;

@@ -88,3 +88,32 @@ describe('admin: which binds count as loopback (no token needed)', () => {
     },
   );
 });
+
+describe('admin: probes and the bearer token', () => {
+  const TOKEN = 'a-long-admin-token-0123456789';
+  const yaml = `server:\n  listen: 127.0.0.1:0\n  admin: 0.0.0.0:0\n  adminToken: ${TOKEN}\nroutes: []\n`;
+
+  it('HEAD on the probes answers like GET, without the token', async () => {
+    const { url } = await admin({}, yaml);
+    for (const path of ['/healthz', '/readyz']) {
+      const get = await request(`${url}${path}`);
+      const head = await request(`${url}${path}`, { method: 'HEAD' });
+      expect([path, head.status, head.body]).toEqual([path, get.status, '']);
+      expect(head.headers['content-type']).toBe(get.headers['content-type']);
+    }
+    expect((await request(`${url}/config`, { method: 'HEAD' })).status).toBe(401);
+  });
+
+  it('the Bearer scheme is case-insensitive (RFC 9110 section 11.1); the token is not', async () => {
+    const { url } = await admin({}, yaml);
+    const status = async (authorization: string) =>
+      (await request(`${url}/config`, { headers: { authorization } })).status;
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR'])
+      expect([scheme, await status(`${scheme} ${TOKEN}`)]).toEqual([scheme, 200]);
+    expect(await status(`Bearer  ${TOKEN}`)).toBe(200); // 1*SP between scheme and credentials
+    expect(await status(`Bearer ${TOKEN.toUpperCase()}`)).toBe(401);
+    expect(await status(`Basic ${TOKEN}`)).toBe(401);
+    expect(await status(`Bearer ${TOKEN}x`)).toBe(401);
+    expect(await status(TOKEN)).toBe(401);
+  });
+});
