@@ -85,7 +85,7 @@ describe('client aborts', () => {
   it('mid-upload: the upstream request is aborted and every socket is released', async () => {
     const { p, outcomes, released } = await setup();
     await abortUpload(`${p.portico.proxyUrl}/upload`, 8 * CHUNK.length);
-    await settlesTo(() => outcomes.join(), '/upload aborted', 'upstream request aborted', 3000);
+    await settlesTo(() => outcomes.join(), '/upload aborted', 'upstream request aborted');
     await released();
   });
 
@@ -93,7 +93,7 @@ describe('client aborts', () => {
     const { p, outcomes, released } = await setup();
     const got = await abortDownload(`${p.portico.proxyUrl}/download`, 4 * CHUNK.length);
     expect(got).toBeLessThan(500 * CHUNK.length);
-    await settlesTo(() => outcomes.join(), '/download aborted', 'upstream response aborted', 3000);
+    await settlesTo(() => outcomes.join(), '/download aborted', 'upstream response aborted');
     await released();
   });
 
@@ -105,7 +105,7 @@ describe('client aborts', () => {
         i % 2 === 0 ? abortUpload(`${url}/upload`, 2 * CHUNK.length) : abortDownload(`${url}/download`, CHUNK.length),
       ),
     );
-    await settlesTo(() => outcomes.length, 40, 'all 40 upstream exchanges to end', 5000);
+    await settlesTo(() => outcomes.length, 40, 'all 40 upstream exchanges to end');
     expect(outcomes.filter((o) => o.endsWith('finished'))).toEqual([]);
     await released();
     expect((await request(`${url}/after`)).status).toBe(200);

@@ -101,7 +101,7 @@ describe('slow request bodies (bodyIdleTimeout: 300ms)', () => {
       expect(client.text()).toMatch(/^HTTP\/1\.1 408 /);
       expect(client.text()).toContain('application/problem+json');
       expect(client.text()).toContain('"code":"PORTICO_REQUEST_TIMEOUT"');
-      await settlesTo(() => outcomes.join(), '/stall aborted', 'upstream request aborted', 2000);
+      await settlesTo(() => outcomes.join(), '/stall aborted', 'upstream request aborted');
       await settlesTo(() => connections(up.server), 0, 'upstream connections');
       await settlesTo(() => connections(p.server()), 0, 'Portico connections');
     },
@@ -136,6 +136,6 @@ describe('slow request bodies (bodyIdleTimeout: 300ms)', () => {
     expect(client.text()).toMatch(/^HTTP\/1\.1 200 /);
     expect(client.text()).toContain('answering before the body is in');
     expect(client.text()).not.toMatch(/\r\n0\r\n\r\n$/); // no chunked terminator: the client can tell it was cut
-    await settlesTo(() => outcomes.join(), '/early aborted', 'upstream request aborted', 2000);
+    await settlesTo(() => outcomes.join(), '/early aborted', 'upstream request aborted');
   });
 });

@@ -12,6 +12,7 @@ import { startTestPortico } from '../helpers/portico.js';
 import { startUpstream, type TestUpstream, type UpstreamHandler } from '../helpers/upstream.js';
 import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/fault-proxy.js';
 import type { Portico, PorticoOptions } from '../../src/main.js';
+import { WAIT_TIMEOUT_MS, waitForValue } from '../helpers/wait.js';
 
 type Closer = () => Promise<void>;
 const closers: Closer[] = [];
@@ -89,15 +90,9 @@ export async function settlesTo<T>(
   read: () => T | Promise<T>,
   expected: T,
   what: string,
-  timeoutMs = 5000,
+  timeoutMs = WAIT_TIMEOUT_MS,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (last !== expected) {
-    if (Date.now() > deadline) throw new Error(`${what}: expected ${expected}, still ${last} after ${timeoutMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    last = await read();
-  }
+  await waitForValue(read, expected, what, { timeoutMs });
 }
 
 /** An open raw socket to Portico that collects what comes back and tells when it closed. */

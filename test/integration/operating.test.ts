@@ -62,7 +62,7 @@ describe('admin surface', () => {
     );
     cleanup.push(() => p.shutdown());
     await supertest(p.proxyUrl).get('/copy-me').expect(200);
-    await waitFor(() => shadow.received.length === 1, 5000, 'the shadow to get its copy');
+    await waitFor(() => shadow.received.length === 1, { message: 'the shadow to get its copy' });
     let text = '';
     const poll = async (): Promise<void> => {
       const deadline = Date.now() + 5000;
@@ -126,7 +126,7 @@ describe('admin surface', () => {
     await supertest(p.adminUrl).get('/metrics').set('Authorization', 'Bearer wrong-token-0000000000').expect(401);
     await supertest(p.adminUrl).get('/healthz').expect(200);
     const admin = () => lines.filter((line) => line.component === 'admin');
-    await waitFor(() => admin().length >= 2, 2000, 'two admin lines');
+    await waitFor(() => admin().length >= 2, { message: 'two admin lines' });
     expect(admin()).toEqual([
       expect.objectContaining({
         level: 30,
@@ -248,7 +248,7 @@ describe('hot reload', () => {
         writeFileSync(file, routeTo(expected === 'A' ? a.url : b.url, `v${version}`));
         expect(await p.reloadFromFile()).toBe(true);
         const mark = seen.length;
-        await waitFor(() => seen.slice(mark).includes(expected), 5000, `version ${version} to take effect`);
+        await waitFor(() => seen.slice(mark).includes(expected), { message: `version ${version} to take effect` });
       }
       expect(p.plan().config.routes[0]?.name).toBe(`v${version % 2 === 0 ? version - 1 : version}`);
     }
@@ -274,7 +274,7 @@ describe('hot reload', () => {
     cleanup.push(() => p.shutdown());
     expect((await request(`${p.proxyUrl}/`)).body).toBe('A');
     writeFileSync(file, routeTo(b.url, 'second'));
-    await waitFor(() => p.plan().config.routes[0]?.name === 'second', 5000, 'the watcher to reload');
+    await waitFor(() => p.plan().config.routes[0]?.name === 'second', { message: 'the watcher to reload' });
     expect((await request(`${p.proxyUrl}/`)).body).toBe('B');
   });
 });

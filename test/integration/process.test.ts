@@ -92,9 +92,9 @@ describe('the serving process', () => {
     const running = await startChild(file, proxy, admin);
     await ready(running);
     const slow = request(`${running.proxy}/slow`);
-    await waitFor(() => release !== undefined, 10_000, 'the slow request to reach the upstream');
+    await waitFor(() => release !== undefined, { message: 'the slow request to reach the upstream' });
     running.child.kill('SIGTERM');
-    await waitFor(() => running.output().includes('"msg":"draining"'), 10_000, 'the drain to start');
+    await waitFor(() => running.output().includes('"msg":"draining"'), { message: 'the drain to start' });
     release?.();
     const res = await slow;
     expect(res.status).toBe(200);
@@ -126,7 +126,7 @@ describe('the serving process', () => {
 
     writeFileSync(file, 'routes:\n  - name: api\n    upstream: not a url\n');
     running.child.kill('SIGHUP');
-    await waitFor(() => running.output().includes('config reload rejected'), 10_000, 'the rejection to be logged');
+    await waitFor(() => running.output().includes('config reload rejected'), { message: 'the rejection to be logged' });
     expect(running.output()).toMatch(/reload\.yaml:3:15: routes\[0\]\.upstream: invalid URL/);
     expect((await request(`${running.proxy}/`)).body).toBe('A');
 
@@ -135,7 +135,7 @@ describe('the serving process', () => {
       `server:\n  listen: 127.0.0.1:${proxy}\n  admin: 127.0.0.1:${admin}\nuserLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${b.url}\n`,
     );
     running.child.kill('SIGHUP');
-    await waitFor(() => running.output().includes('config reloaded'), 10_000, 'the reload');
+    await waitFor(() => running.output().includes('config reloaded'), { message: 'the reload' });
     expect((await request(`${running.proxy}/`)).body).toBe('B');
     running.child.kill('SIGTERM');
     expect(await running.exited).toBe(0);

@@ -178,9 +178,9 @@ describe('upstream failures', () => {
     const p = await portico(`routes:\n  - name: hang\n    upstream: ${up.url}\n`);
     const client = http.get(`${p.proxyUrl}/wait`, { agent: false });
     client.on('error', () => undefined);
-    await waitFor(() => up.received.length === 1, 5000, 'upstream to receive the request');
+    await waitFor(() => up.received.length === 1, { message: 'upstream to receive the request' });
     client.destroy();
-    await waitFor(() => closed.length === 1, 5000, 'upstream request to be aborted');
+    await waitFor(() => closed.length === 1, { message: 'upstream request to be aborted' });
     expect(closed).toEqual(['/wait']);
   });
 

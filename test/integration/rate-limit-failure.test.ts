@@ -94,11 +94,11 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
     for (let i = 0; flowing && i < 2000; i++) seen.push({ ...(await timed(path)), path });
   };
   const workers = [worker('/open'), worker('/closed'), worker('/open'), worker('/closed')];
-  await waitFor(() => seen.length >= 20, 5000, 'traffic before the kill');
+  await waitFor(() => seen.length >= 20, { message: 'traffic before the kill' });
   await redis.kill();
-  await waitFor(() => !stores.health().healthy, 3000, 'degraded store health');
+  await waitFor(() => !stores.health().healthy, { message: 'degraded store health' });
   const degradedAt = seen.length;
-  await waitFor(() => seen.length >= degradedAt + 40, 5000, 'traffic during the outage');
+  await waitFor(() => seen.length >= degradedAt + 40, { message: 'traffic during the outage' });
   flowing = false;
   await Promise.all(workers);
 
@@ -142,7 +142,7 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
 
   // Redis returns (empty: no persistence). Recovery is automatic and logged once.
   await redis.restart();
-  await waitFor(() => stores.health().healthy, 5000, 'recovered store health');
+  await waitFor(() => stores.health().healthy, { message: 'recovered store health' });
   expect(recoveredLogs()).toBe(1);
   const before = decisions.length;
   const strict = [];
@@ -158,7 +158,7 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
 });
 
 test('a hung Redis (SIGSTOP): each request waits at most the command timeout, then the socket is dropped', async () => {
-  await waitFor(() => stores.health().healthy, 5000, 'healthy store');
+  await waitFor(() => stores.health().healthy, { message: 'healthy store' });
   redis.pause();
   const answers: Array<RawResponse & { ms: number }> = [];
   for (let i = 0; i < 12; i++) answers.push(await timed('/closed'));
@@ -170,6 +170,6 @@ test('a hung Redis (SIGSTOP): each request waits at most the command timeout, th
   expect(answers.at(-1)?.ms).toBeLessThan(COMMAND_TIMEOUT / 2);
   expect(stores.health().healthy).toBe(false);
   redis.resume();
-  await waitFor(() => stores.health().healthy, 5000, 'recovered store health');
+  await waitFor(() => stores.health().healthy, { message: 'recovered store health' });
   expect((await timed('/closed')).status).toBe(200);
 });

@@ -137,7 +137,7 @@ describe('createStores', () => {
     expect(count(lines, 'redis degraded', 'cache')).toBe(1);
 
     servers.push(await startRedisServer(port));
-    await waitFor(() => created.health().healthy, 5000, 'stores to recover');
+    await waitFor(() => created.health().healthy, { message: 'stores to recover' });
     expect(await created.limitClient?.ping()).toBe('PONG');
     expect(count(lines, 'redis recovered', 'limit')).toBe(1);
     expect(count(lines, 'redis recovered', 'cache')).toBe(1);
@@ -179,10 +179,10 @@ describe('createStores', () => {
     expect(created.health().healthy).toBe(true);
     await server.kill();
     const both = (): boolean => /limit: .*cache: /.test(created.health().detail ?? '');
-    await waitFor(both, 2000, 'both clients degraded');
+    await waitFor(both, { message: 'both clients degraded' });
     expect(created.health().healthy).toBe(false);
     await server.restart();
-    await waitFor(() => created.health().healthy, 5000, 'recovered health');
+    await waitFor(() => created.health().healthy, { message: 'recovered health' });
     expect(await created.limitClient?.ping()).toBe('PONG');
   });
 });

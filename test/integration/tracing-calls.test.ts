@@ -37,7 +37,7 @@ function track<T extends TestUpstream | Portico>(started: T): T {
 }
 
 async function finishedSpans(): Promise<ReadableSpan[]> {
-  await waitFor(() => inFlightRequests() === 0, 3000, 'server spans to end');
+  await waitFor(() => inFlightRequests() === 0, { message: 'server spans to end' });
   await telemetry.flush();
   return exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === TRACE_ID);
 }
@@ -87,7 +87,7 @@ describe('upstream calls', () => {
       ),
     );
     expect((await request(`${p.proxyUrl}/copied`, { headers: { traceparent } })).status).toBe(200);
-    await waitFor(() => shadow.received.length === 1, 3000, 'the mirrored copy');
+    await waitFor(() => shadow.received.length === 1, { message: 'the mirrored copy' });
 
     const spans = await finishedSpans();
     const server = spans.find((span) => span.kind === SpanKind.SERVER);
