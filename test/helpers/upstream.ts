@@ -94,13 +94,5 @@ export function acceptWebSockets(upstream: TestUpstream): { upgrades: IncomingMe
   return { upgrades };
 }
 
-/** A port with nothing listening on it (bound then released). */
-export async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+/** A port with nothing listening on it (bound then released): the suite's `sparePort`. */
+export { sparePort as closedPort } from './ports.js';
