@@ -7,7 +7,6 @@
 import diagnostics from 'node:diagnostics_channel';
 import type http from 'node:http';
 import net from 'node:net';
-import { once } from 'node:events';
 import { openRawSocket, type RawSocket } from '../helpers/http.js';
 import { startTestPortico } from '../helpers/portico.js';
 import { startUpstream, type TestUpstream, type UpstreamHandler } from '../helpers/upstream.js';

@@ -31,7 +31,7 @@ export function request(
 export interface RawSocket {
   readonly socket: net.Socket;
   /** Everything received so far, as latin1 (bytes kept one to one). */
-  text(): string;
+  readonly text: () => string;
   /** Settles when the socket closed, whoever closed it. */
   readonly closed: Promise<void>;
 }

@@ -151,7 +151,7 @@ describe('logging', () => {
       level: 'error',
       status: 502,
       route: 'dead',
-      bytesOut: expect.any(Number),
+      bytesOut: expect.any(Number) as unknown,
     });
     const related = lines.filter((line) => line.reqId === res.headers['x-request-id']);
     expect(related.length).toBeGreaterThanOrEqual(2); // the upstream failure and the request line

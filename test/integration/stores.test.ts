@@ -1,10 +1,10 @@
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Redis } from 'ioredis';
 import { redisSchema } from '../../src/stores/config.js';
 import { clientOptions, reconnectDelay } from '../../src/stores/redis.js';
 import { createStores, type Stores } from '../../src/stores/stores.js';
 import { closedPort } from '../helpers/upstream.js';
+import { captureLogs, type CapturedLogs } from '../helpers/logs.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { settlesAtOnce, waitFor } from '../helpers/wait.js';
 
@@ -15,16 +15,7 @@ interface LogLine {
   cause?: string;
 }
 
-function capturingLogger(): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const text of chunk.toString().split('\n')) if (text !== '') lines.push(JSON.parse(text) as LogLine);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
+const capturingLogger = (): CapturedLogs<LogLine> => captureLogs<LogLine>();
 
 const opened: Stores[] = [];
 const servers: RedisServer[] = [];
@@ -94,7 +85,11 @@ describe('createStores', () => {
   });
 
   test('closing while Redis is down returns at once and stops reconnecting', async () => {
-    const config = { url: `redis://127.0.0.1:${await closedPort()}`, connectTimeout: '100ms', maxReconnectDelay: '50ms' };
+    const config = {
+      url: `redis://127.0.0.1:${await closedPort()}`,
+      connectTimeout: '100ms',
+      maxReconnectDelay: '50ms',
+    };
     const created = await createStores(redisSchema.parse(config), pino({ level: 'silent' }));
     // At once: no QUIT and no wait for one, only microtasks (an order, not a duration).
     expect(await settlesAtOnce(created.close())).toBe('first');

@@ -5,9 +5,10 @@
  */
 import type { Redis } from 'ioredis';
 import pg from 'pg';
-import pino from 'pino';
+import type pino from 'pino';
 import { noopMetrics, type CacheEvent, type Metrics } from '../../src/admin/metrics.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { captureLogs } from '../helpers/logs.js';
 
 export const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -88,10 +89,5 @@ export function recordingMetrics(): Metrics & { events: CacheEvent[]; queries: b
 }
 
 export function capturedLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { logger, lines };
+  return captureLogs('debug');
 }
