@@ -32,6 +32,21 @@ const echo: UpstreamHandler = (req, res, body) => {
   res.end(text);
 };
 
+/**
+ * A stale keep-alive upstream: the second request on each kept-alive socket meets a dead connection (the socket is
+ * destroyed before any answer), as when the upstream dropped an idle connection the client's pool still holds.
+ * Other requests go to `handler`.
+ */
+export function staleOnSecondRequest(handler: UpstreamHandler = echo): UpstreamHandler {
+  const perSocket = new WeakMap<Socket, number>();
+  return (req, res, body) => {
+    const count = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, count);
+    if (count === 2) req.socket.destroy();
+    else handler(req, res, body);
+  };
+}
+
 /** Starts an upstream. The default handler echoes the request as JSON. Bodies are counted, not kept. */
 export async function startUpstream(
   handler: UpstreamHandler = echo,
