@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import { request } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 import { agentSockets, connections, portico, settlesTo, stopAll, upstream } from './support.js';
 
 afterEach(stopAll);
@@ -12,9 +13,11 @@ const CHUNK = Buffer.alloc(64 * 1024, 98);
 
 async function setup() {
   const outcomes: string[] = [];
+  const arrived = new Set<string>();
   const up = await upstream();
   up.server.removeAllListeners('request');
   up.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    arrived.add(req.url ?? '');
     res.on('close', () => outcomes.push(`${req.url} ${res.writableFinished ? 'finished' : 'aborted'}`));
     if (req.url === '/download') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -39,11 +42,14 @@ async function setup() {
     await settlesTo(() => agentSockets(up.port), 0, 'agent sockets (busy + idle)');
     await settlesTo(() => connections(up.server), 0, 'upstream connections');
   };
-  return { up, p, outcomes, released };
+  /** True once the upstream has the request for `path`: from then on an abort is "mid-upload". */
+  const reached = (path: string) => () => arrived.has(path);
+  return { up, p, outcomes, released, reached };
 }
 
-function abortUpload(url: string, afterBytes: number): Promise<void> {
-  return new Promise((resolve) => {
+/** Sends `afterBytes` of a larger upload, waits until the upstream has the request, then aborts. */
+function abortUpload(url: string, afterBytes: number, reached: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method: 'PUT',
       agent: false,
@@ -59,7 +65,13 @@ function abortUpload(url: string, afterBytes: number): Promise<void> {
           return;
         }
       }
-      setTimeout(() => req.destroy(), 20);
+      waitFor(reached, { message: `the upstream to receive ${url}` }).then(
+        () => req.destroy(),
+        (err: unknown) => {
+          req.destroy();
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
     };
     pump();
   });
@@ -83,9 +95,9 @@ function abortDownload(url: string, afterBytes: number): Promise<number> {
 
 describe('client aborts', () => {
   it('mid-upload: the upstream request is aborted and every socket is released', async () => {
-    const { p, outcomes, released } = await setup();
-    await abortUpload(`${p.portico.proxyUrl}/upload`, 8 * CHUNK.length);
-    await settlesTo(() => outcomes.join(), '/upload aborted', 'upstream request aborted', 3000);
+    const { p, outcomes, released, reached } = await setup();
+    await abortUpload(`${p.portico.proxyUrl}/upload`, 8 * CHUNK.length, reached('/upload'));
+    await settlesTo(() => outcomes.join(), '/upload aborted', 'upstream request aborted');
     await released();
   });
 
@@ -93,19 +105,21 @@ describe('client aborts', () => {
     const { p, outcomes, released } = await setup();
     const got = await abortDownload(`${p.portico.proxyUrl}/download`, 4 * CHUNK.length);
     expect(got).toBeLessThan(500 * CHUNK.length);
-    await settlesTo(() => outcomes.join(), '/download aborted', 'upstream response aborted', 3000);
+    await settlesTo(() => outcomes.join(), '/download aborted', 'upstream response aborted');
     await released();
   });
 
   it('a burst of 40 mixed aborts leaks nothing and service continues', async () => {
-    const { up, p, outcomes, released } = await setup();
+    const { up, p, outcomes, released, reached } = await setup();
     const url = p.portico.proxyUrl;
     await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        i % 2 === 0 ? abortUpload(`${url}/upload`, 2 * CHUNK.length) : abortDownload(`${url}/download`, CHUNK.length),
+        i % 2 === 0
+          ? abortUpload(`${url}/upload/${i}`, 2 * CHUNK.length, reached(`/upload/${i}`))
+          : abortDownload(`${url}/download`, CHUNK.length),
       ),
     );
-    await settlesTo(() => outcomes.length, 40, 'all 40 upstream exchanges to end', 5000);
+    await settlesTo(() => outcomes.length, 40, 'all 40 upstream exchanges to end');
     expect(outcomes.filter((o) => o.endsWith('finished'))).toEqual([]);
     await released();
     expect((await request(`${url}/after`)).status).toBe(200);

@@ -66,16 +66,26 @@ const HOSTILE: ReadonlyArray<[string, string, RegExp]> = [
   ['NUL byte', `${ROUTE}\u0000\n`, /.+/],
 ];
 
+/**
+ * CPU time (ms) this process spent since `since` (from `process.cpuUsage()`): unlike wall time, it does not grow
+ * when other processes keep the cores busy, so the bounds below hold on a loaded machine and still catch a
+ * catastrophic backtrack (seconds to years of CPU on these inputs).
+ */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
 describe('hostile config files are refused with a clear error', () => {
   it.each(HOSTILE)('%s', async (name, text, why) => {
     const file = join(dir, `${name.replace(/\W+/g, '-')}.yaml`);
     writeFileSync(file, text);
-    const started = performance.now();
+    const started = process.cpuUsage();
     const error = await loadConfigFile(file, { registry: defaultRegistry, env: {} }).then(
       () => undefined,
       (err: unknown) => err,
     );
-    const elapsed = performance.now() - started;
+    const elapsed = cpuMsSince(started);
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
     expect(message.startsWith(`${file}:`)).toBe(true); // names the file, with line and column
@@ -103,17 +113,17 @@ describe('no regular expression can hang the event loop', () => {
   it.each(ATTACKS.map((text) => [text.length, text]))(
     'request-path checks finish fast on %d adversarial characters',
     (_length, text) => {
-      const started = performance.now();
+      const started = process.cpuUsage();
       safePath(text);
       safePath(`/${text}`);
       hostIssue(fakeRequest(text));
       saneRequestId(text);
-      expect(performance.now() - started).toBeLessThan(50);
+      expect(cpuMsSince(started)).toBeLessThan(100);
     },
   );
 
   it('config validation of adversarial strings finishes fast', () => {
-    const started = performance.now();
+    const started = process.cpuUsage();
     const result = configSchema.safeParse({
       routes: [
         {
@@ -128,7 +138,7 @@ describe('no regular expression can hang the event loop', () => {
       telemetry: { logs: { redact: [`${'a.'.repeat(25_000)}!`, `${'[*]'.repeat(16_000)}x`] } },
     });
     expect(result.success).toBe(false);
-    expect(performance.now() - started).toBeLessThan(250);
+    expect(cpuMsSince(started)).toBeLessThan(500);
   });
 
   it('Portico builds no RegExp from data: `new RegExp(` appears nowhere in src/', () => {

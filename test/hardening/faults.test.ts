@@ -85,7 +85,8 @@ describe('upstream hangs and slowness', () => {
     const res = await request(`${p.portico.proxyUrl}/x`);
     expect(res.status).toBe(504);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'PORTICO_UPSTREAM_TIMEOUT', route: 'api' });
-    expect(Date.now() - started).toBeLessThan(2000);
+    // The 200 ms route timeout + slack for a busy machine; without it the request would wait for the black hole.
+    expect(Date.now() - started).toBeLessThan(200 + 3000);
     await settlesTo(() => fault.open(), 0, 'blackholed connections');
     expect(up.received).toHaveLength(0);
   });

@@ -61,7 +61,7 @@ describe('oversized bodies (route maxBodySize: 1000)', () => {
   };
 
   it('refuses a declared Content-Length over the limit with 413 before contacting the upstream', async () => {
-    const { up, seen, p } = await uploadRoute();
+    const { seen, p } = await uploadRoute();
     const res = await rawExchange(
       p.port,
       `POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n${'b'.repeat(1001)}`,
@@ -73,7 +73,7 @@ describe('oversized bodies (route maxBodySize: 1000)', () => {
   });
 
   it('forwards a chunked body under the limit whole', async () => {
-    const { up, seen, p } = await uploadRoute();
+    const { seen, p } = await uploadRoute();
     const res = await rawExchange(
       p.port,
       'POST /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n',
@@ -84,12 +84,13 @@ describe('oversized bodies (route maxBodySize: 1000)', () => {
   });
 
   it('forwards a chunked body sent in slow pieces under the limit whole', async () => {
-    const { up, seen, p } = await uploadRoute();
+    const { seen, p } = await uploadRoute();
     const { socket, text, closed } = await rawSocket(p.port);
     socket.write('POST /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n');
-    for (let i = 0; i < 5; i++) {
+    for (let i = 1; i <= 5; i++) {
       socket.write('64\r\n' + 'c'.repeat(100) + '\r\n');
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Each piece reaches the upstream before the next is sent: separate reads at every hop.
+      await settlesTo(() => seen[0]?.bytes ?? 0, 100 * i, `piece ${i} at the upstream`);
     }
     socket.write('0\r\n\r\n');
     await closed;
@@ -108,11 +109,11 @@ describe('oversized bodies (route maxBodySize: 1000)', () => {
     expect(text()).toMatch(/^HTTP\/1\.1 413 /);
     expect(text()).toContain('"code":"PORTICO_PAYLOAD_TOO_LARGE"');
     // The route timeout is 10s: the upstream request must be aborted by the refusal, not by the timeout.
-    await settlesTo(() => seen[0]?.outcome ?? 'none', 'aborted', 'upstream request aborted', 2000);
+    await settlesTo(() => seen[0]?.outcome ?? 'none', 'aborted', 'upstream request aborted');
     // The chunk that crossed the limit may already be on its way (at most one socket read); the upstream never
     // sees the body complete.
     expect(seen[0]?.bytes).toBeLessThan(1000 + 65_536);
-    await settlesTo(() => connections(up.server), 0, 'upstream connections', 2000);
+    await settlesTo(() => connections(up.server), 0, 'upstream connections');
   });
 
   it('lets a Node client read the 413 as a response, not a reset', async () => {

@@ -7,11 +7,12 @@
 import diagnostics from 'node:diagnostics_channel';
 import type http from 'node:http';
 import net from 'node:net';
-import { once } from 'node:events';
+import { openRawSocket, type RawSocket } from '../helpers/http.js';
 import { startTestPortico } from '../helpers/portico.js';
 import { startUpstream, type TestUpstream, type UpstreamHandler } from '../helpers/upstream.js';
 import { startFaultProxy, type Fault, type FaultProxy } from '../helpers/fault-proxy.js';
 import type { Portico, PorticoOptions } from '../../src/main.js';
+import { WAIT_TIMEOUT_MS, waitForValue } from '../helpers/wait.js';
 
 type Closer = () => Promise<void>;
 const closers: Closer[] = [];
@@ -50,10 +51,31 @@ diagnostics.subscribe('http.server.request.start', (message) => {
   const address = server.address();
   if (address !== null && typeof address === 'object') servers.set(address.port, server);
 });
+/** Outgoing requests of this process not yet closed, by path (Portico's forwards; the tests' own requests too). */
+const inFlight = new Map<string, number>();
+const made = new Map<string, number>();
 diagnostics.subscribe('http.client.request.created', (message) => {
   const { request } = message as { request: http.ClientRequest & { agent?: http.Agent } };
   if (request.agent !== undefined && request.agent !== null) agents.add(request.agent);
+  const path = request.path;
+  inFlight.set(path, (inFlight.get(path) ?? 0) + 1);
+  made.set(path, (made.get(path) ?? 0) + 1);
+  request.once('close', () => inFlight.set(path, (inFlight.get(path) ?? 1) - 1));
 });
+
+/**
+ * Outgoing requests to `path` still open in this process: a forward Portico started and has not finished (answered
+ * or aborted). Zero after an exchange means anything forwarded for it has landed: a test can then check the
+ * upstream without sleeping first.
+ */
+export function outgoingOpen(path: string): number {
+  return inFlight.get(path) ?? 0;
+}
+
+/** Outgoing requests to `path` made so far by this process, open or closed. */
+export function outgoingMade(path: string): number {
+  return made.get(path) ?? 0;
+}
 
 /** Starts Portico with the test defaults; a server section in `yaml` replaces the default one. */
 export async function portico(yaml: string, options: Omit<PorticoOptions, 'config'> = {}): Promise<Started> {
@@ -89,33 +111,18 @@ export async function settlesTo<T>(
   read: () => T | Promise<T>,
   expected: T,
   what: string,
-  timeoutMs = 5000,
+  timeoutMs = WAIT_TIMEOUT_MS,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (last !== expected) {
-    if (Date.now() > deadline) throw new Error(`${what}: expected ${expected}, still ${last} after ${timeoutMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    last = await read();
-  }
+  await waitForValue(read, expected, what, { timeoutMs });
 }
 
-/** An open raw socket to Portico that collects what comes back and tells when it closed. */
-export async function rawSocket(
-  port: number,
-): Promise<{ socket: net.Socket; text: () => string; closed: Promise<void> }> {
-  const socket = net.connect(port, '127.0.0.1');
-  await once(socket, 'connect');
-  let text = '';
-  socket.on('data', (chunk: Buffer) => {
-    text += chunk.toString('latin1');
-  });
-  socket.on('error', () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+/** An open raw socket to Portico that collects what comes back and tells when it closed; destroyed after the test. */
+export async function rawSocket(port: number): Promise<RawSocket> {
+  const raw = await openRawSocket(port);
   closers.push(async () => {
-    socket.destroy();
+    raw.socket.destroy();
   });
-  return { socket, text: () => text, closed };
+  return raw;
 }
 
 /** Resolves with true when `promise` settles within `ms`, false otherwise (for asserting a bound). */
@@ -135,26 +142,8 @@ export function within(promise: Promise<unknown>, ms: number): Promise<boolean> 
   });
 }
 
-/** A plain TCP listener that must never be contacted: it counts connections and bytes. */
+/** A plain TCP listener that must never be contacted (a black-hole fault proxy): it counts connections and bytes. */
 export async function tripwire(): Promise<{ port: number; connections: () => number; bytes: () => number }> {
-  let count = 0;
-  let bytes = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    count++;
-    sockets.add(socket);
-    socket.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-    await once(server, 'close').catch(() => undefined);
-  });
-  return { port: (server.address() as net.AddressInfo).port, connections: () => count, bytes: () => bytes };
+  const hole = await faultProxy(0, { kind: 'blackhole' });
+  return { port: hole.port, connections: hole.accepted, bytes: hole.bytesFromClient };
 }

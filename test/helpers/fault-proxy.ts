@@ -1,7 +1,7 @@
 /**
  * A small TCP fault proxy for tests: it sits between Portico and a dependency on 127.0.0.1 and injects faults
  * into the byte stream. The fault applies to connections accepted after `set()`; `poisonOpen()` breaks the ones
- * already open (a stale pooled socket: the next request on it meets a reset).
+ * already open (a stale pooled socket: the next request on it meets a reset); `cut()` kills the host outright.
  *
  * - `pass`: forwards both ways untouched.
  * - `delay`: holds every chunk `ms` in each direction (order kept), and the connect to the target too.
@@ -31,6 +31,8 @@ export interface FaultProxy {
   set(fault: Fault): void;
   /** Every open connection resets (RST) when its client next sends a byte; nothing of it reaches the target. */
   poisonOpen(): void;
+  /** A host that died: stops listening (new connections are refused) and resets every open connection. */
+  cut(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -131,6 +133,14 @@ export async function startFaultProxy(targetPort: number, initial: Fault = { kin
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as net.AddressInfo).port;
+  const stop = async (reset: boolean): Promise<void> => {
+    if (!server.listening) return;
+    const closed = once(server, 'close').catch(() => undefined);
+    server.close();
+    for (const pair of pairs) destroyPair(pair, reset);
+    pairs.clear();
+    await closed;
+  };
 
   return {
     port,
@@ -144,11 +154,11 @@ export async function startFaultProxy(targetPort: number, initial: Fault = { kin
     poisonOpen() {
       for (const pair of pairs) pair.poisoned = true;
     },
+    async cut() {
+      await stop(true);
+    },
     async close() {
-      for (const pair of pairs) destroyPair(pair, false);
-      pairs.clear();
-      server.close();
-      await once(server, 'close').catch(() => undefined);
+      await stop(false);
     },
   };
 }

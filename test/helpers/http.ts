@@ -28,36 +28,45 @@ export function request(
   });
 }
 
-/** Sends raw bytes on a fresh socket and collects everything until the server closes or `untilMs` passes. */
-export async function rawExchange(
-  port: number,
-  payload: string,
-  untilMs = 2000,
-): Promise<{ text: string; closed: boolean }> {
+export interface RawSocket {
+  readonly socket: net.Socket;
+  /** Everything received so far, as latin1 (bytes kept one to one). */
+  readonly text: () => string;
+  /** Settles when the socket closed, whoever closed it. */
+  readonly closed: Promise<void>;
+}
+
+/** An open raw TCP connection to 127.0.0.1:`port` that collects what comes back; errors end in `closed`. */
+export async function openRawSocket(port: number): Promise<RawSocket> {
   const socket = net.connect(port, '127.0.0.1');
-  await once(socket, 'connect');
   let text = '';
   socket.on('data', (chunk: Buffer) => {
     text += chunk.toString('latin1');
   });
-  socket.write(payload);
-  const closed = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), untilMs);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-    socket.on('error', () => undefined);
-  });
-  socket.destroy();
-  return { text, closed };
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await Promise.race([once(socket, 'connect'), closed.then(() => Promise.reject(new Error(`connect to ${port}`)))]);
+  return { socket, text: () => text, closed };
 }
 
-/** Resolves when `predicate` holds, polling every 5 ms; rejects after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/**
+ * Sends raw bytes on a fresh socket and collects everything until the server closes or `untilMs` passes. The
+ * bound only ends a test of a server that wrongly keeps the socket open; a closing server ends the wait first.
+ */
+export async function rawExchange(
+  port: number,
+  payload: string,
+  untilMs = 10_000,
+): Promise<{ text: string; closed: boolean }> {
+  const raw = await openRawSocket(port);
+  raw.socket.write(payload);
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), untilMs)));
+  const closed = await Promise.race([raw.closed.then(() => true), timedOut]);
+  clearTimeout(timer);
+  raw.socket.destroy();
+  return { text: raw.text(), closed };
 }
+
+/** The suite's polling helper, re-exported here for the tests that import it from this module. */
+export { waitFor } from './wait.js';

@@ -15,6 +15,7 @@ import { createProxyServer } from '../../src/server.js';
 import { memoryStores } from '../../src/stores/stores.js';
 import { WorkerPool } from '../../src/pool/pool.js';
 import type { WorkerPoolConfig } from '../../src/pool/config.js';
+import { WAIT_TIMEOUT_MS, waitFor } from './wait.js';
 
 export interface MirrorStack {
   readonly url: string;
@@ -102,13 +103,9 @@ export async function startShadow(
   };
 }
 
-/** Polls `check` every few ms until it holds or `deadlineMs` passes (then fails with `what`). */
-export async function until(check: () => boolean, what: string, deadlineMs = 5000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+/** Polls `check` until it holds or `deadlineMs` passes (then fails with `what`); the suite's `waitFor`. */
+export async function until(check: () => boolean, what: string, deadlineMs = WAIT_TIMEOUT_MS): Promise<void> {
+  await waitFor(check, { timeoutMs: deadlineMs, message: what });
 }
 
 /** One request on a fresh connection; resolves with status and body once the response has ended. */

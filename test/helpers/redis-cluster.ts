@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { launch, stop } from './redis-server.js';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -61,12 +62,15 @@ function sentinelReplicas(output: string): Array<Record<string, string>> {
   return records;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/**
+ * How long one step of a deployment's start may take (ms): a replica's first sync, a cluster's agreement, a
+ * sentinel's view of the replicas. Under a second idle; several on a busy machine. The hooks that start a
+ * deployment allow START_TIMEOUT_MS for all of it.
+ */
+const STEP_TIMEOUT_MS = 30_000;
+
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  await waitFor(check, { timeoutMs: STEP_TIMEOUT_MS, intervalMs: 50, message: what });
 }
 
 async function startNodes(
@@ -96,14 +100,10 @@ async function startNodes(
 /** Waits until every replica among `nodes` has finished its first sync (a replica that has not cannot take over). */
 async function replicasInSync(nodes: readonly NodeProcess[]): Promise<void> {
   for (const node of nodes) {
-    await until(
-      async () => {
-        const info = await redisCli(['-p', String(node.port), 'info', 'replication']);
-        return info.includes('role:master') || info.includes('master_link_status:up');
-      },
-      15_000,
-      `${node.address} to finish its first sync`,
-    );
+    await until(async () => {
+      const info = await redisCli(['-p', String(node.port), 'info', 'replication']);
+      return info.includes('role:master') || info.includes('master_link_status:up');
+    }, `${node.address} to finish its first sync`);
   }
 }
 
@@ -152,12 +152,11 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<D
     const addresses = cluster.nodes.map((node) => node.address);
     await redisCli(
       ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'],
-      30_000,
+      STEP_TIMEOUT_MS,
     );
     for (const node of cluster.nodes) {
       await until(
         async () => (await redisCli(['-p', String(node.port), 'cluster', 'info'])).includes('cluster_state:ok'),
-        15_000,
         `${node.address} cluster_state:ok`,
       );
     }
@@ -208,17 +207,13 @@ export async function startRedisSentinels(options: {
     for (const { port } of sentinelProcesses) {
       // Known is not enough: a replica the sentinel has not yet had an INFO reply from, or sees as disconnected, is
       // not eligible for promotion, and a failover asked for then fails with NOGOODSLAVE.
-      await until(
-        async () => {
-          const known = sentinelReplicas(await redisCli(['-p', String(port), 'sentinel', 'replicas', name]));
-          return (
-            known.filter((replica) => replica.flags === 'slave' && Number(replica['info-refresh']) < 5000).length >=
-            replicas
-          );
-        },
-        20_000,
-        `sentinel on ${port} to see ${replicas} replicas eligible for promotion`,
-      );
+      await until(async () => {
+        const known = sentinelReplicas(await redisCli(['-p', String(port), 'sentinel', 'replicas', name]));
+        return (
+          known.filter((replica) => replica.flags === 'slave' && Number(replica['info-refresh']) < 5000).length >=
+          replicas
+        );
+      }, `sentinel on ${port} to see ${replicas} replicas eligible for promotion`);
     }
   } catch (err) {
     await close();

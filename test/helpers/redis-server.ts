@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { closedPort } from './upstream.js';
+import { sparePort } from './ports.js';
 
 export interface RedisServer {
   readonly port: number;
@@ -20,6 +20,9 @@ export interface RedisServer {
 
 const READY = 'Ready to accept connections';
 
+/** How long a redis-server may take to be ready (ms): tens of ms idle; a busy machine can stretch it to seconds. */
+const LAUNCH_TIMEOUT_MS = 20_000;
+
 export interface LaunchOptions {
   readonly timeoutMs?: number;
   /** Extra arguments, e.g. cluster mode or `--sentinel`. */
@@ -32,7 +35,7 @@ export interface LaunchOptions {
 
 /** Starts redis-server on `port`; resolves once it is ready. */
 export async function launch(port: number, options: LaunchOptions = {}): Promise<ChildProcess> {
-  const { timeoutMs = 5000, args = [], configFile, ready = READY } = options;
+  const { timeoutMs = LAUNCH_TIMEOUT_MS, args = [], configFile, ready = READY } = options;
   const base = [
     '--port',
     String(port),
@@ -87,7 +90,7 @@ export async function stop(child: ChildProcess | undefined): Promise<void> {
 
 /** Starts redis-server on `port` (default: a spare one). Call `kill()` in afterAll/afterEach. */
 export async function startRedisServer(wanted?: number): Promise<RedisServer> {
-  const port = wanted ?? (await closedPort());
+  const port = wanted ?? (await sparePort());
   let child: ChildProcess | undefined = await launch(port);
   return {
     port,

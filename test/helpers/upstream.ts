@@ -32,6 +32,21 @@ const echo: UpstreamHandler = (req, res, body) => {
   res.end(text);
 };
 
+/**
+ * A stale keep-alive upstream: the second request on each kept-alive socket meets a dead connection (the socket is
+ * destroyed before any answer), as when the upstream dropped an idle connection the client's pool still holds.
+ * Other requests go to `handler`.
+ */
+export function staleOnSecondRequest(handler: UpstreamHandler = echo): UpstreamHandler {
+  const perSocket = new WeakMap<Socket, number>();
+  return (req, res, body) => {
+    const count = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, count);
+    if (count === 2) req.socket.destroy();
+    else handler(req, res, body);
+  };
+}
+
 /** Starts an upstream. The default handler echoes the request as JSON. Bodies are counted, not kept. */
 export async function startUpstream(
   handler: UpstreamHandler = echo,
@@ -94,13 +109,5 @@ export function acceptWebSockets(upstream: TestUpstream): { upgrades: IncomingMe
   return { upgrades };
 }
 
-/** A port with nothing listening on it (bound then released). */
-export async function closedPort(): Promise<number> {
-  const server = http.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+/** A port with nothing listening on it (bound then released): the suite's `sparePort`. */
+export { sparePort as closedPort } from './ports.js';

@@ -34,7 +34,7 @@ describe('graceful shutdown', () => {
     });
 
     const slow = request(`${portico.proxyUrl}/slow`);
-    await waitFor(() => release !== undefined, 5000, 'slow request to reach the upstream');
+    await waitFor(() => release !== undefined, { message: 'slow request to reach the upstream' });
     const stopped = portico.shutdown();
     const ready = await supertest(portico.adminUrl).get('/readyz');
     expect(ready.status).toBe(503);
@@ -55,7 +55,7 @@ describe('graceful shutdown', () => {
       `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  drainTimeout: 200ms\nroutes:\n  - name: api\n    timeout: 60s\n    upstream: ${up.url}\n`,
     );
     const hanging = request(`${portico.proxyUrl}/hang`);
-    await waitFor(() => up.received.length === 1, 5000, 'request to reach the upstream');
+    await waitFor(() => up.received.length === 1, { message: 'request to reach the upstream' });
     await portico.shutdown();
     await expect(hanging).rejects.toThrow(/socket hang up|ECONNRESET|aborted/);
   });

@@ -68,7 +68,8 @@ async function run(mode: Mode, destination: string): Promise<Outcome & { stderr:
     child.once('message', () => child.kill('SIGTERM'));
   }
   const exited = once(child, 'exit') as Promise<[number | null]>;
-  const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  // A bound on a hung child, below the test's timeout: the child compiles Portico as it loads (seconds; more when busy).
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 75_000);
   const [code] = await exited;
   clearTimeout(deadline);
   if (child.stdout && !child.stdout.readableEnded) await once(child.stdout, 'end');
@@ -96,7 +97,7 @@ describe('process logger flush', () => {
     expect(code).toBe(0);
     expectAllInOrder(lines);
     expect(lines.at(-1)?.msg).toBe('shutting down');
-  }, 40_000);
+  }, 90_000);
 
   it('writes every line to a file before exiting on SIGTERM', async () => {
     const file = join(dir, 'logs', 'sigterm.log');
@@ -104,7 +105,7 @@ describe('process logger flush', () => {
     expect(code).toBe(0);
     expectAllInOrder(lines);
     expect(lines.at(-1)?.msg).toBe('shutting down');
-  }, 40_000);
+  }, 90_000);
 
   it('writes every line and the fatal error before exiting on an uncaught exception', async () => {
     const { code, lines } = await run('fatal', 'stdout');
@@ -113,7 +114,7 @@ describe('process logger flush', () => {
     const fatal = lines.at(-1);
     expect(fatal).toMatchObject({ level: 'fatal', origin: 'uncaughtException', msg: 'fatal error, exiting' });
     expect((fatal?.err as { message?: string } | undefined)?.message).toBe('boom');
-  }, 40_000);
+  }, 90_000);
 
   it('keeps a line logged just before an immediate exit to a new file (no "sonic boom is not ready yet")', async () => {
     const file = join(dir, 'at-once.log');
@@ -121,18 +122,18 @@ describe('process logger flush', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(lines.map((line) => line.msg)).toEqual(['only line']);
-  }, 40_000);
+  }, 90_000);
 
   // /dev/full fails every write with ENOSPC; sonic-boom's own flushSync would retry forever in pino's exit hook.
   (process.platform === 'linux' ? it : it.skip)(
     'exits promptly when the destination fails, saying so once on stderr',
     async () => {
-      const started = Date.now();
+      // A child stuck retrying is killed at run()'s deadline: its exit code is then null, not 0. Its own start
+      // (compiling Portico) dominates the wall time, so no wall-clock bound here.
       const { code, stderr } = await run('failing', '/dev/full');
       expect(code).toBe(0);
-      expect(Date.now() - started).toBeLessThan(15_000);
       expect(stderr.match(/log destination failed: ENOSPC/g)).toHaveLength(1);
     },
-    40_000,
+    90_000,
   );
 });

@@ -36,7 +36,7 @@ function completed(path: string): Line[] {
 }
 
 async function lineFor(path: string): Promise<Line> {
-  await waitFor(() => completed(path).length > 0, 3000, `log line for ${path}`);
+  await waitFor(() => completed(path).length > 0, { message: `log line for ${path}` });
   const found = completed(path);
   expect(found).toHaveLength(1);
   return found[0] as Line;
@@ -151,7 +151,7 @@ describe('logging', () => {
       level: 'error',
       status: 502,
       route: 'dead',
-      bytesOut: expect.any(Number),
+      bytesOut: expect.any(Number) as unknown,
     });
     const related = lines.filter((line) => line.reqId === res.headers['x-request-id']);
     expect(related.length).toBeGreaterThanOrEqual(2); // the upstream failure and the request line
@@ -206,7 +206,7 @@ describe('logging', () => {
     const req = http.request(url, { agent: false });
     req.on('error', () => undefined);
     req.end();
-    await waitFor(() => held.length === 1, 3000, 'upstream to hold the request');
+    await waitFor(() => held.length === 1, { message: 'upstream to hold the request' });
     req.destroy();
     const line = await lineFor('/slow/x');
     expect(line).toMatchObject({ msg: 'request aborted', aborted: true, route: 'slow' });

@@ -2,14 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
-import pino from 'pino';
 import supertest from 'supertest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { defaultRegistry } from '../../src/middleware/registry.js';
 import { startPortico, type Portico } from '../../src/main.js';
 import { silentLogger, startTestPortico } from '../helpers/portico.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { request, waitFor } from '../helpers/http.js';
+import { request } from '../helpers/http.js';
+import { captureLogs } from '../helpers/logs.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -62,17 +63,15 @@ describe('admin surface', () => {
     );
     cleanup.push(() => p.shutdown());
     await supertest(p.proxyUrl).get('/copy-me').expect(200);
-    await waitFor(() => shadow.received.length === 1, 5000, 'the shadow to get its copy');
-    let text = '';
-    const poll = async (): Promise<void> => {
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline) {
-        text = (await supertest(p.adminUrl).get('/metrics')).text;
-        if (/portico_mirror_copies_total\{route="m",outcome="answered"\} 1/.test(text)) return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
-    await poll();
+    await waitFor(() => shadow.received.length === 1, { message: 'the shadow to get its copy' });
+    // The copy's outcome is counted once its answer arrived, after the shadow received it.
+    const text = await waitFor(
+      async () => {
+        const body = (await supertest(p.adminUrl).get('/metrics')).text;
+        return /portico_mirror_copies_total\{route="m",outcome="answered"\} 1/.test(body) && body;
+      },
+      { message: 'the answered copy to be counted' },
+    );
     expect(text).toMatch(/portico_mirror_copies_total\{route="m",outcome="sampled"\} 1/);
     expect(text).toMatch(/portico_mirror_copies_total\{route="m",outcome="answered"\} 1/);
   });
@@ -87,9 +86,10 @@ describe('admin surface', () => {
       .get('/config')
       .set('Authorization', 'Bearer s3cret-token-0123456789')
       .expect(200);
-    expect(res.body.hash).toBe(p.plan().hash);
-    expect(res.body.config.database.url).toBe('postgres://app:***@db.internal:5432/users');
-    expect(res.body.config.server.adminToken).toBe('***');
+    const body = res.body as { hash: string; config: { database: { url: string }; server: { adminToken: string } } };
+    expect(body.hash).toBe(p.plan().hash);
+    expect(body.config.database.url).toBe('postgres://app:***@db.internal:5432/users');
+    expect(body.config.server.adminToken).toBe('***');
     expect(JSON.stringify(res.body)).not.toMatch(/hunter2|s3cret/);
   });
 
@@ -109,11 +109,7 @@ describe('admin surface', () => {
   });
 
   it('logs each admin call with pino-http: refusals at warn, routine probes at debug, never the token or the query', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = pino(
-      { level: 'info' },
-      { write: (text: string) => void lines.push(JSON.parse(text) as Record<string, unknown>) },
-    );
+    const { logger, lines } = captureLogs();
     const p = await startTestPortico(
       `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`,
       { logger },
@@ -126,17 +122,17 @@ describe('admin surface', () => {
     await supertest(p.adminUrl).get('/metrics').set('Authorization', 'Bearer wrong-token-0000000000').expect(401);
     await supertest(p.adminUrl).get('/healthz').expect(200);
     const admin = () => lines.filter((line) => line.component === 'admin');
-    await waitFor(() => admin().length >= 2, 2000, 'two admin lines');
+    await waitFor(() => admin().length >= 2, { message: 'two admin lines' });
     expect(admin()).toEqual([
       expect.objectContaining({
         level: 30,
         msg: 'admin request completed',
-        req: expect.objectContaining({ method: 'GET', path: '/config' }),
+        req: expect.objectContaining({ method: 'GET', path: '/config' }) as unknown,
         res: { statusCode: 200 },
       }),
       expect.objectContaining({
         level: 40,
-        req: expect.objectContaining({ method: 'GET', path: '/metrics' }),
+        req: expect.objectContaining({ method: 'GET', path: '/metrics' }) as unknown,
         res: { statusCode: 401 },
       }),
     ]);
@@ -160,7 +156,10 @@ describe('admin surface', () => {
       .get('/readyz')
       .set('Authorization', 'Bearer s3cret-token-0123456789')
       .expect(200);
-    expect(full.body).toEqual({ status: 'ready', checks: expect.objectContaining({ draining: { ok: true } }) });
+    expect(full.body).toEqual({
+      status: 'ready',
+      checks: expect.objectContaining({ draining: { ok: true } }) as unknown,
+    });
   });
 
   it('is not reachable through the proxy port, whatever the path', async () => {
@@ -234,9 +233,10 @@ describe('hot reload', () => {
       }
     };
     const load = Promise.all(Array.from({ length: 8 }, worker));
+    // A bound on the load, should the reloads below hang; they end it first.
     const deadline = setTimeout(() => {
       stop = true;
-    }, 30_000);
+    }, 50_000);
 
     let expected = 'A';
     for (let version = 1; version <= 20; version++) {
@@ -248,7 +248,7 @@ describe('hot reload', () => {
         writeFileSync(file, routeTo(expected === 'A' ? a.url : b.url, `v${version}`));
         expect(await p.reloadFromFile()).toBe(true);
         const mark = seen.length;
-        await waitFor(() => seen.slice(mark).includes(expected), 5000, `version ${version} to take effect`);
+        await waitFor(() => seen.slice(mark).includes(expected), { message: `version ${version} to take effect` });
       }
       expect(p.plan().config.routes[0]?.name).toBe(`v${version % 2 === 0 ? version - 1 : version}`);
     }
@@ -261,7 +261,7 @@ describe('hot reload', () => {
     expect(metrics.text).toMatch(/portico_config_reloads_total\{result="failure"\} 10/);
     expect(metrics.text).toMatch(/portico_config_reloads_total\{result="success"\} 11/);
     await supertest(p.adminUrl).get('/readyz').expect(200);
-  });
+  }, 60_000); // twenty reloads under steady load: seconds on a busy machine
 
   it('reloads when the watched file changes', async () => {
     const { b, file } = await reloadSetup('first');
@@ -274,7 +274,7 @@ describe('hot reload', () => {
     cleanup.push(() => p.shutdown());
     expect((await request(`${p.proxyUrl}/`)).body).toBe('A');
     writeFileSync(file, routeTo(b.url, 'second'));
-    await waitFor(() => p.plan().config.routes[0]?.name === 'second', 5000, 'the watcher to reload');
+    await waitFor(() => p.plan().config.routes[0]?.name === 'second', { message: 'the watcher to reload' });
     expect((await request(`${p.proxyUrl}/`)).body).toBe('B');
   });
 });

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTsChild } from '../helpers/ts-child.js';
 import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { request, waitFor } from '../helpers/http.js';
+import { request } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHILD = `
 require(src('run.ts')).runServer({ file: process.argv[2] }).catch((err) => {
@@ -17,6 +18,9 @@ require(src('run.ts')).runServer({ file: process.argv[2] }).catch((err) => {
   process.exit(1);
 });
 `;
+
+/** A child compiles Portico's sources as it loads them: a few seconds idle, several times that on a busy machine. */
+const CHILD_TIMEOUT_MS = 60_000;
 
 let dir: string;
 let childFile: string;
@@ -69,85 +73,99 @@ async function startChild(file: string, proxy: number, admin: number): Promise<R
   return running;
 }
 
+/** Waits for the child's readiness probe to answer 200 (it compiles Portico on start: seconds on a busy machine). */
 async function ready(running: Running): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const res = await request(`${running.admin}/readyz`).catch(() => undefined);
-    if (res?.status === 200) return;
-    if (running.child.exitCode !== null) throw new Error(`child exited: ${running.output()}`);
-    if (Date.now() > deadline) throw new Error(`not ready in time: ${running.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(
+    async () =>
+      running.child.exitCode !== null ||
+      (await request(`${running.admin}/readyz`).catch(() => undefined))?.status === 200,
+    { timeoutMs: 30_000, intervalMs: 50, message: () => `the child to be ready: ${running.output()}` },
+  );
+  if (running.child.exitCode !== null) throw new Error(`child exited: ${running.output()}`);
 }
 
 describe('the serving process', () => {
-  it('drains on SIGTERM: the in-flight request finishes, the last log line is written, exit 0', async () => {
-    let release: (() => void) | undefined;
-    const up = await startUpstream((req, res) => {
-      if (req.url === '/slow') release = () => res.end('done');
-      else res.end('ok');
-    });
-    upstreams.push(up);
-    const { file, proxy, admin } = await configFile('drain.yaml', up.url);
-    const running = await startChild(file, proxy, admin);
-    await ready(running);
-    const slow = request(`${running.proxy}/slow`);
-    await waitFor(() => release !== undefined, 10_000, 'the slow request to reach the upstream');
-    running.child.kill('SIGTERM');
-    await waitFor(() => running.output().includes('"msg":"draining"'), 10_000, 'the drain to start');
-    release?.();
-    const res = await slow;
-    expect(res.status).toBe(200);
-    expect(res.body).toBe('done');
-    expect(await running.exited).toBe(0);
-    const lines = running
-      .output()
-      .trim()
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg: string });
-    expect(lines.map((line) => line.msg)).toEqual(
-      expect.arrayContaining(['portico listening', 'draining', 'portico stopped']),
-    );
-  });
+  it(
+    'drains on SIGTERM: the in-flight request finishes, the last log line is written, exit 0',
+    async () => {
+      let release: (() => void) | undefined;
+      const up = await startUpstream((req, res) => {
+        if (req.url === '/slow') release = () => res.end('done');
+        else res.end('ok');
+      });
+      upstreams.push(up);
+      const { file, proxy, admin } = await configFile('drain.yaml', up.url);
+      const running = await startChild(file, proxy, admin);
+      await ready(running);
+      const slow = request(`${running.proxy}/slow`);
+      await waitFor(() => release !== undefined, { message: 'the slow request to reach the upstream' });
+      running.child.kill('SIGTERM');
+      await waitFor(() => running.output().includes('"msg":"draining"'), { message: 'the drain to start' });
+      release?.();
+      const res = await slow;
+      expect(res.status).toBe(200);
+      expect(res.body).toBe('done');
+      expect(await running.exited).toBe(0);
+      const lines = running
+        .output()
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as { msg: string });
+      expect(lines.map((line) => line.msg)).toEqual(
+        expect.arrayContaining(['portico listening', 'draining', 'portico stopped']),
+      );
+    },
+    CHILD_TIMEOUT_MS,
+  );
 
-  it('reloads on SIGHUP and keeps serving the old config when the new file is invalid', async () => {
-    const a = await startUpstream((_req, res) => res.end('A'));
-    const b = await startUpstream((_req, res) => res.end('B'));
-    upstreams.push(a, b);
-    const { file, proxy, admin } = await configFile('reload.yaml', a.url);
-    const running = await startChild(file, proxy, admin);
-    await ready(running);
-    expect((await request(`${running.proxy}/`)).body).toBe('A');
-    // The CLI wires its own logger's and tracer's drop counts into /metrics.
-    const metrics = (await request(`${running.admin}/metrics`)).body;
-    expect(metrics).toMatch(/^portico_trace_spans_dropped 0$/m);
-    expect(metrics).toMatch(/^portico_log_lines_dropped 0$/m);
+  it(
+    'reloads on SIGHUP and keeps serving the old config when the new file is invalid',
+    async () => {
+      const a = await startUpstream((_req, res) => res.end('A'));
+      const b = await startUpstream((_req, res) => res.end('B'));
+      upstreams.push(a, b);
+      const { file, proxy, admin } = await configFile('reload.yaml', a.url);
+      const running = await startChild(file, proxy, admin);
+      await ready(running);
+      expect((await request(`${running.proxy}/`)).body).toBe('A');
+      // The CLI wires its own logger's and tracer's drop counts into /metrics.
+      const metrics = (await request(`${running.admin}/metrics`)).body;
+      expect(metrics).toMatch(/^portico_trace_spans_dropped 0$/m);
+      expect(metrics).toMatch(/^portico_log_lines_dropped 0$/m);
 
-    writeFileSync(file, 'routes:\n  - name: api\n    upstream: not a url\n');
-    running.child.kill('SIGHUP');
-    await waitFor(() => running.output().includes('config reload rejected'), 10_000, 'the rejection to be logged');
-    expect(running.output()).toMatch(/reload\.yaml:3:15: routes\[0\]\.upstream: invalid URL/);
-    expect((await request(`${running.proxy}/`)).body).toBe('A');
+      writeFileSync(file, 'routes:\n  - name: api\n    upstream: not a url\n');
+      running.child.kill('SIGHUP');
+      await waitFor(() => running.output().includes('config reload rejected'), {
+        message: 'the rejection to be logged',
+      });
+      expect(running.output()).toMatch(/reload\.yaml:3:15: routes\[0\]\.upstream: invalid URL/);
+      expect((await request(`${running.proxy}/`)).body).toBe('A');
 
-    writeFileSync(
-      file,
-      `server:\n  listen: 127.0.0.1:${proxy}\n  admin: 127.0.0.1:${admin}\nuserLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${b.url}\n`,
-    );
-    running.child.kill('SIGHUP');
-    await waitFor(() => running.output().includes('config reloaded'), 10_000, 'the reload');
-    expect((await request(`${running.proxy}/`)).body).toBe('B');
-    running.child.kill('SIGTERM');
-    expect(await running.exited).toBe(0);
-  });
+      writeFileSync(
+        file,
+        `server:\n  listen: 127.0.0.1:${proxy}\n  admin: 127.0.0.1:${admin}\nuserLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${b.url}\n`,
+      );
+      running.child.kill('SIGHUP');
+      await waitFor(() => running.output().includes('config reloaded'), { message: 'the reload' });
+      expect((await request(`${running.proxy}/`)).body).toBe('B');
+      running.child.kill('SIGTERM');
+      expect(await running.exited).toBe(0);
+    },
+    CHILD_TIMEOUT_MS,
+  );
 
-  it('refuses to start on an invalid file, naming file, line and key, with exit 1', async () => {
-    const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'server:\n  listen: 127.0.0.1:0\nroutes:\n  - name: api\n    upstreem: http://127.0.0.1:1\n');
-    const running = await startChild(file, 0, 0);
-    expect(await running.exited).toBe(1);
-    expect(running.output()).toContain(
-      `${file}:5:5: routes[0].upstreem: unknown key "upstreem" (did you mean "upstream"?)`,
-    );
-  });
+  it(
+    'refuses to start on an invalid file, naming file, line and key, with exit 1',
+    async () => {
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(file, 'server:\n  listen: 127.0.0.1:0\nroutes:\n  - name: api\n    upstreem: http://127.0.0.1:1\n');
+      const running = await startChild(file, 0, 0);
+      expect(await running.exited).toBe(1);
+      expect(running.output()).toContain(
+        `${file}:5:5: routes[0].upstreem: unknown key "upstreem" (did you mean "upstream"?)`,
+      );
+    },
+    CHILD_TIMEOUT_MS,
+  );
 });

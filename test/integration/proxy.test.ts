@@ -3,7 +3,13 @@ import net from 'node:net';
 import { once } from 'node:events';
 import supertest from 'supertest';
 import { startTestPortico } from '../helpers/portico.js';
-import { acceptWebSockets, closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import {
+  acceptWebSockets,
+  closedPort,
+  staleOnSecondRequest,
+  startUpstream,
+  type TestUpstream,
+} from '../helpers/upstream.js';
 import { rawExchange, request, waitFor } from '../helpers/http.js';
 import type { Portico } from '../../src/main.js';
 
@@ -178,9 +184,9 @@ describe('upstream failures', () => {
     const p = await portico(`routes:\n  - name: hang\n    upstream: ${up.url}\n`);
     const client = http.get(`${p.proxyUrl}/wait`, { agent: false });
     client.on('error', () => undefined);
-    await waitFor(() => up.received.length === 1, 5000, 'upstream to receive the request');
+    await waitFor(() => up.received.length === 1, { message: 'upstream to receive the request' });
     client.destroy();
-    await waitFor(() => closed.length === 1, 5000, 'upstream request to be aborted');
+    await waitFor(() => closed.length === 1, { message: 'upstream request to be aborted' });
     expect(closed).toEqual(['/wait']);
   });
 
@@ -202,16 +208,7 @@ describe('upstream failures', () => {
   }, 10_000);
 
   it('retries an idempotent request once when a reused keep-alive socket turns out dead', async () => {
-    const perSocket = new WeakMap<object, number>();
-    const up = await upstream((req, res) => {
-      const count = (perSocket.get(req.socket) ?? 0) + 1;
-      perSocket.set(req.socket, count);
-      if (count === 2) {
-        req.socket.destroy(); // the second request on a kept-alive socket meets a dead connection
-        return;
-      }
-      res.end(`ok ${req.method}`);
-    });
+    const up = await upstream(staleOnSecondRequest((req, res) => res.end(`ok ${req.method}`)));
     const p = await portico(`routes:\n  - name: api\n    upstream: ${up.url}\n`);
     await supertest(p.proxyUrl).get('/first').expect(200);
     const retried = await supertest(p.proxyUrl).get('/second');

@@ -10,6 +10,7 @@ import { coalescing, type Consumer } from '../../src/middleware/rate-limit/coale
 import { KEY_PREFIX, fromFlexible, type Limiter, type LimiterSpec } from '../../src/middleware/rate-limit/limiter.js';
 import { memoryLimiter } from '../../src/middleware/rate-limit/memory-limiter.js';
 import { redisLimiter } from '../../src/middleware/rate-limit/redis-limiter.js';
+import { waitFor } from '../helpers/wait.js';
 
 const run = randomUUID().slice(0, 8);
 let client: Redis;
@@ -81,14 +82,11 @@ describe.each(backends)('limiter contract: %s', (name, make) => {
     const denied = await limiter.consume(key('expiry'));
     expect(denied.allowed).toBe(false);
     expect(denied.resetMs).toBeLessThanOrEqual(1000);
-    let again = false;
-    // Bounded poll: the key expires ~1s after the first consume.
-    const deadline = Date.now() + 3000;
-    while (!again && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      again = (await limiter.consume(key('expiry'))).allowed;
-    }
-    expect(again).toBe(true);
+    // The key expires ~1 s after the first consume.
+    await waitFor(async () => (await limiter.consume(key('expiry'))).allowed, {
+      intervalMs: 100,
+      message: 'the 1 s window to expire and admit again',
+    });
   });
 });
 

@@ -4,44 +4,35 @@
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
-import type { Portico } from '../../src/main.js';
-import { redisSchema } from '../../src/stores/config.js';
-import { createStores, type Stores } from '../../src/stores/stores.js';
 import { request } from '../helpers/http.js';
-import { startTestPortico } from '../helpers/portico.js';
+import { startInstances, type Instances } from '../helpers/instances.js';
+import { testConfig } from '../helpers/portico.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const policy = `exact-${randomUUID().slice(0, 8)}`;
 const N = 50;
 const WINDOW_S = 60;
 let up: TestUpstream;
-const instances: Array<{ portico: Portico; stores: Stores }> = [];
+let instances: Instances;
 
 beforeAll(async () => {
   up = await startUpstream();
-  const yaml = `rateLimits:\n  ${policy}: { key: ip, limit: ${N}, window: ${WINDOW_S}s, onStoreError: deny }\nroutes:\n  - name: api\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: ${policy}\n`;
-  for (let i = 0; i < 3; i++) {
-    const stores = await createStores(redisSchema.parse({ url: 'redis://127.0.0.1:6379' }), pino({ level: 'silent' }));
-    instances.push({ stores, portico: await startTestPortico(yaml, { stores }) });
-  }
+  const yaml = `redis:\n  url: redis://127.0.0.1:6379\nrateLimits:\n  ${policy}: { key: ip, limit: ${N}, window: ${WINDOW_S}s, onStoreError: deny }\nroutes:\n  - name: api\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: ${policy}\n`;
+  instances = await startInstances(testConfig(yaml), 3);
 });
 
 afterAll(async () => {
-  const client = instances[0]?.stores.limitClient;
+  const client = instances?.list[0]?.stores.limitClient;
   const keys = (await client?.keys(`portico:rl*{${policy}:*`)) ?? [];
   if (keys.length > 0) await client?.del(...keys);
-  for (const { portico, stores } of instances) {
-    await portico.shutdown();
-    await stores.close();
-  }
-  await up.close();
+  await instances?.close();
+  await up?.close();
 });
 
 test(`3 instances on one Redis, ${3 * N} concurrent requests: exactly ${N} pass`, async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 3 * N });
   const responses = await Promise.all(
-    Array.from({ length: 3 * N }, (_, i) => request(`${instances[i % 3]?.portico.proxyUrl}/x`, { agent })),
+    Array.from({ length: 3 * N }, (_, i) => request(`${instances.portico(i).proxyUrl}/x`, { agent })),
   );
   agent.destroy();
   const passed = responses.filter((r) => r.status === 200);
@@ -59,7 +50,7 @@ test(`3 instances on one Redis, ${3 * N} concurrent requests: exactly ${N} pass`
 });
 
 test('the counter lives in Redis under portico:rl:{<policy>:<client ip>} and expires with the window', async () => {
-  const client = instances[0]?.stores.limitClient;
+  const client = instances.list[0]?.stores.limitClient;
   const key = `portico:rl:{${policy}:127.0.0.1}`;
   expect(Number(await client?.get(key))).toBe(3 * N);
   const ttl = (await client?.pttl(key)) ?? 0;

@@ -13,6 +13,7 @@ import { request } from '../helpers/http.js';
 import { silentLogger, testConfig } from '../helpers/portico.js';
 import { startRedisCluster, type Deployment } from '../helpers/redis-cluster.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { START_TIMEOUT_MS, waitFor } from '../helpers/wait.js';
 
 const COMMAND_TIMEOUT = 200;
 let cluster: Deployment;
@@ -39,7 +40,7 @@ beforeAll(async () => {
   portico = await startPortico({ config, logger: silentLogger, stores });
   inspect = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]?.port as number }]);
   await inspect.ping();
-}, 60_000);
+}, START_TIMEOUT_MS);
 
 afterAll(async () => {
   await portico?.shutdown();
@@ -76,21 +77,24 @@ test("killing a master: its clients get onStoreError until the replica takes ove
   const victimStatuses: number[] = [];
   const bystanderStatuses: number[] = [];
   let slowest = 0;
-  const deadline = Date.now() + 20_000;
   // Until the victim's client has been denied at least once and then counted in Redis again.
-  while (Date.now() < deadline && !(victimStatuses.includes(503) && victimStatuses.at(-1) === 200)) {
-    const [mine, other] = await Promise.all([send(victimKey), send(bystanderKey)]);
-    victimStatuses.push(mine.status);
-    bystanderStatuses.push(other.status);
-    slowest = Math.max(slowest, mine.ms, other.ms);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  expect(victimStatuses).toContain(503);
-  expect(victimStatuses.at(-1)).toBe(200);
+  await waitFor(
+    async () => {
+      const [mine, other] = await Promise.all([send(victimKey), send(bystanderKey)]);
+      victimStatuses.push(mine.status);
+      bystanderStatuses.push(other.status);
+      // The bystander's request, sent alongside, takes the machine's own delays: the difference is what the
+      // failover cost the victim's request.
+      slowest = Math.max(slowest, mine.ms - other.ms);
+      return victimStatuses.includes(503) && victimStatuses.at(-1) === 200;
+    },
+    { timeoutMs: 30_000, intervalMs: 20, message: () => `a denial, then a count again (${victimStatuses.join()})` },
+  );
   expect(new Set(bystanderStatuses)).toEqual(new Set([200]));
-  // Each attempt is bounded by commandTimeout and the redirections are bounded (see CLUSTER_MAX_REDIRECTIONS).
-  expect(slowest).toBeLessThan(3 * COMMAND_TIMEOUT + 800); // + scheduling slack on a loaded machine (measured: ~10ms)
+  // Each attempt is bounded by commandTimeout and the redirections are bounded (see CLUSTER_MAX_REDIRECTIONS);
+  // + slack for the two requests' own scheduling.
+  expect(slowest).toBeLessThan(3 * COMMAND_TIMEOUT + 800);
   await new Promise<void>((resolve, reject) => inspect.refreshSlotsCache((err) => (err ? reject(err) : resolve())));
   expect(await masterOf(victimKey)).not.toBe(victim);
   expect(stores.limitClient?.status).toBe('ready');
-}, 40_000);
+}, 60_000);

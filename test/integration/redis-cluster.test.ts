@@ -7,14 +7,15 @@
 import http from 'node:http';
 import { Cluster } from 'ioredis';
 import type { Config } from '../../src/config/schema.js';
-import { startPortico, type Portico } from '../../src/main.js';
+import type { Portico } from '../../src/main.js';
 import { shortHash } from '../../src/middleware/rate-limit/keys.js';
-import { createStores, type Stores } from '../../src/stores/stores.js';
 import { seedUsers } from '../../src/users/index.js';
-import { request, waitFor, type RawResponse } from '../helpers/http.js';
+import { request, type RawResponse } from '../helpers/http.js';
+import { startInstances, type Instances } from '../helpers/instances.js';
 import { silentLogger, testConfig } from '../helpers/portico.js';
 import { startRedisCluster, type Deployment } from '../helpers/redis-cluster.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { START_TIMEOUT_MS, waitFor } from '../helpers/wait.js';
 import { dropSchema, PG_URL, sql, uniqueName } from './users-fixtures.js';
 
 const N = 20;
@@ -27,7 +28,7 @@ const channel = 'portico:users:invalidate';
 let cluster: Deployment;
 let up: TestUpstream;
 let inspect: Cluster;
-const instances: Array<{ portico: Portico; stores: Stores }> = [];
+let instances: Instances;
 
 function yaml(nodes: readonly string[]): string {
   return [
@@ -56,52 +57,41 @@ beforeAll(async () => {
   up = await startUpstream();
   const config: Config = testConfig(yaml(cluster.nodes.map((node) => node.address)));
   expect(await seedUsers(config, silentLogger, 20)).toBe(20);
-  for (let i = 0; i < 2; i++) {
-    const stores = await createStores(config.redis, silentLogger);
-    instances.push({ stores, portico: await startPortico({ config, logger: silentLogger, stores }) });
-  }
+  instances = await startInstances(config, 2);
   inspect = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]?.port as number }]);
-}, 60_000);
+}, START_TIMEOUT_MS);
 
 afterAll(async () => {
-  for (const { portico, stores } of instances) {
-    await portico.shutdown();
-    await stores.close();
-  }
+  await instances?.close();
   inspect?.disconnect();
   await up?.close();
   await cluster?.close();
   await dropSchema(schema);
 });
 
-function portico(i: number): Portico {
-  return instances[i % 2]?.portico as Portico;
-}
+const portico = (i: number): Portico => instances.portico(i);
+const nameOf = (res: RawResponse): unknown => (JSON.parse(res.body) as { name?: unknown }).name;
 
-async function untilCacheStatus(
-  instance: number,
-  path: string,
-  wanted: string,
-  timeoutMs = 5000,
-): Promise<RawResponse> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request(`${portico(instance).proxyUrl}${path}`);
-    if (res.headers['cache-status'] === wanted) return res;
-    if (Date.now() > deadline)
-      throw new Error(`${path}: Cache-Status stayed ${String(res.headers['cache-status'])}, wanted ${wanted}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Polls `path` on one instance until its Cache-Status is `wanted` (the cache write happens off the request path). */
+async function untilCacheStatus(instance: number, path: string, wanted: string): Promise<RawResponse> {
+  let last = '';
+  return waitFor(
+    async () => {
+      const res = await request(`${portico(instance).proxyUrl}${path}`);
+      last = String(res.headers['cache-status']);
+      return last === wanted && res;
+    },
+    { message: () => `${path}: Cache-Status ${wanted} (still ${last})` },
+  );
 }
 
 test('both instances run on Cluster clients', async () => {
   // createStores waits connectTimeout at most; on a loaded machine discovering the cluster can take longer.
   await waitFor(
-    () => instances.every(({ stores }) => stores.limitClient?.status === 'ready' && stores.health().healthy),
-    5000,
-    'clusters ready',
+    () => instances.list.every(({ stores }) => stores.limitClient?.status === 'ready' && stores.health().healthy),
+    { message: 'clusters ready' },
   );
-  for (const { stores } of instances) {
+  for (const { stores } of instances.list) {
     expect(stores.kind).toBe('redis');
     expect(stores.limitClient).toBeInstanceOf(Cluster);
     expect(stores.limitClient?.status).toBe('ready');
@@ -150,21 +140,22 @@ test('user lookup: a miss fills the cluster cache; the other instance hits it', 
 test('user lookup: invalidation over the admin port (a transaction on entry and version) serves the new row', async () => {
   await untilCacheStatus(0, '/users/8', 'portico; hit');
   await sql(`UPDATE "${schema}".users SET name = 'Renamed' WHERE id = 8`);
-  expect(JSON.parse((await request(`${portico(1).proxyUrl}/users/8`)).body).name).toBe('User 8');
+  expect(nameOf(await request(`${portico(1).proxyUrl}/users/8`))).toBe('User 8');
   const deleted = await request(`${portico(1).adminUrl}/cache/users/8`, { method: 'DELETE' });
   expect(deleted.status).toBe(204);
   expect(Number(await inspect.get(`{${prefix}8}:v`))).toBeGreaterThanOrEqual(1);
-  expect(JSON.parse((await request(`${portico(0).proxyUrl}/users/8`)).body).name).toBe('Renamed');
+  expect(nameOf(await request(`${portico(0).proxyUrl}/users/8`))).toBe('Renamed');
 });
 
 test('user lookup: a PUBLISH on the invalidation channel reaches the instances through the cluster', async () => {
   await untilCacheStatus(0, '/users/9', 'portico; hit');
   await sql(`UPDATE "${schema}".users SET name = 'Published' WHERE id = 9`);
-  const deadline = Date.now() + 5000;
-  let name = '';
-  while (name !== 'Published' && Date.now() < deadline) {
-    await inspect.publish(channel, '9');
-    name = JSON.parse((await request(`${portico(1).proxyUrl}/users/9`)).body).name as string;
-  }
-  expect(name).toBe('Published');
+  // The subscription may not be live yet: publish again until one invalidation lands.
+  await waitFor(
+    async () => {
+      await inspect.publish(channel, '9');
+      return nameOf(await request(`${portico(1).proxyUrl}/users/9`)) === 'Published';
+    },
+    { message: 'the published invalidation to take effect' },
+  );
 });

@@ -1,12 +1,12 @@
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Redis } from 'ioredis';
 import { redisSchema } from '../../src/stores/config.js';
 import { clientOptions, reconnectDelay } from '../../src/stores/redis.js';
 import { createStores, type Stores } from '../../src/stores/stores.js';
 import { closedPort } from '../helpers/upstream.js';
-import { waitFor } from '../helpers/http.js';
+import { captureLogs, type CapturedLogs } from '../helpers/logs.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { settlesAtOnce, waitFor } from '../helpers/wait.js';
 
 interface LogLine {
   level: number;
@@ -15,16 +15,7 @@ interface LogLine {
   cause?: string;
 }
 
-function capturingLogger(): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const text of chunk.toString().split('\n')) if (text !== '') lines.push(JSON.parse(text) as LogLine);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
-}
+const capturingLogger = (): CapturedLogs<LogLine> => captureLogs<LogLine>();
 
 const opened: Stores[] = [];
 const servers: RedisServer[] = [];
@@ -41,6 +32,13 @@ async function stores(config: Record<string, unknown>, logger = pino({ level: 's
 
 const count = (lines: LogLine[], msg: string, client: string): number =>
   lines.filter((line) => line.msg.startsWith(msg) && line.client === client).length;
+
+/** Counts the connection attempts (the first and each reconnect) a client makes from now on. */
+function attempts(client: Stores['limitClient']): () => number {
+  let made = 0;
+  client?.on('connecting', () => made++);
+  return () => made;
+}
 
 describe('redis client options', () => {
   test('every command fails fast and is never re-sent: no offline queue, no retries, bounded times', () => {
@@ -87,19 +85,20 @@ describe('createStores', () => {
   });
 
   test('closing while Redis is down returns at once and stops reconnecting', async () => {
-    const url = `redis://127.0.0.1:${await closedPort()}`;
-    const created = await createStores(
-      redisSchema.parse({ url, connectTimeout: '100ms', maxReconnectDelay: '50ms' }),
-      pino({ level: 'silent' }),
-    );
-    const started = Date.now();
-    await created.close();
-    expect(Date.now() - started).toBeLessThan(100);
-    let attempts = 0;
-    created.limitClient?.on('connecting', () => attempts++);
-    // Reconnects would come every ≤50ms; six periods without one means the strategy was stopped.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(attempts).toBe(0);
+    const config = {
+      url: `redis://127.0.0.1:${await closedPort()}`,
+      connectTimeout: '100ms',
+      maxReconnectDelay: '50ms',
+    };
+    const created = await createStores(redisSchema.parse(config), pino({ level: 'silent' }));
+    // At once: no QUIT and no wait for one, only microtasks (an order, not a duration).
+    expect(await settlesAtOnce(created.close())).toBe('first');
+    const closedAttempts = attempts(created.limitClient);
+    // A control on the same dead port with the same reconnect settings, left open: once it has tried three more
+    // times, a reconnect strategy still alive in the closed client would have tried too.
+    const control = attempts((await stores(config)).limitClient);
+    await waitFor(() => control() >= 3, { message: 'the control client to reconnect three times' });
+    expect(closedAttempts()).toBe(0);
   });
 
   test('a redis url gives two ready clients, healthy, closed cleanly', async () => {
@@ -122,22 +121,26 @@ describe('createStores', () => {
       { url: `redis://127.0.0.1:${port}`, connectTimeout: '300ms', maxReconnectDelay: '100ms' },
       logger,
     );
-    expect(Date.now() - started).toBeLessThan(1500);
+    // Bounded by connectTimeout (300 ms) + slack for a busy machine; unbounded it would wait for Redis forever.
+    expect(Date.now() - started).toBeLessThan(300 + 3000);
     const health = created.health();
     expect(health.healthy).toBe(false);
     expect(health.detail).toMatch(/limit: .*ECONNREFUSED/);
 
-    const before = Date.now();
-    await expect((created.limitClient as Redis).get('x')).rejects.toThrow();
-    expect(Date.now() - before).toBeLessThan(50);
+    // At once: rejected without a timer or a round trip (an order, not a duration).
+    const command = (created.limitClient as Redis).get('x');
+    expect(await settlesAtOnce(command)).toBe('first');
+    await expect(command).rejects.toThrow();
 
     // Several reconnect attempts happen (100ms cap); the transition is still logged once per client.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    const limitAttempts = attempts(created.limitClient);
+    const cacheAttempts = attempts(created.cacheClient);
+    await waitFor(() => limitAttempts() >= 3 && cacheAttempts() >= 3, { message: 'three reconnects per client' });
     expect(count(lines, 'redis degraded', 'limit')).toBe(1);
     expect(count(lines, 'redis degraded', 'cache')).toBe(1);
 
     servers.push(await startRedisServer(port));
-    await waitFor(() => created.health().healthy, 5000, 'stores to recover');
+    await waitFor(() => created.health().healthy, { message: 'stores to recover' });
     expect(await created.limitClient?.ping()).toBe('PONG');
     expect(count(lines, 'redis recovered', 'limit')).toBe(1);
     expect(count(lines, 'redis recovered', 'cache')).toBe(1);
@@ -179,10 +182,10 @@ describe('createStores', () => {
     expect(created.health().healthy).toBe(true);
     await server.kill();
     const both = (): boolean => /limit: .*cache: /.test(created.health().detail ?? '');
-    await waitFor(both, 2000, 'both clients degraded');
+    await waitFor(both, { message: 'both clients degraded' });
     expect(created.health().healthy).toBe(false);
     await server.restart();
-    await waitFor(() => created.health().healthy, 5000, 'recovered health');
+    await waitFor(() => created.health().healthy, { message: 'recovered health' });
     expect(await created.limitClient?.ping()).toBe('PONG');
   });
 });

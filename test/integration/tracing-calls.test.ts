@@ -9,8 +9,9 @@ import { telemetrySchema } from '../../src/telemetry/config.js';
 import { inFlightRequests } from '../../src/telemetry/request-trace.js';
 import type { Portico } from '../../src/main.js';
 import { startTestPortico } from '../helpers/portico.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { request, waitFor } from '../helpers/http.js';
+import { staleOnSecondRequest, startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { request } from '../helpers/http.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TRACE_ID = '6bf92f3577b34da6a3ce929d0e0e4736';
 const traceparent = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
@@ -37,25 +38,14 @@ function track<T extends TestUpstream | Portico>(started: T): T {
 }
 
 async function finishedSpans(): Promise<ReadableSpan[]> {
-  await waitFor(() => inFlightRequests() === 0, 3000, 'server spans to end');
+  await waitFor(() => inFlightRequests() === 0, { message: 'server spans to end' });
   await telemetry.flush();
   return exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === TRACE_ID);
 }
 
 describe('upstream calls', () => {
   it('gives a retry on a fresh socket its own client span after the failed one', async () => {
-    const perSocket = new WeakMap<object, number>();
-    const up = track(
-      await startUpstream((req, res) => {
-        const count = (perSocket.get(req.socket) ?? 0) + 1;
-        perSocket.set(req.socket, count);
-        if (count === 2) {
-          req.socket.destroy(); // the second request on a kept-alive socket meets a dead connection
-          return;
-        }
-        res.end('ok');
-      }),
-    );
+    const up = track(await startUpstream(staleOnSecondRequest((_req, res) => res.end('ok'))));
     const p = track(await startTestPortico(`middleware: [tracing]\nroutes:\n  - name: api\n    upstream: ${up.url}\n`));
     expect((await request(`${p.proxyUrl}/first`)).status).toBe(200);
     exporter.reset();
@@ -87,7 +77,7 @@ describe('upstream calls', () => {
       ),
     );
     expect((await request(`${p.proxyUrl}/copied`, { headers: { traceparent } })).status).toBe(200);
-    await waitFor(() => shadow.received.length === 1, 3000, 'the mirrored copy');
+    await waitFor(() => shadow.received.length === 1, { message: 'the mirrored copy' });
 
     const spans = await finishedSpans();
     const server = spans.find((span) => span.kind === SpanKind.SERVER);

@@ -32,7 +32,7 @@ function parse(traceparent: unknown): { traceId: string; spanId: string; flags: 
 }
 
 async function spans(count: number): Promise<ReadableSpan[]> {
-  await waitFor(() => inFlightRequests() === 0, 2000, 'server spans to end');
+  await waitFor(() => inFlightRequests() === 0, { message: 'server spans to end' });
   await telemetry.flush();
   const finished = exporter.getFinishedSpans();
   expect(finished).toHaveLength(count);

@@ -51,13 +51,7 @@ describe.each<[string, () => UserCache]>([
     const read = await cache.get('1004');
     await cache.set('1004', ada, 150, read.version);
     expect((await cache.get('1004')).value).toEqual(ada);
-    const deadline = Date.now() + 5000;
-    let expired = false;
-    while (!expired && Date.now() < deadline) {
-      expired = (await cache.get('1004')).value === undefined;
-      if (!expired) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(expired).toBe(true);
+    await waitFor(async () => (await cache.get('1004')).value === undefined, { message: 'entry 1004 to expire' });
   });
 
   it('drops a write whose version an invalidation moved on (no stale write-back)', async () => {
@@ -89,7 +83,7 @@ describe.each<[string, () => UserCache]>([
 
 describe('redis cache layout', () => {
   it('stores user 42 at <prefix>42 with a PX TTL, and an absence as "-"', async () => {
-    await waitFor(() => client.status === 'ready', 5000, 'redis');
+    await waitFor(() => client.status === 'ready', { message: 'redis' });
     const cache = redisCache(client, { keyPrefix: prefix, versionTtl: 60_000 });
     await cache.set('42', ada, 60_000, (await cache.get('42')).version);
     await cache.set('43', null, 60_000, (await cache.get('43')).version);

@@ -1,16 +1,14 @@
 /**
  * Fixtures for the user-lookup integration tests: unique PostgreSQL schemas, a private redis-server child process
  * (killed by its pid), a TCP proxy that can be cut, a listener that never answers, recording metrics and a log
- * capture. Everything binds 127.0.0.1.
+ * capture. Everything binds 127.0.0.1. The servers and proxies are the suite's (test/helpers/), re-exported.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import net from 'node:net';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
-import pino from 'pino';
+import type pino from 'pino';
 import { noopMetrics, type CacheEvent, type Metrics } from '../../src/admin/metrics.js';
-import { waitFor } from '../helpers/http.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { captureLogs } from '../helpers/logs.js';
 
 export const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -33,100 +31,18 @@ export async function dropSchema(schema: string): Promise<void> {
   await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 }
 
-export async function sparePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-export interface RedisServer {
-  readonly port: number;
-  readonly url: string;
-  /** SIGKILL by pid; resolves when the process exited. */
-  kill(): Promise<void>;
-  /** Starts it again on the same port. */
-  restart(): Promise<void>;
-}
-
-async function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor(
-    () => output.includes('Ready to accept connections') || child.exitCode !== null,
-    10_000,
-    'redis-server to start',
-  );
-  if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
-  return child;
-}
-
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await sparePort();
-  let child = await spawnRedis(port);
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      process.kill(child.pid as number, 'SIGKILL');
-      await exited;
-    },
-    async restart() {
-      child = await spawnRedis(port);
-    },
-  };
-}
+export { sparePort } from '../helpers/ports.js';
+export { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 /** Forwards to `targetPort`; `cut()` refuses new connections and resets the open ones (a dead database host). */
 export async function startTcpProxy(targetPort: number): Promise<{ port: number; cut(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    async cut() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of sockets) socket.resetAndDestroy();
-      await closed;
-    },
-  };
+  return startFaultProxy(targetPort);
 }
 
 /** Accepts connections and never says a word: a hung database host. */
 export async function startBlackHole(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  // The target is never contacted by a black hole.
+  return startFaultProxy(0, { kind: 'blackhole' });
 }
 
 /**
@@ -173,10 +89,5 @@ export function recordingMetrics(): Metrics & { events: CacheEvent[]; queries: b
 }
 
 export function capturedLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'debug' },
-    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
-  );
-  return { logger, lines };
+  return captureLogs('debug');
 }

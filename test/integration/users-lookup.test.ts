@@ -10,6 +10,7 @@ import { createStores, type Stores } from '../../src/stores/stores.js';
 import { createUserLookup, seedUsers, type UserLookup } from '../../src/users/index.js';
 import { silentLogger, testConfig } from '../helpers/portico.js';
 import { clearKeys, dropSchema, PG_URL, recordingMetrics, sql, uniqueName } from './users-fixtures.js';
+import { WAIT_TIMEOUT_MS, waitFor } from '../helpers/wait.js';
 
 const schema = uniqueName('users_http');
 const prefix = `portico:${uniqueName('t')}:user:`;
@@ -39,15 +40,20 @@ function yaml(overrides: { ttl?: string; schemaName?: string } = {}): string {
 }
 
 /** Polls `path` until its Cache-Status is `wanted` (the cache write happens off the request path). */
-async function untilCacheStatus(path: string, wanted: string, timeoutMs = 5000): Promise<supertest.Response> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api.get(path);
-    if (res.headers['cache-status'] === wanted) return res;
-    if (Date.now() > deadline)
-      throw new Error(`${path}: Cache-Status stayed ${String(res.headers['cache-status'])}, wanted ${wanted}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+async function untilCacheStatus(
+  path: string,
+  wanted: string,
+  timeoutMs = WAIT_TIMEOUT_MS,
+): Promise<supertest.Response> {
+  let last = '';
+  return waitFor(
+    async () => {
+      const res = await api.get(path);
+      last = String(res.headers['cache-status']);
+      return last === wanted && res;
+    },
+    { timeoutMs, message: () => `${path}: Cache-Status ${wanted} (still ${last})` },
+  );
 }
 
 beforeAll(async () => {
@@ -122,27 +128,28 @@ describe('GET /users/:id', () => {
     expect(remembered.status).toBe(404);
     await lookup.invalidate('900001');
     const found = await api.get('/users/900001').expect(200);
-    expect(found.body.name).toBe('Late');
+    expect(found.body).toMatchObject({ name: 'Late' });
   });
 
   it('serves the new row after invalidate(id), and after a PUBLISH on the invalidation channel', async () => {
     await untilCacheStatus('/users/10', 'portico; hit');
     await sql(`UPDATE "${schema}".users SET name = 'Renamed' WHERE id = 10`);
-    expect((await api.get('/users/10')).body.name).toBe('User 10'); // cached: the owner has not invalidated yet
+    expect((await api.get('/users/10')).body).toMatchObject({ name: 'User 10' }); // cached: the owner has not invalidated yet
     await lookup.invalidate('10');
-    expect((await api.get('/users/10')).body.name).toBe('Renamed');
+    expect((await api.get('/users/10')).body).toMatchObject({ name: 'Renamed' });
 
     await untilCacheStatus('/users/11', 'portico; hit');
     await sql(`UPDATE "${schema}".users SET name = 'Published' WHERE id = 11`);
     const publisher = new Redis('redis://127.0.0.1:6379');
     try {
-      const deadline = Date.now() + 5000;
-      let name = '';
-      while (name !== 'Published' && Date.now() < deadline) {
-        await publisher.publish(channel, '11');
-        name = (await api.get('/users/11')).body.name as string;
-      }
-      expect(name).toBe('Published');
+      // The subscription may not be live yet: publish again until one invalidation lands.
+      await waitFor(
+        async () => {
+          await publisher.publish(channel, '11');
+          return (await api.get('/users/11')).text.includes('"name":"Published"');
+        },
+        { message: 'the published invalidation to take effect' },
+      );
     } finally {
       await publisher.quit();
     }
@@ -167,13 +174,9 @@ describe('TTL expiry', () => {
       expect((await own.service.lookup('12')).outcome).toBe('miss');
       await own.service.close(); // the background write landed
       expect((await own.service.lookup('12')).outcome).toBe('hit');
-      const deadline = Date.now() + 5000;
-      let outcome = 'hit';
-      while (outcome === 'hit' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        outcome = (await own.service.lookup('12')).outcome;
-      }
-      expect(outcome).toBe('miss');
+      await waitFor(async () => (await own.service.lookup('12')).outcome === 'miss', {
+        message: 'user 12 to outlive its 300 ms TTL',
+      });
     } finally {
       await own.close();
     }

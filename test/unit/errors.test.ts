@@ -10,7 +10,7 @@ describe('error catalogue', () => {
   });
 
   it('renders problem+json without internals', () => {
-    const body = JSON.parse(problemBody('PORTICO_UPSTREAM_TIMEOUT', { requestId: 'r1', route: 'orders' }));
+    const body: unknown = JSON.parse(problemBody('PORTICO_UPSTREAM_TIMEOUT', { requestId: 'r1', route: 'orders' }));
     expect(body).toEqual({
       type: 'https://portico.dev/problems/upstream-timeout',
       title: 'Upstream did not answer in time',

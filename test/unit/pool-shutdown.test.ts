@@ -1,18 +1,7 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
+import { captureLogs, type CapturedLogs } from '../helpers/logs.js';
 import { deferred, held, pool } from '../helpers/pool.js';
 
-function capturedLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n'))
-        if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), lines };
-}
+const capturedLogger = (): CapturedLogs<Record<string, unknown>> => captureLogs();
 
 describe('worker pool: shutdown', () => {
   beforeEach(() => jest.useFakeTimers());
@@ -68,7 +57,7 @@ describe('worker pool: shutdown', () => {
       level: 40,
       dropped: 3,
       finished: 2,
-      msg: expect.stringContaining('drain timeout'),
+      msg: expect.stringContaining('drain timeout') as unknown,
     });
   });
 

@@ -15,7 +15,9 @@ describe('user ids', () => {
     (raw) => expect(parseUserId(raw)).toBeUndefined(),
   );
   it('requireUserId throws the catalogued 400', () => {
-    expect(() => requireUserId('x')).toThrow(expect.objectContaining({ code: 'PORTICO_INVALID_USER_ID', status: 400 }));
+    expect(() => requireUserId('x')).toThrow(
+      expect.objectContaining({ code: 'PORTICO_INVALID_USER_ID', status: 400 }) as Error,
+    );
   });
 });
 
