@@ -5,43 +5,10 @@
  * (`adminToken`, `redis.password`) are replaced too. What stays is the shape: keys, hosts, ports, paths.
  */
 import type { Config } from '../config/schema.js';
+import { redactUrl } from '../config/redact-url.js';
 
 const MASK = '***';
 const SECRET_KEY = /token|password|secret|apikey|api_key|credential/i;
-/** Only text with a scheme and `//` is read as a URL: `localhost:6379` parses as one, but has nothing to hide. */
-const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
-
-function maskQuery(search: string): string {
-  return search
-    .slice(1)
-    .split('&')
-    .map((pair) => {
-      if (pair === '') return pair;
-      const eq = pair.indexOf('=');
-      return eq === -1 ? MASK : `${pair.slice(0, eq)}=${MASK}`;
-    })
-    .join('&');
-}
-
-/**
- * The URL with its userinfo password masked (a lone username too: `https://TOKEN@host` is a common way to pass a
- * token), each query value masked (names kept) and the fragment masked. Text that is not a URL is returned as is.
- */
-export function redactUrl(text: string): string {
-  if (!URL_LIKE.test(text)) return text;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return text;
-  }
-  if (url.username === '' && url.password === '' && url.search === '' && url.hash === '') return text;
-  if (url.password !== '') url.password = MASK;
-  else if (url.username !== '') url.username = MASK;
-  if (url.search !== '') url.search = maskQuery(url.search);
-  if (url.hash !== '') url.hash = MASK;
-  return url.href;
-}
 
 function walk(value: unknown, key: string): unknown {
   if (value instanceof URL) return redactUrl(value.href);

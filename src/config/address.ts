@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { redactUnparsedUrl, redactUrl } from './redact-url.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -31,13 +32,13 @@ export const httpUrl = z.string({ error: 'must be an http(s) URL' }).transform((
   try {
     url = new URL(value);
   } catch {
-    ctx.addIssue({ code: 'custom', message: `invalid URL "${value}"` });
+    ctx.addIssue({ code: 'custom', message: `invalid URL "${redactUnparsedUrl(value)}"` });
     return z.NEVER;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     ctx.addIssue({
       code: 'custom',
-      message: `unsupported URL scheme "${url.protocol}" in "${value}" (use http or https)`,
+      message: `unsupported URL scheme "${url.protocol}" in "${redactUrl(value)}" (use http or https)`,
     });
     return z.NEVER;
   }

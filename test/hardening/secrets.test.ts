@@ -101,3 +101,22 @@ describe('secrets in the config', () => {
     expect(text.match(new RegExp(`${MARK}[\\w-]*`, 'g')) ?? []).toEqual([]);
   });
 });
+
+describe('secrets in a config that is refused', () => {
+  it.each([
+    ['a bad scheme', `ftp://user:${MARK}-pass@127.0.0.1/?token=${MARK}-q`],
+    ['an unparseable URL', `http://user:${MARK}-pass@[bad/x?token=${MARK}-q`],
+  ])('%s: the error (logged on a rejected reload, printed by check) does not echo them', (_name, url) => {
+    let message = '';
+    try {
+      loadConfigText(`routes:\n  - name: a\n    upstream: "${url}"\n`, 'bad.yaml', {
+        registry: defaultRegistry,
+        env: {},
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^bad\.yaml:3:\d+: routes\[0\]\.upstream: /);
+    expect(message).not.toContain(MARK);
+  });
+});
