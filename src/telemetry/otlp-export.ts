@@ -14,7 +14,7 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ProtoWriter, encodeRequest, encodeSpan, type ScopeBatch } from './otlp-encode.js';
 
 /** A finished ExportTraceServiceRequest and how many spans it carries. */
