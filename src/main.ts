@@ -167,6 +167,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     metrics.configReload(true, next.hash);
     logger.info({ config: next.hash, routes: config.routes.length }, 'config reloaded');
   };
+  /** Never rejects: every failure is caught, counted and logged (callers discard the promise). */
   const reloadFromFile = async (): Promise<boolean> => {
     if (options.configFile === undefined) return false;
     try {
@@ -175,7 +176,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     } catch (err) {
       metrics.configReload(false);
       logger.error(
-        { err: (err as Error).message, file: options.configFile },
+        { err: err instanceof Error ? err.message : String(err), file: options.configFile },
         'config reload rejected; the running config keeps serving',
       );
       return false;
@@ -183,7 +184,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   };
   const watcher =
     options.configFile !== undefined && options.watch === true
-      ? watchConfigFile(options.configFile, () => void reloadFromFile())
+      ? watchConfigFile(options.configFile, () => void reloadFromFile()) // cannot reject, see reloadFromFile
       : undefined;
   return {
     proxyUrl,

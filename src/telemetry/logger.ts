@@ -212,5 +212,7 @@ export function logFatalAndExit(
   exit: (code: number) => void = process.exit,
 ): void {
   log.logger.fatal({ err, origin }, 'fatal error, exiting');
-  void log.flush(2000).finally(() => exit(1));
+  const exitNow = (): void => exit(1);
+  // Both outcomes exit: nothing is left to reject.
+  void log.flush(2000).then(exitNow, exitNow);
 }

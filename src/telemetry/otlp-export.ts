@@ -130,6 +130,7 @@ export class EncodingSpanProcessor implements SpanProcessor {
       }
     });
     this.inFlight.add(exported);
+    // Cannot reject: `exported` is only ever resolved (done() above resolves on success and failure alike).
     void exported.then(() => this.inFlight.delete(exported));
   };
 

@@ -142,6 +142,7 @@ export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
       worker.ref();
       worker.postMessage({ close: true });
       // A statement still running delays the close message; past this bound the worker is stopped outright.
+      // Cannot reject: Worker#terminate() returns a promise that is only fulfilled, with the exit code, on 'exit'.
       const timer = setTimeout(() => void worker.terminate(), limit + CLOSE_GRACE_MS);
       await exited;
       clearTimeout(timer);
