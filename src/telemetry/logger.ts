@@ -209,7 +209,7 @@ export function logFatalAndExit(
   log: ProcessLogger,
   err: unknown,
   origin: string,
-  exit: (code: number) => void = process.exit,
+  exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   log.logger.fatal({ err, origin }, 'fatal error, exiting');
   const exitNow = (): void => exit(1);

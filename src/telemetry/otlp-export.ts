@@ -162,7 +162,7 @@ export function otlpProtobufExporter(url: string, timeoutMillis: number): Encode
     }),
     {
       serializeRequest: (request: EncodedSpans) => request.bytes,
-      deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
+      deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
     },
     'otlp_http_span_exporter',
     { name: 'span', countItems: (request: EncodedSpans) => request.spans },

@@ -72,7 +72,7 @@ export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
 
   let started: { resolve: () => void; reject: (err: Error) => void } | undefined;
   const ready = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
-  worker.on('error', (err) => {
+  worker.on('error', (err: Error) => {
     started?.reject(err);
     fail(err);
   });
