@@ -58,7 +58,10 @@ export interface LoggerOptions {
   readonly stream?: DestinationStream;
 }
 
-/** The sonic-boom state the guards read: bytes not yet written, a write in flight, the open descriptor. */
+/**
+ * The sonic-boom state the guards read: bytes not yet written, a write in flight, the open descriptor. `_len` and
+ * `_writing` are private: test/contracts/sonic-boom.test.ts checks what is assumed of them.
+ */
 interface SonicState {
   readonly _len: number;
   readonly _writing: boolean;
