@@ -45,5 +45,7 @@ module.exports = {
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...shared, displayName: 'hardening', testMatch: ['<rootDir>/test/hardening/**/*.test.ts'] },
+    // Library behaviour Portico relies on that the libraries do not promise (test/contracts/support.ts).
+    { ...shared, displayName: 'contracts', testMatch: ['<rootDir>/test/contracts/**/*.test.ts'] },
   ],
 };

@@ -75,9 +75,9 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     maxSockets: options.config.server.upstreamMaxSockets,
     idleTimeout: options.config.server.upstreamIdleTimeout,
   });
-  let proxy: ReturnType<typeof createProxyServer> | undefined;
+  // `proxy` is created below, once the plan exists; the hooks read it only per request, when it does.
   const hooks = {
-    draining: () => proxy?.draining() ?? false,
+    draining: () => proxy.draining(),
     onUpstreamError: (err: PorticoError, req: http.IncomingMessage) => {
       const ctx = req.portico;
       metrics.upstreamError(ctx?.route ?? '-', upstreamErrorKind(err));
@@ -115,7 +115,12 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
               (performance.now() - ctx.startedAt) / 1000,
             );
         };
-  proxy = createProxyServer({ currentPlan: () => plan, logger, server: options.config.server, onResponse: observe });
+  const proxy = createProxyServer({
+    currentPlan: () => plan,
+    logger,
+    server: options.config.server,
+    onResponse: observe,
+  });
   metrics.configReload(true, plan.hash);
   const readiness = (): ReadinessCheck[] => [
     {
@@ -135,7 +140,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   const admin = createAdminServer({
     config: () => plan.config,
     configHash: () => plan.hash,
-    draining: () => proxy?.draining() ?? false,
+    draining: () => proxy.draining(),
     metrics,
     readiness,
     logger,
@@ -167,6 +172,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     metrics.configReload(true, next.hash);
     logger.info({ config: next.hash, routes: config.routes.length }, 'config reloaded');
   };
+  /** Never rejects: every failure is caught, counted and logged (callers discard the promise). */
   const reloadFromFile = async (): Promise<boolean> => {
     if (options.configFile === undefined) return false;
     try {
@@ -175,7 +181,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     } catch (err) {
       metrics.configReload(false);
       logger.error(
-        { err: (err as Error).message, file: options.configFile },
+        { err: err instanceof Error ? err.message : String(err), file: options.configFile },
         'config reload rejected; the running config keeps serving',
       );
       return false;
@@ -183,7 +189,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   };
   const watcher =
     options.configFile !== undefined && options.watch === true
-      ? watchConfigFile(options.configFile, () => void reloadFromFile())
+      ? watchConfigFile(options.configFile, () => void reloadFromFile()) // cannot reject, see reloadFromFile
       : undefined;
   return {
     proxyUrl,
@@ -194,8 +200,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     shutdown() {
       stopping ??= (async () => {
         watcher?.close();
-        const current = proxy as ReturnType<typeof createProxyServer>;
-        const { forced } = await current.drain(plan.config.server.drainTimeout);
+        const { forced } = await proxy.drain(plan.config.server.drainTimeout);
         if (forced)
           logger.warn({ drainTimeout: plan.config.server.drainTimeout }, 'drain timeout: remaining connections closed');
         admin.close();

@@ -55,10 +55,15 @@ export async function runServer(options: RunOptions): Promise<void> {
       logger.error({ err }, 'shutdown failed');
       code = 1;
     }
-    await telemetry.shutdown();
-    await log.flush();
-    process.exit(code);
+    try {
+      await telemetry.shutdown();
+      await log.flush();
+    } finally {
+      process.exit(code);
+    }
   };
+  // Neither promise can reject: stop() ends in process.exit whatever happens; reloadFromFile() catches, counts and
+  // logs every failure.
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGHUP', () => void portico.reloadFromFile());

@@ -64,6 +64,7 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
       else users = created;
     } catch (err) {
       logger.error({ err }, 'user lookup unavailable; retrying in 5s');
+      // Cannot reject: setUp catches every failure here, logs it and schedules the next attempt.
       if (!closed) retryTimer = setTimeout(() => void setUp(), 5000).unref();
     }
   };

@@ -13,7 +13,7 @@ function selfTimes(profile) {
   return self;
 }
 
-/** `express`, `@opentelemetry/sdk-trace-base`, `portico:src/plan/chain.ts`, `node:internal/...` or `(program)`. */
+/** `express`, `@opentelemetry/sdk-trace`, `portico:src/plan/chain.ts`, `node:internal/...` or `(program)`. */
 export function packageOf(url) {
   if (!url) return '(native / vm)';
   const nm = url.lastIndexOf('node_modules/');

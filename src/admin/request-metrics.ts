@@ -81,7 +81,8 @@ export function registerRequestMetrics(registry: Registry, bounds: readonly numb
       routes.clear();
     },
   };
-  // The registry reads only name, get() and reset() of an entry: the same surface as its own metric classes.
+  // The registry reads only name, help, type, aggregator, get() and reset() of an entry (and probes
+  // getForPromString): the same surface as its own metric classes (test/contracts/prom-client.test.ts).
   registry.registerMetric(histogram as unknown as Metric);
 
   return {

@@ -18,6 +18,7 @@ interface Def {
   readonly defaultValue?: unknown;
 }
 
+/** zod's internal definition; the fields read are checked by test/contracts/zod.test.ts. */
 function defOf(schema: unknown): Def {
   return (schema as { _zod: { def: Def } })._zod.def;
 }

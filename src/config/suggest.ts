@@ -14,6 +14,7 @@ interface Def {
   shape?: Record<string, z.ZodType>;
 }
 
+/** zod's internal definition; the fields read are checked by test/contracts/zod.test.ts. */
 function defOf(schema: z.ZodType): Def {
   return (schema as unknown as { _zod: { def: Def } })._zod.def;
 }

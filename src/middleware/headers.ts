@@ -79,7 +79,9 @@ export const headersKind = defineKind({
       for (const [name, value] of requestSet) req.headers[name] = value;
       if (touchesResponse) {
         // writeHead is the last moment every response header (upstream's included) is known and still mutable.
-        // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the response as `this`
+        // Read off the response to chain whatever writeHead it has (another kind may have wrapped it); called below
+        // with the response as `this`.
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- applied with its own `this`
         const writeHead = res.writeHead;
         res.writeHead = function patchedWriteHead(this: typeof res, ...args: Parameters<typeof writeHead>) {
           for (const name of responseRemove) this.removeHeader(name);

@@ -38,12 +38,8 @@ export function runAttempt<T>(task: Task<T>, timeoutMs: number, done: (outcome: 
     timer = setTimeout(() => abort(new TaskTimeoutError(timeoutMs), true), timeoutMs);
     timer.unref();
   }
-  let pending: Promise<T>;
-  try {
-    pending = Promise.resolve(task(controller.signal));
-  } catch (err) {
-    pending = Promise.reject(err);
-  }
+  // A task that throws synchronously rejects this promise with what it threw, as an async task would.
+  const pending = new Promise<T>((resolve) => resolve(task(controller.signal)));
   pending.then(
     (value) => finish({ ok: true, value }),
     (error: unknown) => finish({ ok: false, error, retryable: true }),

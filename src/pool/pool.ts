@@ -48,7 +48,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
       this.counts.rejected++;
       return Promise.reject(poolShuttingDown('not accepting tasks'));
     }
-    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (options.signal?.aborted) {
+      // The platform's contract for an aborted call (fetch, timers/promises): reject with the signal's reason as
+      // given, as link() does for a later abort; an AbortSignal's reason is typed `any` by the DOM.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- see above
+      return Promise.reject(options.signal.reason);
+    }
     if (this.idle.length === 0 && this.workers.size >= this.options.max && this.queue.length >= this.options.queue) {
       this.counts.rejected++;
       return Promise.reject(new QueueFullError(this.options.queue));

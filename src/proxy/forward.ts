@@ -124,7 +124,8 @@ function onProxyReq(proxyReq: ClientRequest & ForwardState, req: IncomingMessage
  * upstream is closing). The header is hop-by-hop and must not reach the client: it is blanked while the engine
  * copies the headers to the client response, and put back when the upstream response ends. Node frees the socket
  * in a tick after the response's `end` handlers ran ("AFTER user-added end handlers have a chance to run", in its
- * HTTP client), so the agent finds it there. (A non-enumerable property did the same at ~0.3 us per response.)
+ * HTTP client), so the agent finds it there (test/contracts/node-http.test.ts). (A non-enumerable property did the
+ * same at ~0.3 us per response.)
  */
 const KEEP_ALIVE_HINT = Symbol('portico.keepAliveHint');
 const BLANK: StripOptions = { blank: true };
@@ -153,6 +154,13 @@ function restoreKeepAliveHint(
   const hint = proxyRes[KEEP_ALIVE_HINT];
   if (hint !== undefined) proxyRes.headers['keep-alive'] = hint;
 }
+
+/**
+ * The engine's `web()` promise resolves for every upstream outcome (its `error` listener answers those) and rejects
+ * only with the client response's own `error` (test/contracts/httpxy.test.ts): that client is gone or its response
+ * already ended, so there is nothing left to answer. Without this, the rejection would be unhandled and fatal.
+ */
+function ignoreClientGone(): void {}
 
 interface UpstreamProxy {
   readonly origin: string;
@@ -196,11 +204,9 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
         // Not through the pool: when one idle socket went stale its siblings usually did too (upstream restart,
         // NAT timeout), and the pool would hand the retry another dead one.
         const retry = web;
-        forwarding(
-          req,
-          res,
-          (again, out) => void retry(again, out, { ...proxyOptions, agent: false, buffer: Readable.from([]) }),
-        );
+        forwarding(req, res, (again, out) => {
+          retry(again, out, { ...proxyOptions, agent: false, buffer: Readable.from([]) }).catch(ignoreClientGone);
+        });
         return;
       }
       const route = req[ROUTE]?.route ?? req.portico?.route;
@@ -220,7 +226,13 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
     if (proxyWeb === undefined) throw new Error('http-proxy-middleware did not run the Portico plugin');
     // The library's per-request wrapper (path filter, router, path rewrite: all unused here) costs a URL parse and
     // several promise turns per request; Portico matches and rewrites itself and calls the engine directly.
-    return { origin: target.origin, middleware, web: (req, res) => void proxyWeb(req, res, proxyOptions) };
+    return {
+      origin: target.origin,
+      middleware,
+      web: (req, res) => {
+        proxyWeb(req, res, proxyOptions).catch(ignoreClientGone);
+      },
+    };
   };
   return {
     proxyFor(target) {

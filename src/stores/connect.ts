@@ -46,6 +46,9 @@ export function clientOptions(config: RedisConfig, name: string): RedisOptions {
     socketTimeout: config.socketTimeout > 0 ? config.socketTimeout : undefined,
     retryStrategy: (attempt: number) => reconnectDelay(attempt, config.maxReconnectDelay),
     reconnectOnError: () => false,
+    // ioredis 6 registers for Redis Enterprise maintenance notices by default, and during a maintenance window
+    // relaxes command and socket timeouts to 10 s: that would lift the bounds above exactly when nodes move.
+    maintNotifications: 'disabled',
   };
 }
 
@@ -84,7 +87,12 @@ export function sentinelOptions(config: RedisConfig, name: string): RedisOptions
 
 /** Cluster: MOVED/ASK are followed; a connection lost mid-command and CLUSTERDOWN fail the command at once. */
 export function clusterOptions(config: RedisConfig, name: string): ClusterOptions {
-  const { retryStrategy: _nodesNeverReconnect, ...perNode } = clientOptions(config, name);
+  // The Cluster client reconnects its nodes itself and never registers them for maintenance notices.
+  const {
+    retryStrategy: _nodesNeverReconnect,
+    maintNotifications: _clusterDisablesNotices,
+    ...perNode
+  } = clientOptions(config, name);
   return {
     enableOfflineQueue: false,
     scaleReads: 'master',

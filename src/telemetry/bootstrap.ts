@@ -22,14 +22,14 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as JsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  BasicTracerProvider,
   BatchSpanProcessor,
   ConsoleSpanExporter,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
+  TracerProvider,
   type SpanExporter,
   type SpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'pino';
 import type { TelemetryConfig } from './config.js';
@@ -75,7 +75,7 @@ function processorFor(
   injected: SpanExporter | undefined,
 ): SpanProcessor | undefined {
   const batched = (exporter: SpanExporter): SpanProcessor =>
-    new BatchSpanProcessor(exporter, { ...QUEUE, exportTimeoutMillis: traces.timeout });
+    new BatchSpanProcessor({ exporter, ...QUEUE, exportTimeoutMillis: traces.timeout });
   if (injected !== undefined) return batched(injected);
   if (traces.exporter === 'otlp') {
     if (traces.protocol === 'http/json')
@@ -112,7 +112,7 @@ export function startTelemetry(config: TelemetryConfig, options: TelemetryOption
   if (processor === undefined) return NOOP;
   if (options.logger !== undefined) forwardDiagnostics(options.logger);
 
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: defaultResource().merge(
       resourceFromAttributes({ ...config.resourceAttributes, [ATTR_SERVICE_NAME]: config.serviceName }),
     ),

@@ -58,7 +58,10 @@ export interface LoggerOptions {
   readonly stream?: DestinationStream;
 }
 
-/** The sonic-boom state the guards read: bytes not yet written, a write in flight, the open descriptor. */
+/**
+ * The sonic-boom state the guards read: bytes not yet written, a write in flight, the open descriptor. `_len` and
+ * `_writing` are private: test/contracts/sonic-boom.test.ts checks what is assumed of them.
+ */
 interface SonicState {
   readonly _len: number;
   readonly _writing: boolean;
@@ -209,8 +212,10 @@ export function logFatalAndExit(
   log: ProcessLogger,
   err: unknown,
   origin: string,
-  exit: (code: number) => void = process.exit,
+  exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   log.logger.fatal({ err, origin }, 'fatal error, exiting');
-  void log.flush(2000).finally(() => exit(1));
+  const exitNow = (): void => exit(1);
+  // Both outcomes exit: nothing is left to reject.
+  void log.flush(2000).then(exitNow, exitNow);
 }

@@ -10,12 +10,14 @@
  *
  * The bytes are the library's, field for field and in the same order (a unit test compares them with
  * `ProtobufTraceSerializer.serializeRequest` for the same spans), so collectors see what the SDK exporter sends.
- * Field numbers are those of opentelemetry-proto (trace/v1/trace.proto, common/v1/common.proto).
+ * Field numbers are those of opentelemetry-proto (trace/v1/trace.proto, common/v1/common.proto). The ReadableSpan
+ * fields read here, and the SDK's internal transport used by ./otlp-export.ts, are checked by
+ * test/contracts/opentelemetry.test.ts.
  */
 import type { HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
 const LEN = 2;
 const VARINT = 0;

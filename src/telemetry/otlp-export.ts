@@ -14,7 +14,7 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ProtoWriter, encodeRequest, encodeSpan, type ScopeBatch } from './otlp-encode.js';
 
 /** A finished ExportTraceServiceRequest and how many spans it carries. */
@@ -130,6 +130,7 @@ export class EncodingSpanProcessor implements SpanProcessor {
       }
     });
     this.inFlight.add(exported);
+    // Cannot reject: `exported` is only ever resolved (done() above resolves on success and failure alike).
     void exported.then(() => this.inFlight.delete(exported));
   };
 
@@ -161,7 +162,7 @@ export function otlpProtobufExporter(url: string, timeoutMillis: number): Encode
     }),
     {
       serializeRequest: (request: EncodedSpans) => request.bytes,
-      deserializeResponse: ProtobufTraceSerializer.deserializeResponse,
+      deserializeResponse: (data: Uint8Array) => ProtobufTraceSerializer.deserializeResponse(data),
     },
     'otlp_http_span_exporter',
     { name: 'span', countItems: (request: EncodedSpans) => request.spans },

@@ -72,7 +72,7 @@ export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
 
   let started: { resolve: () => void; reject: (err: Error) => void } | undefined;
   const ready = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
-  worker.on('error', (err) => {
+  worker.on('error', (err: Error) => {
     started?.reject(err);
     fail(err);
   });
@@ -142,6 +142,7 @@ export async function openEmbedded(config: DatabaseConfig): Promise<Database> {
       worker.ref();
       worker.postMessage({ close: true });
       // A statement still running delays the close message; past this bound the worker is stopped outright.
+      // Cannot reject: Worker#terminate() returns a promise that is only fulfilled, with the exit code, on 'exit'.
       const timer = setTimeout(() => void worker.terminate(), limit + CLOSE_GRACE_MS);
       await exited;
       clearTimeout(timer);

@@ -40,6 +40,7 @@ export function deferredRunner(defaultTimeout: number): DeferredRunner {
         () => undefined,
       );
       pending.add(tracked);
+      // Cannot reject: `tracked` maps both outcomes of the task to undefined.
       void tracked.finally(() => pending.delete(tracked));
       return settled;
     },

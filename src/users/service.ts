@@ -116,6 +116,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     };
     const done = runner.submit(task, { timeout: options.fillTimeout }).catch((err: unknown) => cacheFailed(err, 'set'));
     fills.add(done);
+    // Cannot reject: `done` ends in the catch above, and cacheFailed only counts and logs.
     void done.finally(() => fills.delete(done));
     return done;
   };
@@ -148,6 +149,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
   const holdUntil = (id: string, flight: Promise<Shared>, written: Promise<void>): void => {
     const timer = setTimeout(() => release(id, flight), options.fillTimeout);
     timer.unref();
+    // Cannot reject: `written` is fill()'s promise, which ends in its own catch.
     void written.finally(() => {
       clearTimeout(timer);
       release(id, flight);

@@ -3,7 +3,7 @@
  * Every assertion is on parsed log lines.
  */
 import http, { type ServerResponse } from 'node:http';
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { telemetrySchema } from '../../src/telemetry/config.js';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js';

@@ -3,7 +3,7 @@
  * and not a mirrored copy (which still joins the trace, under the server span).
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js';
 import { telemetrySchema } from '../../src/telemetry/config.js';
 import { inFlightRequests } from '../../src/telemetry/request-trace.js';

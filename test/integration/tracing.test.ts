@@ -3,7 +3,7 @@
  * kinds, parent/child links and semantic-convention attributes, and what the upstream received in traceparent.
  */
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js';
 import { telemetrySchema } from '../../src/telemetry/config.js';
 import { inFlightRequests } from '../../src/telemetry/request-trace.js';

@@ -6,12 +6,7 @@ import { SpanKind, SpanStatusCode, TraceFlags, context, trace, type Attributes }
 import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ProtoWriter, encodeRequest, encodeSpan, type ScopeBatch } from '../../src/telemetry/otlp-encode.js';
 
 /** Groups spans by resource and scope in order of first appearance, encoding each as the processor does. */
@@ -33,13 +28,13 @@ function library(spans: ReadableSpan[]): Buffer {
 }
 
 function recorder(resourceAttributes: Attributes = { 'service.name': 'portico' }): {
-  provider: BasicTracerProvider;
+  provider: TracerProvider;
   spans: () => ReadableSpan[];
 } {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: defaultResource().merge(resourceFromAttributes(resourceAttributes)),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [new SimpleSpanProcessor({ exporter: exporter })],
   });
   return { provider, spans: () => exporter.getFinishedSpans() };
 }

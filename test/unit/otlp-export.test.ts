@@ -8,12 +8,12 @@ import type { Tracer } from '@opentelemetry/api';
 import { ExportResultCode, setGlobalErrorHandler, loggingErrorHandler, type ExportResult } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import {
-  BasicTracerProvider,
+  TracerProvider,
   InMemorySpanExporter,
   SamplingDecision,
   SimpleSpanProcessor,
   type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base';
+} from '@opentelemetry/sdk-trace';
 import { EncodingSpanProcessor, type EncodedSpanExporter, type EncodedSpans } from '../../src/telemetry/otlp-export.js';
 
 interface Recorder extends EncodedSpanExporter {
@@ -59,7 +59,9 @@ function setup(
     ...options,
   });
   const reference = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [processor, new SimpleSpanProcessor(reference)] });
+  const provider = new TracerProvider({
+    spanProcessors: [processor, new SimpleSpanProcessor({ exporter: reference })],
+  });
   return { processor, reference, tracer: provider.getTracer('portico') };
 }
 
@@ -101,7 +103,7 @@ test('spans recorded but not sampled are not exported', async () => {
   });
   // A sampler may record a span (it runs through the processors) without sampling it (it must not be exported).
   const recordOnly = { shouldSample: () => ({ decision: SamplingDecision.RECORD }), toString: () => 'record-only' };
-  const tracer = new BasicTracerProvider({ sampler: recordOnly, spanProcessors: [processor] }).getTracer('portico');
+  const tracer = new TracerProvider({ sampler: recordOnly, spanProcessors: [processor] }).getTracer('portico');
   const span = tracer.startSpan('recorded');
   expect(span.isRecording()).toBe(true);
   span.end();

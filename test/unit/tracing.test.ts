@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import type { NextFunction, Request, Response } from 'express';
 import { configSchema } from '../../src/config/schema.js';
 import { resolveEntry } from '../../src/middleware/entries.js';

@@ -1,7 +1,7 @@
 /** The lookup's named spans are children of the active (request) span, including the background cache write. */
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import pino from 'pino';
 import { noopMetrics } from '../../src/admin/metrics.js';
 import { memoryCache } from '../../src/users/memory-cache.js';
@@ -13,7 +13,9 @@ const contextManager = new AsyncLocalStorageContextManager().enable();
 
 beforeAll(() => {
   context.setGlobalContextManager(contextManager);
-  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+  trace.setGlobalTracerProvider(
+    new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: exporter })] }),
+  );
 });
 afterAll(() => {
   trace.disable();

@@ -62,7 +62,7 @@ function call(limiter: Consumer, key: string, points: number, batch: Batch): Pro
   try {
     return batch.run(() => limiter.consume(key, points));
   } catch (err) {
-    return Promise.reject(err);
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }
 

@@ -47,7 +47,8 @@ function deniedOrFailed(reason: unknown): Decision {
  * exhausted (so a request under the limit still costs one store call; one past it, two).
  */
 export function fromFlexible(main: Consumer, burst: Consumer | undefined): Limiter {
-  // BurstyRateLimiter calls only `consume` and `points` of the limiters it combines (a coalescing wrapper's whole surface).
+  // BurstyRateLimiter calls only `consume` and `points` of the limiters it combines (a coalescing wrapper's whole
+  // surface; test/contracts/rate-limiter-flexible.test.ts).
   const limiter =
     burst === undefined ? main : new BurstyRateLimiter(main as RateLimiterAbstract, burst as RateLimiterAbstract);
   return {

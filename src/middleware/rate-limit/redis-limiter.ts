@@ -15,7 +15,8 @@ const groups = new WeakMap<RedisClient, FlushGroup>();
 /**
  * The flush group of every limiter on `client`. A single-node client's socket is corked while the turn's commands
  * are issued (rate-limiter-flexible reaches ioredis's synchronous write without awaiting), so they leave in one
- * write; a Cluster client spreads commands over several node sockets and is left as it is.
+ * write; a Cluster client spreads commands over several node sockets and is left as it is. The synchronous write is
+ * not promised by either library: test/contracts/rate-limiter-flexible.test.ts checks it.
  */
 function groupFor(client: RedisClient): FlushGroup {
   let group = groups.get(client);
