@@ -33,6 +33,8 @@ export const headersKind = defineKind({
       for (const [name, value] of requestSet) req.headers[name] = value;
       if (touchesResponse) {
         // writeHead is the last moment every response header (upstream's included) is known and still mutable.
+        // Called with apply(this) below; reading it (not the prototype's) keeps a wrapper an earlier kind installed.
+        // eslint-disable-next-line @typescript-eslint/unbound-method
         const writeHead = res.writeHead;
         res.writeHead = function patchedWriteHead(this: typeof res, ...args: Parameters<typeof writeHead>) {
           for (const name of responseRemove) this.removeHeader(name);

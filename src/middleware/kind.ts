@@ -2,14 +2,21 @@
  * The contract of a middleware kind. A kind is one file that exports its options schema and a factory; the
  * registry lists kinds by their YAML name. Factories run once per chain at plan build, never per request.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { Stores } from '../stores/stores.js';
 import type { Metrics } from '../admin/metrics.js';
 
-export type Handler = (req: Request, res: Response, next: NextFunction) => void | Promise<void>;
+/** Continues the chain; an error (anything but undefined, null, 'route' or 'router') ends it at the error sink. */
+export type Next = (err?: unknown) => void;
+
+/**
+ * What the chain runs: Node's own request and response, as the edge receives them. Express's helpers (`res.json`,
+ * `req.ip`) are absent here; only the `express` kind builds Express objects, for the routes that use it.
+ */
+export type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => void | Promise<void>;
 
 /** What a factory may use. Built by the composition root; tests pass their own. */
 export interface KindDeps {

@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import type { BlockList, Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Request, Response } from 'express';
 import type { Config, MiddlewareEntryConfig, RouteConfig } from '../config/schema.js';
 import { toBlockList } from '../config/schema.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
@@ -53,10 +52,10 @@ export interface Plan {
   readonly hash: string;
   readonly trusted: BlockList | undefined;
   /** Runs the matched route's chain and forwards; answers 404/405 itself. Context must already be set. */
-  readonly dispatch: (req: Request, res: Response, path: string) => boolean;
+  readonly dispatch: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
   /** Answers what `dispatch` did not take: the global chain, then 405 (with Allow) or 404. */
-  readonly fallback: (req: Request, res: Response, path: string) => void;
-  readonly upgrade: (req: Request, res: Response, socket: Socket, head: Buffer, path: string) => void;
+  readonly fallback: (req: IncomingMessage, res: ServerResponse, path: string) => void;
+  readonly upgrade: (req: IncomingMessage, res: ServerResponse, socket: Socket, head: Buffer, path: string) => void;
 }
 
 const UPSTREAM_KIND: Record<string, UpstreamErrorKind> = {
@@ -132,7 +131,7 @@ function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route
 function compileRoute(
   route: RouteConfig,
   deps: PlanDeps,
-  onError: (err: unknown, req: Request, res: Response) => void,
+  onError: (err: unknown, req: IncomingMessage, res: ServerResponse) => void,
 ): CompiledRoute {
   const upstreams = route.upstream;
   const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, proxies: deps.proxies });
@@ -151,16 +150,17 @@ function compileRoute(
           metrics: deps.metrics,
         })
       : undefined;
+  // A server-side IncomingMessage always has `url` and `method` (Node types them optional for client responses).
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
     watchBodyIdle(req, res, bodyIdle, route.name);
-    if (strip) req.url = stripPrefix(req.url, prefix);
+    if (strip) req.url = stripPrefix(req.url as string, prefix);
     mirror?.(req);
     forwarder.forward(req, res);
   };
   const upgradeTerminal: Terminal = (req) => {
-    if (strip) req.url = stripPrefix(req.url, prefix);
-    const pending = (req as Request & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
+    if (strip) req.url = stripPrefix(req.url as string, prefix);
+    const pending = (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
     if (pending) forwarder.upgrade(req, pending.socket, pending.head);
   };
   return {
@@ -175,7 +175,7 @@ function compileRoute(
 
 /** Builds a plan. Throws PorticoError (PORTICO_CONFIG_INVALID) when a kind's factory rejects its options. */
 export function buildPlan(config: Config, deps: PlanDeps): Plan {
-  const onError = (err: unknown, req: Request, res: Response): void => {
+  const onError = (err: unknown, req: IncomingMessage, res: ServerResponse): void => {
     const ctx = req.portico;
     ctx?.log.error({ err, route: ctx.route }, 'middleware failed');
     sendError(res, err, { requestId: ctx?.id, route: ctx?.route });
@@ -216,8 +216,8 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     };
 
   /** Takes the request when a built-in or a route matches it (method included); false leaves it to `fallback`. */
-  const dispatch = (req: Request, res: Response, path: string): boolean => {
-    const method = req.method;
+  const dispatch = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
+    const method = req.method as string;
     for (const { builtin, run } of builtins) {
       if (builtin.matches(method, path)) {
         if (req.portico) req.portico.route = builtin.name;
@@ -232,20 +232,20 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     return true;
   };
 
-  const fallback = (req: Request, res: Response, path: string): void => {
-    const found = matchRoute(rules, req.method, req.headers.host, path);
+  const fallback = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    const found = matchRoute(rules, req.method as string, req.headers.host, path);
     if (found.kind === 'method') methodNotAllowed(found.allow)(req, res);
     else notFound(req, res);
   };
 
-  const upgrade = (req: Request, res: Response, socket: Socket, head: Buffer, path: string): void => {
-    const found = matchRoute(rules, req.method, req.headers.host, path);
+  const upgrade = (req: IncomingMessage, res: ServerResponse, socket: Socket, head: Buffer, path: string): void => {
+    const found = matchRoute(rules, req.method as string, req.headers.host, path);
     if (found.kind !== 'match') {
       socket.destroy(); // an upgrade that matches no route is refused outright
       return;
     }
     if (req.portico) req.portico.route = found.value.name;
-    (req as Request & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade = { socket, head };
+    (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade = { socket, head };
     found.value.upgradeChain(req, res);
   };
 
