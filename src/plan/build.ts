@@ -15,6 +15,8 @@ import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '..
 import type { AgentPool } from '../proxy/agents.js';
 import { createMirror } from '../proxy/mirror.js';
 import type { TaskRunner } from '../pool/pool.js';
+import { bodyToForward, captureBody } from '../middleware/express/body.js';
+import { EXPRESS_KIND } from '../middleware/express/index.js';
 import { compose, type Terminal } from './chain.js';
 import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
 import type { UpstreamErrorKind } from '../admin/metrics.js';
@@ -80,8 +82,18 @@ function buildHandlers(entries: readonly MiddlewareEntryConfig[], deps: PlanDeps
         `middleware ${entryKindName(entry)} on ${route}: ${resolved.issues[0]?.message ?? 'invalid'}`,
       );
     }
-    return resolved.value.kind.create(resolved.value.options, deps, { route });
+    const raw = typeof entry === 'string' ? undefined : entry[entryKindName(entry)];
+    return resolved.value.kind.create(resolved.value.options, deps, { route, entry: raw });
   });
+}
+
+function chainEntries(
+  own: readonly MiddlewareEntryConfig[],
+  exclude: readonly string[],
+  deps: PlanDeps,
+): { globals: MiddlewareEntryConfig[]; own: readonly MiddlewareEntryConfig[] } {
+  const excluded = new Set(exclude);
+  return { globals: deps.config.middleware.filter((entry) => !excluded.has(entryKindName(entry))), own };
 }
 
 function chainFor(
@@ -90,9 +102,14 @@ function chainFor(
   exclude: readonly string[],
   deps: PlanDeps,
 ): Handler[] {
-  const excluded = new Set(exclude);
-  const globals = deps.config.middleware.filter((entry) => !excluded.has(entryKindName(entry)));
-  return [...buildHandlers(globals, deps, route), ...buildHandlers(own, deps, route)];
+  const entries = chainEntries(own, exclude, deps);
+  return [...buildHandlers(entries.globals, deps, route), ...buildHandlers(entries.own, deps, route)];
+}
+
+/** True when the route's chain runs an `express` entry: only those routes pay for Express objects and the body copy. */
+function runsExpress(own: readonly MiddlewareEntryConfig[], exclude: readonly string[], deps: PlanDeps): boolean {
+  const { globals } = chainEntries(own, exclude, deps);
+  return [...globals, ...own].some((entry) => entryKindName(entry) === EXPRESS_KIND);
 }
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, max: number, route: string): void {
@@ -158,17 +175,40 @@ function compileRoute(
     mirror?.(req);
     forwarder.forward(req, res);
   };
+  // Express routes: a middleware may have read the body (a body parser); the bytes it read are forwarded.
+  const expressTerminal: Terminal = (req, res) => {
+    const body = bodyToForward(req);
+    if (body === 'overflow') {
+      tooLarge(req, res, max, route.name);
+      return;
+    }
+    if (body === undefined) {
+      terminal(req, res);
+      return;
+    }
+    if (strip) req.url = stripPrefix(req.url as string, prefix);
+    mirror?.(req);
+    forwarder.forwardBody(req, res, body);
+  };
   const upgradeTerminal: Terminal = (req) => {
     if (strip) req.url = stripPrefix(req.url as string, prefix);
     const pending = (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
     if (pending) forwarder.upgrade(req, pending.socket, pending.head);
   };
+  let run = compose(handlers, terminal, onError);
+  if (runsExpress(route.middleware, route.excludeMiddleware, deps)) {
+    const chain = compose(handlers, expressTerminal, onError);
+    run = (req, res) => {
+      captureBody(req, max);
+      chain(req, res);
+    };
+  }
   return {
     name: route.name,
     prefix,
     strip,
     maxBodySize: max,
-    run: compose(handlers, terminal, onError),
+    run,
     upgradeChain: compose(handlers, upgradeTerminal, onError),
   };
 }

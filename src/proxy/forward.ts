@@ -160,6 +160,8 @@ interface UpstreamProxy {
   readonly middleware: ReturnType<typeof createProxyMiddleware>;
   /** httpxy's `web()` with this upstream's options, called directly on the hot path. */
   readonly web: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The same with another body stream in place of the request (a body a middleware already read). */
+  readonly webWithBody: (req: IncomingMessage, res: ServerResponse, body: Readable) => void;
 }
 
 export interface UpstreamProxies {
@@ -220,7 +222,12 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
     if (proxyWeb === undefined) throw new Error('http-proxy-middleware did not run the Portico plugin');
     // The library's per-request wrapper (path filter, router, path rewrite: all unused here) costs a URL parse and
     // several promise turns per request; Portico matches and rewrites itself and calls the engine directly.
-    return { origin: target.origin, middleware, web: (req, res) => void proxyWeb(req, res, proxyOptions) };
+    return {
+      origin: target.origin,
+      middleware,
+      web: (req, res) => void proxyWeb(req, res, proxyOptions),
+      webWithBody: (req, res, body) => void proxyWeb(req, res, { ...proxyOptions, buffer: body }),
+    };
   };
   return {
     proxyFor(target) {
@@ -235,7 +242,14 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
 }
 
 /** Builds the forwarder for one route: round robin over its upstreams. */
-export function createForwarder(options: ForwardOptions): { forward: Forward; upgrade: ForwardUpgrade } {
+export interface Forwarder {
+  readonly forward: Forward;
+  /** Forwards `body` as the request body (express routes whose middleware read the request). */
+  readonly forwardBody: (req: IncomingMessage, res: ServerResponse, body: Readable) => void;
+  readonly upgrade: ForwardUpgrade;
+}
+
+export function createForwarder(options: ForwardOptions): Forwarder {
   let next = 0;
   const route: RouteForwarding = { route: options.route, timeoutMs: options.timeoutMs };
   const targets = options.upstreams.map((target) => options.proxies.proxyFor(target));
@@ -250,6 +264,10 @@ export function createForwarder(options: ForwardOptions): { forward: Forward; up
     forward: (req, res) => {
       const proxy = pick(req);
       forwardInTurn(req, res, proxy.web);
+    },
+    forwardBody: (req, res, body) => {
+      const proxy = pick(req);
+      forwardInTurn(req, res, (again, out) => proxy.webWithBody(again, out, body));
     },
     upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
   };
