@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../../src/config/load.js';
 import { defaultRegistry } from '../../src/middleware/registry.js';
+import type { KindRegistry } from '../../src/middleware/entries.js';
 import { startPortico, type Portico } from '../../src/main.js';
 import { silentLogger } from './portico.js';
 
@@ -36,7 +37,11 @@ export function pluginFolder(): PluginFolder {
   };
 }
 
-export async function startFromFolder(folder: PluginFolder, logger: Logger = silentLogger): Promise<Portico> {
-  const config = await loadConfigFile(folder.file, { registry: defaultRegistry, env: {} });
-  return startPortico({ config, configFile: folder.file, logger });
+export async function startFromFolder(
+  folder: PluginFolder,
+  logger: Logger = silentLogger,
+  registry: KindRegistry = defaultRegistry,
+): Promise<Portico> {
+  const config = await loadConfigFile(folder.file, { registry, env: {} });
+  return startPortico({ config, configFile: folder.file, logger, registry });
 }

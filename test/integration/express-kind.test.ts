@@ -11,6 +11,9 @@ import type { Portico } from '../../src/main.js';
 import { startUpstream, type TestUpstream, type UpstreamHandler } from '../helpers/upstream.js';
 import { request } from '../helpers/http.js';
 import { pluginFolder, startFromFolder, type PluginFolder } from '../helpers/express-plugins.js';
+import { defaultRegistry } from '../../src/middleware/registry.js';
+import { defineKind, type MiddlewareKind } from '../../src/middleware/kind.js';
+import { z } from 'zod';
 
 const running: Array<{ close?: () => Promise<void>; shutdown?: () => Promise<void> }> = [];
 afterEach(async () => {
@@ -23,10 +26,14 @@ async function upstream(handler?: UpstreamHandler): Promise<TestUpstream> {
   return started;
 }
 
-async function portico(yaml: string, logger?: pino.Logger): Promise<{ p: Portico; folder: PluginFolder }> {
+async function portico(
+  yaml: string,
+  logger?: pino.Logger,
+  registry = defaultRegistry,
+): Promise<{ p: Portico; folder: PluginFolder }> {
   const folder = pluginFolder();
   folder.write(yaml);
-  const p = await startFromFolder(folder, logger);
+  const p = await startFromFolder(folder, logger, registry);
   running.push(p);
   return { p, folder };
 }
@@ -277,5 +284,42 @@ describe('express kind: failures', () => {
     expect(problem(res.body)).toMatchObject({ code: 'PORTICO_MIDDLEWARE_TIMEOUT', route: 'api' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect(up.received).toHaveLength(0);
+  });
+});
+
+describe('express kind: cost', () => {
+  it('gives Express objects only to routes whose chain runs an express entry', async () => {
+    const seen: Record<string, boolean> = {};
+    // A test kind that records whether the request it gets has Express's helpers.
+    const probe = defineKind({
+      name: 'probe',
+      options: z.undefined(),
+      create: (_options, _deps, scope) => (req, _res, next) => {
+        seen[scope.route] = typeof (req as { get?: unknown }).get === 'function';
+        next();
+      },
+    });
+    const registry = new Map(defaultRegistry);
+    registry.set('probe', probe as MiddlewareKind);
+    const up = await upstream();
+    const { p } = await portico(
+      [
+        'routes:',
+        '  - name: plain',
+        '    match: { pathPrefix: /plain }',
+        `    upstream: ${up.url}`,
+        '    middleware: [probe]',
+        '  - name: extended',
+        '    match: { pathPrefix: /extended }',
+        `    upstream: ${up.url}`,
+        '    middleware: [{ express: { use: cors } }, probe]',
+        '',
+      ].join('\n'),
+      undefined,
+      registry,
+    );
+    expect((await request(`${p.proxyUrl}/plain`)).status).toBe(200);
+    expect((await request(`${p.proxyUrl}/extended`)).status).toBe(200);
+    expect(seen).toEqual({ plain: false, extended: true });
   });
 });
