@@ -3,6 +3,7 @@
  * and local plugins, in front of a real upstream that records what it received.
  */
 import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Writable } from 'node:stream';
@@ -14,6 +15,9 @@ import { pluginFolder, startFromFolder, type PluginFolder } from '../helpers/exp
 import { defaultRegistry } from '../../src/middleware/registry.js';
 import { defineKind, type MiddlewareKind } from '../../src/middleware/kind.js';
 import { z } from 'zod';
+import { loadConfigFile } from '../../src/config/load.js';
+import { startPortico } from '../../src/main.js';
+import { silentLogger } from '../helpers/portico.js';
 
 const running: Array<{ close?: () => Promise<void>; shutdown?: () => Promise<void> }> = [];
 afterEach(async () => {
@@ -321,5 +325,38 @@ describe('express kind: cost', () => {
     expect((await request(`${p.proxyUrl}/plain`)).status).toBe(200);
     expect((await request(`${p.proxyUrl}/extended`)).status).toBe(200);
     expect(seen).toEqual({ plain: false, extended: true });
+  });
+});
+
+describe("express kind: userLookup's chain", () => {
+  it('runs express entries in the chain of a built-in route', async () => {
+    const folder = pluginFolder();
+    // The lookup stays off; a builtin running userLookup's chain stands in for it (no database needed).
+    writeFileSync(
+      folder.file,
+      'server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\nuserLookup:\n  enabled: false\n  middleware:\n' +
+        '    - express: { use: ./tag.cjs, options: { value: lookup } }\n    - express: { use: cors }\n',
+    );
+    const config = await loadConfigFile(folder.file, { registry: defaultRegistry, env: {} });
+    const p = await startPortico({
+      config,
+      logger: silentLogger,
+      builtins: [
+        {
+          name: 'userLookup',
+          matches: (method, path) => method === 'GET' && path.startsWith('/users/'),
+          middleware: config.userLookup.middleware,
+          handler: (_req, res) => {
+            res.writeHead(200, { 'content-type': 'text/plain' }).end('user');
+          },
+        },
+      ],
+    });
+    running.push(p);
+    const res = await request(`${p.proxyUrl}/users/1`);
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('user');
+    expect(res.headers['x-tag']).toBe('v1:lookup');
+    expect(res.headers['access-control-allow-origin']).toBe('*');
   });
 });
