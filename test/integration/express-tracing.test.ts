@@ -71,6 +71,8 @@ it('opens one span per express middleware, named after its module, child of the 
     expect(span.parentSpanContext?.spanId).toBe(server.spanContext().spanId);
     expect(span.attributes).toMatchObject({ 'portico.route': 'api' });
   }
+  const client = list.find((span) => span.kind === SpanKind.CLIENT) as ReadableSpan;
+  expect(client.parentSpanContext?.spanId).toBe(server.spanContext().spanId); // not under a middleware's span
 });
 
 it("marks a refusing middleware's span as an error", async () => {

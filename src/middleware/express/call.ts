@@ -6,7 +6,7 @@
  * routes that opted in pay them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { context as otelContext, trace, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { context as otelContext, trace, SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import { sendProblem } from '../../errors.js';
 import { requestTrace } from '../../telemetry/request-trace.js';
@@ -38,20 +38,18 @@ function exposedMessage(err: unknown, status: number): string | undefined {
   return expose === true && typeof message === 'string' ? message : undefined;
 }
 
-function startSpan(req: IncomingMessage, site: CallSite): Span | undefined {
+/** The request span's context when the request is traced and recording, else undefined. */
+function tracedContext(req: IncomingMessage): Context | undefined {
   const record = requestTrace(req);
-  if (record === undefined || record.traceparent === null) return undefined; // not recording
-  return tracer.startSpan(
-    `express ${site.loaded.module}`,
-    { attributes: { 'portico.route': site.route, 'portico.middleware.module': site.loaded.module } },
-    record.context,
-  );
+  return record === undefined || record.traceparent === null ? undefined : record.context;
 }
 
 class Call {
   private settled = false;
   private readonly timer: NodeJS.Timeout;
   private readonly span: Span | undefined;
+  /** The request span's context: the span's parent, and where the rest of the chain runs. */
+  private readonly parent: Context | undefined;
   /** Answered (or the client left) without `next`: the chain ends here. */
   private readonly onClose = (): void => {
     if (this.finish()) this.span?.end();
@@ -63,7 +61,15 @@ class Call {
     private readonly next: Next,
     private readonly site: CallSite,
   ) {
-    this.span = startSpan(req, site);
+    this.parent = tracedContext(req);
+    this.span =
+      this.parent === undefined
+        ? undefined
+        : tracer.startSpan(
+            `express ${site.loaded.module}`,
+            { attributes: { 'portico.route': site.route, 'portico.middleware.module': site.loaded.module } },
+            this.parent,
+          );
     this.timer = setTimeout(() => this.timeout(), site.timeoutMs);
     this.timer.unref();
     res.once('close', this.onClose);
@@ -83,8 +89,8 @@ class Call {
         this.done(thrown ?? new Error('middleware threw a nullish value'));
       }
     };
-    if (this.span === undefined) invoke();
-    else otelContext.with(trace.setSpan(otelContext.active(), this.span), invoke);
+    if (this.span === undefined || this.parent === undefined) invoke();
+    else otelContext.with(trace.setSpan(this.parent, this.span), invoke);
   }
 
   private finish(): boolean {
@@ -104,7 +110,9 @@ class Call {
     this.span?.end();
     // A middleware that answered and still called next: the answer stands, nothing is forwarded.
     if (this.res.headersSent || this.res.writableEnded) return;
-    this.next();
+    // The rest of the chain is not the middleware's work: it runs under the request span, not this one.
+    if (this.parent === undefined) this.next();
+    else otelContext.with(this.parent, this.next);
   }
 
   private fail(err: unknown): void {
