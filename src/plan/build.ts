@@ -112,6 +112,13 @@ function runsExpress(own: readonly MiddlewareEntryConfig[], exclude: readonly st
   return [...globals, ...own].some((entry) => entryKindName(entry) === EXPRESS_KIND);
 }
 
+function withBodyCapture(chain: Terminal, max: number): Terminal {
+  return (req, res) => {
+    captureBody(req, max);
+    chain(req, res);
+  };
+}
+
 function tooLarge(req: IncomingMessage, res: ServerResponse, max: number, route: string): void {
   res.setHeader('connection', 'close');
   sendProblem(
@@ -195,14 +202,10 @@ function compileRoute(
     const pending = (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
     if (pending) forwarder.upgrade(req, pending.socket, pending.head);
   };
-  let run = compose(handlers, terminal, onError);
-  if (runsExpress(route.middleware, route.excludeMiddleware, deps)) {
-    const chain = compose(handlers, expressTerminal, onError);
-    run = (req, res) => {
-      captureBody(req, max);
-      chain(req, res);
-    };
-  }
+  // Routes without an express entry run the chain exactly as composed; the others keep the body's chunks first.
+  const run: Terminal = runsExpress(route.middleware, route.excludeMiddleware, deps)
+    ? withBodyCapture(compose(handlers, expressTerminal, onError), max)
+    : compose(handlers, terminal, onError);
   return {
     name: route.name,
     prefix,
