@@ -360,3 +360,29 @@ describe("express kind: userLookup's chain", () => {
     expect(res.headers['access-control-allow-origin']).toBe('*');
   });
 });
+
+describe('express kind: req.ip', () => {
+  it('is the client address Portico derived with server.trustedProxies', async () => {
+    const up = await upstream();
+    const folder = pluginFolder();
+    const write = (trusted: string): void =>
+      writeFileSync(
+        folder.file,
+        `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  trustedProxies: [${trusted}]\n` +
+          `userLookup:\n  enabled: false\nroutes:\n  - name: api\n    upstream: ${up.url}\n` +
+          '    middleware:\n      - express: { use: ./client.cjs }\n',
+      );
+    write('127.0.0.1/32');
+    const trusting = await startFromFolder(folder);
+    running.push(trusting);
+    const behind = await request(`${trusting.proxyUrl}/x`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    expect(behind.headers['x-seen-ip']).toBe('203.0.113.7');
+    expect(behind.headers['x-seen-locals-ip']).toBe('203.0.113.7');
+
+    write('10.0.0.0/8');
+    const wary = await startFromFolder(folder);
+    running.push(wary);
+    const spoofed = await request(`${wary.proxyUrl}/x`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    expect(spoofed.headers['x-seen-ip']).toBe('127.0.0.1');
+  });
+});
