@@ -42,6 +42,16 @@ export const ERRORS = {
   PORTICO_TASK_TIMEOUT: { status: 504, title: 'Background task timed out', type: 'task-timeout' },
   PORTICO_SHUTTING_DOWN: { status: 503, title: 'Portico is shutting down', type: 'shutting-down' },
   PORTICO_UNAUTHORIZED: { status: 401, title: 'Missing or wrong admin token', type: 'unauthorized' },
+  PORTICO_MIDDLEWARE_FAILED: {
+    status: 500,
+    title: 'A middleware refused or failed the request',
+    type: 'middleware-failed',
+  },
+  PORTICO_MIDDLEWARE_TIMEOUT: {
+    status: 504,
+    title: 'A middleware neither answered nor continued in time',
+    type: 'middleware-timeout',
+  },
   PORTICO_INTERNAL: { status: 500, title: 'Internal error', type: 'internal' },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -101,12 +111,12 @@ export interface ProblemFields {
 }
 
 /** RFC 9457 body. `detail` is the error's title-level message, never the internal message or stack. */
-export function problemBody(code: ErrorCode, fields: ProblemFields, detail?: string): string {
+export function problemBody(code: ErrorCode, fields: ProblemFields, detail?: string, status?: number): string {
   const spec = ERRORS[code];
   const body: Record<string, string | number> = {
     type: PROBLEM_BASE + spec.type,
     title: spec.title,
-    status: spec.status,
+    status: status ?? spec.status,
     code,
   };
   if (detail !== undefined) body.detail = detail;
@@ -124,13 +134,18 @@ export function sendProblem(
   res: ServerResponse,
   code: ErrorCode,
   fields: ProblemFields,
-  options: { detail?: string; headers?: Readonly<Record<string, string>> } = {},
+  options: {
+    detail?: string;
+    headers?: Readonly<Record<string, string>>;
+    /** Overrides the code's status (a middleware's own 4xx/5xx); the code stays the stable part. */
+    status?: number;
+  } = {},
 ): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = problemBody(code, fields, options.detail);
+  const body = problemBody(code, fields, options.detail, options.status);
   const headers: Record<string, string | number> = {
     'content-type': 'application/problem+json',
     'content-length': Buffer.byteLength(body),
@@ -149,7 +164,7 @@ export function sendProblem(
       res.removeHeader(name);
     }
   }
-  res.writeHead(ERRORS[code].status, headers);
+  res.writeHead(options.status ?? ERRORS[code].status, headers);
   res.end(body);
 }
 

@@ -5,8 +5,8 @@
  * A request that matches a route (or a built-in) runs that route's compiled chain straight from the edge, before
  * Express's router: the chain was composed at config load, so the router would only add per-request work (Express
  * 5's request/response prototype swap and router state cost a measurable share of a proxied request). Everything
- * else (404, 405) goes through the Express app. Middleware kinds get Node's request and response with Express's
- * `(req, res, next)` signature; they must not rely on Express's response helpers (`res.json`, `res.status`).
+ * else (404, 405) goes through the Express app. The chain runs on Node's request and response (typed so); only the
+ * `express` middleware kind gives Express's request and response to the modules it runs, on the routes that use it.
  */
 import http, { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -69,7 +69,7 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
  * HTTP/1.x only, so neither is forwarded: 0.9 is a malformed request (400), a later major version gets 505
  * (RFC 9110 section 15.6.6).
  */
-function refuseVersion(req: Request, res: Response): void {
+function refuseVersion(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('connection', 'close');
   const fields = { requestId: req.portico?.id };
   if (req.httpVersionMajor === 0)
@@ -104,7 +104,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     sendError(res, err, { requestId: req.portico?.id, route: req.portico?.route });
   });
 
-  const edge = (req: Request, res: Response): void => {
+  const edge = (req: IncomingMessage, res: ServerResponse): void => {
     const plan = options.currentPlan();
     const refused = transferCodingIssue(req) ?? hostIssue(req); // before prepare() rewrites the framing headers
     prepare(req, res, plan, logger, false);
@@ -114,7 +114,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       refuseVersion(req, res);
       return;
     }
-    const path = safePath(req.url);
+    const path = safePath(req.url as string); // always set on a server-side request
     if (path === undefined || refused !== undefined) {
       res.setHeader('connection', 'close');
       sendProblem(
@@ -134,7 +134,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     }
     if (dispatched) return;
     (req as Unmatched)[UNMATCHED] = { plan, path };
-    app(req, res);
+    app(req as Request, res as Response);
   };
 
   const cfg = options.server;
@@ -147,7 +147,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       maxHeaderSize: cfg.maxHeaderSize,
       requireHostHeader: true,
     },
-    edge as unknown as http.RequestListener,
+    edge,
   );
   // Sockets must not outlive keepAliveTimeout by Node's default 1s grace only under load; leave the default.
 
@@ -165,7 +165,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     res.assignSocket(socket);
     res.on('finish', () => socket.destroySoon());
     prepare(req, res, plan, logger, true);
-    plan.upgrade(req as Request, res as Response, socket, head, path);
+    plan.upgrade(req, res, socket, head, path);
   });
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -17,6 +17,7 @@ import {
 } from './portico.mjs';
 
 const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
+const EXPRESS_CORS = fileURLToPath(new URL('../servers/express-cors.mjs', import.meta.url));
 
 const has = (headers, name) => headers[name] !== undefined;
 
@@ -65,6 +66,10 @@ const portico = (id, label, spec, extra = {}) => ({
   spec,
 });
 
+/** cors with its defaults answers `Access-Control-Allow-Origin: *` on every response: proof that it ran. */
+const corsRan = (_ctx, response) =>
+  has(response.headers, 'access-control-allow-origin') ? undefined : 'no Access-Control-Allow-Origin: cors did not run';
+
 const logging = 'logging';
 const tracing = 'tracing';
 const rateLimit = { rateLimit: 'bench' };
@@ -112,7 +117,30 @@ export const TARGETS = [
         logFile: join(ctx.dir, 'engine.log'),
       }),
   },
+  {
+    id: 'express-cors',
+    label: 'Express 5 + cors + http-proxy-middleware',
+    group: 'peer',
+    path: '/api/bench',
+    needs: [],
+    check: corsRan,
+    start: (ctx) =>
+      spawnPinned({
+        cpu: ctx.proxyCpu,
+        pinning: ctx.pinning,
+        command: process.execPath,
+        args: [...(ctx.nodeFlags ?? []), EXPRESS_CORS, String(ctx.port), ctx.upstreamUrl],
+        logFile: join(ctx.dir, 'express-cors.log'),
+      }),
+  },
   portico('portico', 'portico, no middleware', { middleware: [] }),
+  // The express kind's price: Express objects for the request, one timer and listener per call, cors itself.
+  portico(
+    'portico-express-cors',
+    'portico + express kind (cors)',
+    { middleware: [{ express: { use: 'cors' } }] },
+    { check: corsRan },
+  ),
   portico('portico-log', 'portico + logging', { middleware: [logging], logging: true }),
   portico('portico-log-trace', 'portico + logging + tracing', {
     middleware: [logging, tracing],

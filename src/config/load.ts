@@ -4,6 +4,7 @@
  * column and key path; all problems are collected, not just the first.
  */
 import { open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Document, isMap, isScalar, LineCounter, parseDocument, visit, type Node } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
@@ -11,7 +12,7 @@ import { ConfigError, formatPath, type ConfigIssue } from './config-error.js';
 import { interpolate, retype, type Env } from './interpolate.js';
 import { allowedKeys, closest } from './suggest.js';
 import { crossCheck, type PathIssue } from './cross-check.js';
-import type { KindRegistry } from '../middleware/entries.js';
+import { loadEntries, type KindRegistry } from '../middleware/entries.js';
 
 /** Files larger than this are refused before parsing (a config file is kilobytes; this bounds memory). */
 export const MAX_CONFIG_BYTES = 1_048_576;
@@ -128,8 +129,15 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parses and validates config text. `file` is only used in messages. Throws ConfigError. */
+/**
+ * Parses and validates config text. `file` is only used in messages. Throws ConfigError. Kinds that load modules
+ * (`express`) are not prepared here: `loadConfigFile` does that, since imports are asynchronous.
+ */
 export function loadConfigText(text: string, file: string, options: LoadOptions): Config {
+  return parseConfig(text, file, options).config;
+}
+
+function parseConfig(text: string, file: string, options: LoadOptions): { config: Config; positions: Positions } {
   const lines = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter: lines,
@@ -158,7 +166,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   if (!parsed.success) throw new ConfigError(schemaIssues(parsed.error, raw, positions));
   const semantic: PathIssue[] = crossCheck(parsed.data, options.registry);
   if (semantic.length > 0) throw new ConfigError(semantic.map((issue) => positions.ofPath(issue.path, issue.message)));
-  return deepFreeze(parsed.data);
+  return { config: deepFreeze(parsed.data), positions };
 }
 
 /**
@@ -205,5 +213,8 @@ export async function loadConfigFile(file: string, options: LoadOptions): Promis
       { cause: err },
     );
   }
-  return loadConfigText(text, file, options);
+  const { config, positions } = parseConfig(text, file, options);
+  const loaded = await loadEntries(config, options.registry, dirname(resolve(file)));
+  if (loaded.length > 0) throw new ConfigError(loaded.map((issue) => positions.ofPath(issue.path, issue.message)));
+  return config;
 }

@@ -67,3 +67,33 @@ function suggestKind(name: string, registry: KindRegistry): string {
   }
   return ` (known kinds: ${[...registry.keys()].join(', ')})`;
 }
+
+/** One entry of every chain in the config, with its key path (for messages). */
+export function everyEntry(config: Config): { entry: MiddlewareEntryConfig; path: (string | number)[] }[] {
+  const out: { entry: MiddlewareEntryConfig; path: (string | number)[] }[] = [];
+  config.middleware.forEach((entry, i) => out.push({ entry, path: ['middleware', i] }));
+  config.routes.forEach((route, r) =>
+    route.middleware.forEach((entry, i) => out.push({ entry, path: ['routes', r, 'middleware', i] })),
+  );
+  config.userLookup.middleware.forEach((entry, i) => out.push({ entry, path: ['userLookup', 'middleware', i] }));
+  return out;
+}
+
+/**
+ * Runs each kind's asynchronous `load` (module imports) for every entry of a validated config. Entries load one
+ * after another: a config has a handful, and a failing import must not race the others' side effects.
+ */
+export async function loadEntries(config: Config, registry: KindRegistry, baseDir: string): Promise<EntryIssue[]> {
+  const issues: EntryIssue[] = [];
+  for (const { entry, path } of everyEntry(config)) {
+    const name = entryKindName(entry);
+    const kind = registry.get(name);
+    if (kind?.load === undefined) continue;
+    const resolved = resolveEntry(entry, registry, config);
+    if (!resolved.ok) continue; // reported by the cross-check already
+    const raw = typeof entry === 'string' ? undefined : entry[name];
+    const issue = await kind.load(resolved.value.options, { config, baseDir, entry: raw });
+    if (issue !== undefined) issues.push({ path: [...path, name, ...issue.path], message: issue.message });
+  }
+  return issues;
+}

@@ -4,6 +4,7 @@
  */
 import type { MiddlewareKind } from './kind.js';
 import type { KindRegistry } from './entries.js';
+import { expressKind } from './express/index.js';
 import { headersKind } from './headers.js';
 import { rateLimitKind } from './rate-limit/index.js';
 import { loggingKind } from './logging.js';
@@ -14,6 +15,7 @@ const KINDS: readonly MiddlewareKind[] = [
   rateLimitKind as MiddlewareKind,
   loggingKind as MiddlewareKind,
   tracingKind as MiddlewareKind,
+  expressKind as MiddlewareKind,
 ];
 
 export const defaultRegistry: KindRegistry = new Map(KINDS.map((kind) => [kind.name, kind]));

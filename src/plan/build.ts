@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import type { BlockList, Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Request, Response } from 'express';
 import type { Config, MiddlewareEntryConfig, RouteConfig } from '../config/schema.js';
 import { toBlockList } from '../config/schema.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
@@ -16,6 +15,8 @@ import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '..
 import type { AgentPool } from '../proxy/agents.js';
 import { createMirror } from '../proxy/mirror.js';
 import type { TaskRunner } from '../pool/pool.js';
+import { bodyToForward, captureBody } from '../middleware/express/body.js';
+import { EXPRESS_KIND } from '../middleware/express/index.js';
 import { compose, type Terminal } from './chain.js';
 import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
 import type { UpstreamErrorKind } from '../admin/metrics.js';
@@ -53,10 +54,10 @@ export interface Plan {
   readonly hash: string;
   readonly trusted: BlockList | undefined;
   /** Runs the matched route's chain and forwards; answers 404/405 itself. Context must already be set. */
-  readonly dispatch: (req: Request, res: Response, path: string) => boolean;
+  readonly dispatch: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
   /** Answers what `dispatch` did not take: the global chain, then 405 (with Allow) or 404. */
-  readonly fallback: (req: Request, res: Response, path: string) => void;
-  readonly upgrade: (req: Request, res: Response, socket: Socket, head: Buffer, path: string) => void;
+  readonly fallback: (req: IncomingMessage, res: ServerResponse, path: string) => void;
+  readonly upgrade: (req: IncomingMessage, res: ServerResponse, socket: Socket, head: Buffer, path: string) => void;
 }
 
 const UPSTREAM_KIND: Record<string, UpstreamErrorKind> = {
@@ -81,8 +82,18 @@ function buildHandlers(entries: readonly MiddlewareEntryConfig[], deps: PlanDeps
         `middleware ${entryKindName(entry)} on ${route}: ${resolved.issues[0]?.message ?? 'invalid'}`,
       );
     }
-    return resolved.value.kind.create(resolved.value.options, deps, { route });
+    const raw = typeof entry === 'string' ? undefined : entry[entryKindName(entry)];
+    return resolved.value.kind.create(resolved.value.options, deps, { route, entry: raw });
   });
+}
+
+function chainEntries(
+  own: readonly MiddlewareEntryConfig[],
+  exclude: readonly string[],
+  deps: PlanDeps,
+): { globals: MiddlewareEntryConfig[]; own: readonly MiddlewareEntryConfig[] } {
+  const excluded = new Set(exclude);
+  return { globals: deps.config.middleware.filter((entry) => !excluded.has(entryKindName(entry))), own };
 }
 
 function chainFor(
@@ -91,9 +102,21 @@ function chainFor(
   exclude: readonly string[],
   deps: PlanDeps,
 ): Handler[] {
-  const excluded = new Set(exclude);
-  const globals = deps.config.middleware.filter((entry) => !excluded.has(entryKindName(entry)));
-  return [...buildHandlers(globals, deps, route), ...buildHandlers(own, deps, route)];
+  const entries = chainEntries(own, exclude, deps);
+  return [...buildHandlers(entries.globals, deps, route), ...buildHandlers(entries.own, deps, route)];
+}
+
+/** True when the route's chain runs an `express` entry: only those routes pay for Express objects and the body copy. */
+function runsExpress(own: readonly MiddlewareEntryConfig[], exclude: readonly string[], deps: PlanDeps): boolean {
+  const { globals } = chainEntries(own, exclude, deps);
+  return [...globals, ...own].some((entry) => entryKindName(entry) === EXPRESS_KIND);
+}
+
+function withBodyCapture(chain: Terminal, max: number): Terminal {
+  return (req, res) => {
+    captureBody(req, max);
+    chain(req, res);
+  };
 }
 
 function tooLarge(req: IncomingMessage, res: ServerResponse, max: number, route: string): void {
@@ -132,7 +155,7 @@ function bodyLimit(req: IncomingMessage, res: ServerResponse, max: number, route
 function compileRoute(
   route: RouteConfig,
   deps: PlanDeps,
-  onError: (err: unknown, req: Request, res: Response) => void,
+  onError: (err: unknown, req: IncomingMessage, res: ServerResponse) => void,
 ): CompiledRoute {
   const upstreams = route.upstream;
   const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, proxies: deps.proxies });
@@ -151,31 +174,51 @@ function compileRoute(
           metrics: deps.metrics,
         })
       : undefined;
+  // A server-side IncomingMessage always has `url` and `method` (Node types them optional for client responses).
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
     watchBodyIdle(req, res, bodyIdle, route.name);
-    if (strip) req.url = stripPrefix(req.url, prefix);
+    if (strip) req.url = stripPrefix(req.url as string, prefix);
     mirror?.(req);
     forwarder.forward(req, res);
   };
+  // Express routes: a middleware may have read the body (a body parser); the bytes it read are forwarded.
+  const expressTerminal: Terminal = (req, res) => {
+    const body = bodyToForward(req);
+    if (body === 'overflow') {
+      tooLarge(req, res, max, route.name);
+      return;
+    }
+    if (body === undefined) {
+      terminal(req, res);
+      return;
+    }
+    if (strip) req.url = stripPrefix(req.url as string, prefix);
+    mirror?.(req);
+    forwarder.forwardBody(req, res, body);
+  };
   const upgradeTerminal: Terminal = (req) => {
-    if (strip) req.url = stripPrefix(req.url, prefix);
-    const pending = (req as Request & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
+    if (strip) req.url = stripPrefix(req.url as string, prefix);
+    const pending = (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
     if (pending) forwarder.upgrade(req, pending.socket, pending.head);
   };
+  // Routes without an express entry run the chain exactly as composed; the others keep the body's chunks first.
+  const run: Terminal = runsExpress(route.middleware, route.excludeMiddleware, deps)
+    ? withBodyCapture(compose(handlers, expressTerminal, onError), max)
+    : compose(handlers, terminal, onError);
   return {
     name: route.name,
     prefix,
     strip,
     maxBodySize: max,
-    run: compose(handlers, terminal, onError),
+    run,
     upgradeChain: compose(handlers, upgradeTerminal, onError),
   };
 }
 
 /** Builds a plan. Throws PorticoError (PORTICO_CONFIG_INVALID) when a kind's factory rejects its options. */
 export function buildPlan(config: Config, deps: PlanDeps): Plan {
-  const onError = (err: unknown, req: Request, res: Response): void => {
+  const onError = (err: unknown, req: IncomingMessage, res: ServerResponse): void => {
     const ctx = req.portico;
     ctx?.log.error({ err, route: ctx.route }, 'middleware failed');
     sendError(res, err, { requestId: ctx?.id, route: ctx?.route });
@@ -221,8 +264,8 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     };
 
   /** Takes the request when a built-in or a route matches it (method included); false leaves it to `fallback`. */
-  const dispatch = (req: Request, res: Response, path: string): boolean => {
-    const method = req.method;
+  const dispatch = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
+    const method = req.method as string;
     for (const { builtin, run } of builtins) {
       if (builtin.matches(method, path)) {
         if (req.portico) req.portico.route = builtin.name;
@@ -237,20 +280,20 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     return true;
   };
 
-  const fallback = (req: Request, res: Response, path: string): void => {
-    const found = matchRoute(rules, req.method, req.headers.host, path);
+  const fallback = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    const found = matchRoute(rules, req.method as string, req.headers.host, path);
     if (found.kind === 'method') methodNotAllowed(found.allow)(req, res);
     else notFound(req, res);
   };
 
-  const upgrade = (req: Request, res: Response, socket: Socket, head: Buffer, path: string): void => {
-    const found = matchRoute(rules, req.method, req.headers.host, path);
+  const upgrade = (req: IncomingMessage, res: ServerResponse, socket: Socket, head: Buffer, path: string): void => {
+    const found = matchRoute(rules, req.method as string, req.headers.host, path);
     if (found.kind !== 'match') {
       socket.destroy(); // an upgrade that matches no route is refused outright
       return;
     }
     if (req.portico) req.portico.route = found.value.name;
-    (req as Request & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade = { socket, head };
+    (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade = { socket, head };
     found.value.upgradeChain(req, res);
   };
 

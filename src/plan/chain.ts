@@ -2,17 +2,17 @@
  * Chain composition: a route's handlers (global, then the route's own, in declared order) are composed once at
  * plan build into one function. An error passed to `next` or thrown (sync or async) ends the chain at `onError`.
  */
-import type { NextFunction, Request, Response } from 'express';
-import type { Handler } from '../middleware/kind.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Handler, Next } from '../middleware/kind.js';
 
-export type Terminal = (req: Request, res: Response) => void;
-export type ErrorSink = (err: unknown, req: Request, res: Response) => void;
+export type Terminal = (req: IncomingMessage, res: ServerResponse) => void;
+export type ErrorSink = (err: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
 export function compose(handlers: readonly Handler[], terminal: Terminal, onError: ErrorSink): Terminal {
   if (handlers.length === 0) return terminal;
   return (req, res) => {
     let index = 0;
-    const next: NextFunction = (err?: unknown) => {
+    const next: Next = (err?: unknown) => {
       if (err !== undefined && err !== null && err !== 'route' && err !== 'router') {
         onError(err, req, res);
         return;

@@ -168,6 +168,8 @@ interface UpstreamProxy {
   readonly middleware: ReturnType<typeof createProxyMiddleware>;
   /** httpxy's `web()` with this upstream's options, called directly on the hot path. */
   readonly web: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The same with another body stream in place of the request (a body a middleware already read). */
+  readonly webWithBody: (req: IncomingMessage, res: ServerResponse, body: Readable) => void;
 }
 
 export interface UpstreamProxies {
@@ -232,6 +234,9 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       web: (req, res) => {
         proxyWeb(req, res, proxyOptions).catch(ignoreClientGone);
       },
+      webWithBody: (req, res, body) => {
+        proxyWeb(req, res, { ...proxyOptions, buffer: body }).catch(ignoreClientGone);
+      },
     };
   };
   return {
@@ -247,7 +252,14 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
 }
 
 /** Builds the forwarder for one route: round robin over its upstreams. */
-export function createForwarder(options: ForwardOptions): { forward: Forward; upgrade: ForwardUpgrade } {
+export interface Forwarder {
+  readonly forward: Forward;
+  /** Forwards `body` as the request body (express routes whose middleware read the request). */
+  readonly forwardBody: (req: IncomingMessage, res: ServerResponse, body: Readable) => void;
+  readonly upgrade: ForwardUpgrade;
+}
+
+export function createForwarder(options: ForwardOptions): Forwarder {
   let next = 0;
   const route: RouteForwarding = { route: options.route, timeoutMs: options.timeoutMs };
   const targets = options.upstreams.map((target) => options.proxies.proxyFor(target));
@@ -262,6 +274,10 @@ export function createForwarder(options: ForwardOptions): { forward: Forward; up
     forward: (req, res) => {
       const proxy = pick(req);
       forwardInTurn(req, res, proxy.web);
+    },
+    forwardBody: (req, res, body) => {
+      const proxy = pick(req);
+      forwardInTurn(req, res, (again, out) => proxy.webWithBody(again, out, body));
     },
     upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
   };

@@ -4,7 +4,8 @@
  * answer carries `Cache-Status` (RFC 9211). Errors are problem+json from the catalogue. The request's abort signal
  * is not used: the database query is shared by every lookup of the id and bounded by its own timeouts.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Next } from '../middleware/kind.js';
 import { isPorticoError, sendProblem } from '../errors.js';
 import type { BuiltinRoute } from '../plan/build.js';
 import type { UserLookupConfig } from './config.js';
@@ -50,9 +51,9 @@ export function userLookupRoute(config: UserLookupConfig, service: UserService):
     path.startsWith(prefix) &&
     !path.includes('/', prefix.length);
 
-  const handler = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  const handler = async (req: IncomingMessage, res: ServerResponse, next: Next): Promise<void> => {
     const fields = { requestId: req.portico?.id, route: USER_LOOKUP_ROUTE };
-    const url = req.url;
+    const url = req.url as string; // always set on a server-side request
     const query = url.indexOf('?');
     const id = parseUserId(url.slice(prefix.length, query === -1 ? undefined : query));
     if (id === undefined) {

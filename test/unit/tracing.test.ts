@@ -5,12 +5,12 @@
 import { EventEmitter } from 'node:events';
 import { SpanKind, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { configSchema } from '../../src/config/schema.js';
 import { resolveEntry } from '../../src/middleware/entries.js';
 import { defaultRegistry } from '../../src/middleware/registry.js';
 import { tracingKind } from '../../src/middleware/tracing.js';
-import type { KindDeps } from '../../src/middleware/kind.js';
+import type { KindDeps, Next } from '../../src/middleware/kind.js';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js';
 import { telemetrySchema } from '../../src/telemetry/config.js';
 import { formatTraceparent } from '../../src/telemetry/request-trace.js';
@@ -23,8 +23,8 @@ const config = configSchema.parse({
 const deps = { config } as unknown as KindDeps;
 
 interface Exchange {
-  readonly req: Request;
-  readonly res: Response & EventEmitter;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse & EventEmitter;
 }
 
 function exchange(headers: Record<string, string> = {}): Exchange {
@@ -34,13 +34,13 @@ function exchange(headers: Record<string, string> = {}): Exchange {
     httpVersion: '1.1',
     headers: { host: 'shop.example:8080', ...headers },
     socket: {},
-  } as unknown as Request;
+  } as unknown as IncomingMessage;
   const res = Object.assign(new EventEmitter(), {
     req,
     statusCode: 200,
     headersSent: true,
     writableFinished: true,
-  }) as unknown as Response & EventEmitter;
+  }) as unknown as ServerResponse & EventEmitter;
   (req as { portico?: unknown }).portico = {
     id: 'req-1',
     route: 'orders',
@@ -50,7 +50,7 @@ function exchange(headers: Record<string, string> = {}): Exchange {
   return { req, res };
 }
 
-function handle(options: unknown, x: Exchange, next: NextFunction = () => undefined): void {
+function handle(options: unknown, x: Exchange, next: Next = () => undefined): void {
   void tracingKind.create(tracingKind.options.parse(options), deps, { route: 'orders' })(x.req, x.res, next);
 }
 

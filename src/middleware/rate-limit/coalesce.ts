@@ -62,7 +62,9 @@ function call(limiter: Consumer, key: string, points: number, batch: Batch): Pro
   try {
     return batch.run(() => limiter.consume(key, points));
   } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    // The rejection carries what the store threw, as consume's own rejections do (a RateLimiterRes is no Error).
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(err);
   }
 }
 

@@ -6,10 +6,9 @@
  * applied policy and the RateLimit of the strictest; a policy already applied to this request is not counted twice.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NextFunction } from 'express';
 import { sendProblem } from '../../errors.js';
 import type { Metrics } from '../../admin/metrics.js';
-import type { Handler, KindDeps } from '../kind.js';
+import type { Handler, KindDeps, Next } from '../kind.js';
 import type { CompiledPolicy } from './compile.js';
 import { decide, stricter, type Verdict } from './decide.js';
 import { appendMember, legacyReset, rateLimitValue, retryAfterSeconds } from './headers.js';
@@ -73,7 +72,7 @@ function writeHeaders(res: ServerResponse, state: RequestLimits): void {
   }
 }
 
-function respond(req: IncomingMessage, res: ServerResponse, next: NextFunction, state: RequestLimits): void {
+function respond(req: IncomingMessage, res: ServerResponse, next: Next, state: RequestLimits): void {
   writeHeaders(res, state);
   const decider = state.decider;
   if (decider !== undefined && decider.action === 'limit') {
