@@ -176,7 +176,7 @@ describe('Redis killed mid-traffic', () => {
     stores = await createStores(config.redis, silentLogger);
     lookup = await createUserLookup({ config, stores, logger, metrics });
     portico = await startPortico({ config, logger: silentLogger, stores, builtins: [lookup.builtin] });
-  });
+  }, START_TIMEOUT_MS); // starts a redis-server of its own
   afterAll(async () => {
     await portico.shutdown();
     await lookup.close();
