@@ -12,7 +12,7 @@ import { captureLogs } from '../helpers/logs.js';
 import { startTestPortico } from '../helpers/portico.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { waitFor } from '../helpers/wait.js';
+import { START_TIMEOUT_MS, waitFor } from '../helpers/wait.js';
 
 const COMMAND_TIMEOUT = 200;
 /**
@@ -61,7 +61,7 @@ beforeAll(async () => {
     `routes:\n  - name: plain\n    match: { pathPrefix: /plain }\n    upstream: ${up.url}\n` +
     `${route('open', 'open')}${route('closed', 'closed')}${route('shared', 'shared')}${route('strict', 'strict')}`;
   portico = await startTestPortico(yaml, { stores, metrics, logger });
-});
+}, START_TIMEOUT_MS); // starts a redis-server of its own
 
 afterAll(async () => {
   redis.resume();

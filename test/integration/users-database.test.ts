@@ -2,38 +2,50 @@
  * The repository and migrations on both backends (real PostgreSQL in a schema of its own, embedded PGlite), then
  * PostgreSQL's failure bounds: a slow statement, a refused connection, a host that never answers.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { databaseSchema, userLookupSchema } from '../../src/users/config.js';
 import { openDatabase, type Database } from '../../src/users/database.js';
 import { SqlUserRepository } from '../../src/users/repository.js';
 import { userSql } from '../../src/users/sql.js';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { START_TIMEOUT_MS } from '../helpers/wait.js';
 import { dropSchema, PG_URL, sparePort, sql, startBlackHole, uniqueName } from './users-fixtures.js';
 
 /*
  * Opening the embedded database compiles PGlite's WebAssembly and runs initdb in a worker: about 3 s on an idle
- * machine, 12 s and more with both cores busy, past jest's 20 s default in a loaded CI run. Every open here gets
- * START_TIMEOUT_MS. The bounds below are outcomes (the error code, an order) or generous multiples of the
- * configured timeout, so scheduling delay on a busy machine cannot fail them; only a missing bound can.
+ * machine, 12 s and far more with both cores busy, past jest's 20 s default in a loaded CI run. So the file opens
+ * its databases once, together, in one hook with START_TIMEOUT_MS. The bounds below are outcomes (the error code,
+ * an order) or generous multiples of the configured timeout, so scheduling delay on a busy machine cannot fail
+ * them; only a missing bound can.
  */
 const SLACK_MS = 3000;
 
 const schema = uniqueName('users_db');
-afterAll(async () => dropSchema(schema));
+/** `embeddedQuick` has a 200 ms statement timeout, for the failure bound (its test closes it). */
+const opened: Partial<Record<'postgres' | 'embedded' | 'embeddedQuick', Database>> = {};
+
+beforeAll(async () => {
+  const [postgres, embedded, embeddedQuick] = await Promise.all([
+    openDatabase(databaseSchema.parse({ url: PG_URL, statementTimeout: 5000 })),
+    openDatabase(databaseSchema.parse({ statementTimeout: 5000 })),
+    openDatabase(databaseSchema.parse({ statementTimeout: 200 })),
+  ]);
+  Object.assign(opened, { postgres, embedded, embeddedQuick });
+}, START_TIMEOUT_MS);
+
+afterAll(async () => {
+  await Promise.all([opened.postgres?.close(), opened.embedded?.close(), opened.embeddedQuick?.close()]);
+  await dropSchema(schema);
+});
 
 function repositoryOn(db: Database, table = 'people'): SqlUserRepository {
   return new SqlUserRepository(db, userSql(userLookupSchema.parse({ schema, table })));
 }
 
-describe.each([
-  ['postgres', PG_URL],
-  ['embedded', ''],
-])('user repository on %s', (_name, url) => {
+describe.each(['postgres', 'embedded'] as const)('user repository on %s', (name) => {
   let db: Database;
-  beforeAll(async () => {
-    db = await openDatabase(databaseSchema.parse({ url, statementTimeout: 5000 }));
-  }, START_TIMEOUT_MS);
-  afterAll(async () => db.close());
+  beforeAll(() => {
+    db = opened[name] as Database;
+  });
 
   it('migrates once, records the version, and is a no-op the second time', async () => {
     const repository = repositoryOn(db);
@@ -73,29 +85,25 @@ describe.each([
 });
 
 describe('embedded database failure bounds', () => {
-  it(
-    'answers a caller within statementTimeout while a slow statement runs, without blocking the event loop',
-    async () => {
-      const db = await openDatabase(databaseSchema.parse({ statementTimeout: 200 }));
-      const stalls = monitorEventLoopDelay({ resolution: 10 });
-      try {
-        const sleepMs = 5000;
-        const started = Date.now();
-        const slow = db.query(`SELECT pg_sleep(${sleepMs / 1000})`);
-        stalls.enable();
-        await expect(slow).rejects.toMatchObject({ code: '57014' });
-        stalls.disable();
-        // The caller is answered by the timeout, not by the statement's end (the engine cannot cancel it).
-        expect(Date.now() - started).toBeLessThan(sleepMs);
-        // The statement runs in the worker: the event loop never stalls for the statement's length (a busy
-        // machine delays it by scheduling only, far less than that).
-        expect(stalls.max / 1e6).toBeLessThan(sleepMs / 2);
-      } finally {
-        await db.close();
-      }
-    },
-    START_TIMEOUT_MS,
-  );
+  it('answers a caller within statementTimeout while a slow statement runs, without blocking the event loop', async () => {
+    const db = opened.embeddedQuick as Database;
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    try {
+      const sleepMs = 5000;
+      const started = Date.now();
+      const slow = db.query(`SELECT pg_sleep(${sleepMs / 1000})`);
+      stalls.enable();
+      await expect(slow).rejects.toMatchObject({ code: '57014' });
+      stalls.disable();
+      // The caller is answered by the timeout, not by the statement's end (the engine cannot cancel it).
+      expect(Date.now() - started).toBeLessThan(sleepMs);
+      // The statement runs in the worker: the event loop never stalls for the statement's length (a busy
+      // machine delays it by scheduling only, far less than that).
+      expect(stalls.max / 1e6).toBeLessThan(sleepMs / 2);
+    } finally {
+      await db.close(); // the statement still runs: the worker is stopped after the close grace
+    }
+  });
 });
 
 describe('migrations on PostgreSQL', () => {

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import supertest from 'supertest';
 import type { Redis } from 'ioredis';
+import type { Config } from '../../src/config/schema.js';
 import { startPortico, type Portico } from '../../src/main.js';
 import { createStores, memoryStores, type Stores } from '../../src/stores/stores.js';
 import { openDatabase, type Database } from '../../src/users/database.js';
@@ -52,6 +53,18 @@ function yaml(databaseUrl: string, redisUrl: string): string {
     '  retryAfter: 7s',
     `  cache: { keyPrefix: "${prefix}", jitter: 0 }`,
   ].join('\n');
+}
+
+/** The user lookup on in-process stores, behind a Portico of its own (the caller shuts both down). */
+async function startLookup(config: Config): Promise<{ lookup: UserLookup; portico: Portico }> {
+  const lookup = await createUserLookup({
+    config,
+    stores: memoryStores(),
+    logger: silentLogger,
+    metrics: recordingMetrics(),
+  });
+  const portico = await startPortico({ config, logger: silentLogger, builtins: [lookup.builtin] });
+  return { lookup, portico };
 }
 
 /** Repository wrapper: counts queries; its gate can hold each answer (after the read). */
@@ -176,7 +189,7 @@ describe('Redis killed mid-traffic', () => {
     stores = await createStores(config.redis, silentLogger);
     lookup = await createUserLookup({ config, stores, logger, metrics });
     portico = await startPortico({ config, logger: silentLogger, stores, builtins: [lookup.builtin] });
-  });
+  }, START_TIMEOUT_MS); // starts a redis-server of its own
   afterAll(async () => {
     await portico.shutdown();
     await lookup.close();
@@ -221,13 +234,7 @@ describe('database gone', () => {
   it('answers 503 + Retry-After for users not cached, while cached users still answer', async () => {
     const proxy = await startTcpProxy(5432);
     const config = testConfig(yaml(`postgres://postgres@127.0.0.1:${proxy.port}/test`, ''));
-    const lookup = await createUserLookup({
-      config,
-      stores: memoryStores(),
-      logger: silentLogger,
-      metrics: recordingMetrics(),
-    });
-    const portico = await startPortico({ config, logger: silentLogger, builtins: [lookup.builtin] });
+    const { lookup, portico } = await startLookup(config);
     try {
       const api = supertest(portico.proxyUrl);
       await api.get('/users/40').expect(200);
@@ -252,13 +259,7 @@ describe('database gone', () => {
 
   it('answers 503 when a query outlasts the statement timeout (a table locked by someone else)', async () => {
     const config = testConfig(yaml(PG_URL, ''));
-    const lookup = await createUserLookup({
-      config,
-      stores: memoryStores(),
-      logger: silentLogger,
-      metrics: recordingMetrics(),
-    });
-    const portico = await startPortico({ config, logger: silentLogger, builtins: [lookup.builtin] });
+    const { lookup, portico } = await startLookup(config);
     let unlock: (() => void) | undefined;
     let locked: (() => void) | undefined;
     const lockTaken = new Promise<void>((resolve) => (locked = resolve));
@@ -290,13 +291,7 @@ describe('embedded defaults (no database url, no Redis)', () => {
       const config = testConfig(
         'rateLimits:\n  lookups: { limit: 3, window: 1m }\nuserLookup:\n  middleware:\n    - rateLimit: lookups\n',
       );
-      const lookup = await createUserLookup({
-        config,
-        stores: memoryStores(),
-        logger: silentLogger,
-        metrics: recordingMetrics(),
-      });
-      const portico = await startPortico({ config, logger: silentLogger, builtins: [lookup.builtin] });
+      const { lookup, portico } = await startLookup(config);
       try {
         const api = supertest(portico.proxyUrl);
         const miss = await api.get('/users/1').expect(200);
