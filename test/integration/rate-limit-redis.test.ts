@@ -17,7 +17,9 @@ let instances: Instances;
 
 beforeAll(async () => {
   up = await startUpstream();
-  const yaml = `redis:\n  url: redis://127.0.0.1:6379\nrateLimits:\n  ${policy}: { key: ip, limit: ${N}, window: ${WINDOW_S}s, onStoreError: deny }\nroutes:\n  - name: api\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: ${policy}\n`;
+  // Generous command bounds: this is about exactness under concurrency, and on a busy machine the default 250 ms
+  // bound would turn slow replies into store errors (onStoreError: deny) and fewer than N admitted.
+  const yaml = `redis:\n  url: redis://127.0.0.1:6379\n  commandTimeout: 10s\n  socketTimeout: 10s\nrateLimits:\n  ${policy}: { key: ip, limit: ${N}, window: ${WINDOW_S}s, onStoreError: deny }\nroutes:\n  - name: api\n    upstream: ${up.url}\n    middleware:\n      - rateLimit: ${policy}\n`;
   instances = await startInstances(testConfig(yaml), 3);
 });
 

@@ -34,6 +34,9 @@ function yaml(nodes: readonly string[]): string {
   return [
     'redis:',
     `  cluster: [${nodes.join(', ')}]`,
+    // Generous bounds: exactness is the point here, and a busy machine must not turn slow replies into store errors.
+    '  commandTimeout: 10s',
+    '  socketTimeout: 10s',
     'database:',
     `  url: ${PG_URL}`,
     'rateLimits:',
