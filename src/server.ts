@@ -20,7 +20,14 @@ import type { Plan } from './plan/build.js';
 import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
 import { beginSyncDispatch, endSyncDispatch } from './proxy/forward-scope.js';
-import { saneRequestId, setForwarded, stripHopByHop, transferCodingIssue, type StripOptions } from './proxy/headers.js';
+import {
+  saneRequestId,
+  setForwarded,
+  stripHopByHop,
+  transferCodingIssue,
+  upgradeBodyIssue,
+  type StripOptions,
+} from './proxy/headers.js';
 import { hostIssue, safePath } from './proxy/path.js';
 
 export interface ProxyServerOptions {
@@ -137,11 +144,17 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       socket.destroy();
       return;
     }
-    // A response object on the raw socket lets the route's chain refuse the upgrade with a normal HTTP answer.
+    const refused = upgradeBodyIssue(req); // before prepare() rewrites the framing headers
+    // A response object on the raw socket lets the route's chain (and the forward, for anything but a 101) refuse
+    // the upgrade with a normal HTTP answer; the connection is not reused after one.
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.on('finish', () => socket.destroySoon());
     prepare(req, res, plan, logger, true);
+    if (refused !== undefined) {
+      sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: refused });
+      return;
+    }
     plan.upgrade(req as Request, res as Response, socket, head, path);
   });
 

@@ -158,10 +158,10 @@ function compileRoute(
     mirror?.(req);
     forwarder.forward(req, res);
   };
-  const upgradeTerminal: Terminal = (req) => {
+  const upgradeTerminal: Terminal = (req, res) => {
     if (strip) req.url = stripPrefix(req.url, prefix);
     const pending = (req as Request & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
-    if (pending) forwarder.upgrade(req, pending.socket, pending.head);
+    if (pending) forwarder.upgrade(req, res, pending.socket, pending.head);
   };
   return {
     name: route.name,

@@ -14,6 +14,7 @@ import { createProxyMiddleware, type Options, type Plugin } from 'http-proxy-mid
 import { PorticoError, sendProblem, type ErrorCode } from '../errors.js';
 import { stripHopByHop, type StripOptions } from './headers.js';
 import { forwardInTurn, forwarding } from './forward-scope.js';
+import { forwardUpgrade } from './upgrade.js';
 
 export interface ForwardHooks {
   /** True while the server drains: responses then carry `Connection: close`. */
@@ -34,7 +35,8 @@ export interface ForwardOptions extends RouteForwarding {
 }
 
 export type Forward = (req: IncomingMessage, res: ServerResponse) => void;
-export type ForwardUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+/** `res` is the response on the client's raw socket: it carries any answer but a 101. */
+export type ForwardUpgrade = (req: IncomingMessage, res: ServerResponse, socket: Socket, head: Buffer) => void;
 
 const RETRIED = Symbol('portico.retried');
 const PROXY_REQ = Symbol('portico.proxyReq');
@@ -156,10 +158,16 @@ function restoreKeepAliveHint(
 
 interface UpstreamProxy {
   readonly origin: string;
-  /** The library's middleware: used for WebSocket upgrades. */
-  readonly middleware: ReturnType<typeof createProxyMiddleware>;
   /** httpxy's `web()` with this upstream's options, called directly on the hot path. */
   readonly web: (req: IncomingMessage, res: ServerResponse) => void;
+  /** A WebSocket upgrade to this upstream (src/proxy/upgrade.ts), bounded by the route's timeout. */
+  readonly upgrade: (
+    route: RouteForwarding,
+    req: IncomingMessage,
+    res: ServerResponse,
+    socket: Socket,
+    head: Buffer,
+  ) => void;
 }
 
 export interface UpstreamProxies {
@@ -215,12 +223,17 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       hooks.onUpstreamError?.(wrapped, req);
       sendProblem(res, code, { requestId: req.portico?.id, route });
     };
-    const middleware = createProxyMiddleware(proxyOptions); // registers the plugin, which captures `web`
+    createProxyMiddleware(proxyOptions); // registers the plugin, which captures `web`
     const proxyWeb = web;
     if (proxyWeb === undefined) throw new Error('http-proxy-middleware did not run the Portico plugin');
+    const failUpgrade = (err: Error, req: IncomingMessage, res: ServerResponse): void => onError(err, req, res);
     // The library's per-request wrapper (path filter, router, path rewrite: all unused here) costs a URL parse and
     // several promise turns per request; Portico matches and rewrites itself and calls the engine directly.
-    return { origin: target.origin, middleware, web: (req, res) => void proxyWeb(req, res, proxyOptions) };
+    return {
+      origin: target.origin,
+      web: (req, res) => void proxyWeb(req, res, proxyOptions),
+      upgrade: (route, req, res, socket, head) => forwardUpgrade(target, route, failUpgrade, req, res, socket, head),
+    };
   };
   return {
     proxyFor(target) {
@@ -251,6 +264,6 @@ export function createForwarder(options: ForwardOptions): { forward: Forward; up
       const proxy = pick(req);
       forwardInTurn(req, res, proxy.web);
     },
-    upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
+    upgrade: (req, res, socket, head) => pick(req).upgrade(route, req, res, socket, head),
   };
 }

@@ -50,6 +50,14 @@ diagnostics.subscribe('http.server.request.start', (message) => {
   const address = server.address();
   if (address !== null && typeof address === 'object') servers.set(address.port, server);
 });
+// A connection that only ever upgrades never starts an HTTP request: its server is found from the accepted socket.
+diagnostics.subscribe('net.server.socket', (message) => {
+  const { socket } = message as { socket: net.Socket & { server?: net.Server } };
+  const server = socket.server;
+  const address = server?.address();
+  if (server !== undefined && address !== null && typeof address === 'object')
+    servers.set(address.port, server as http.Server);
+});
 diagnostics.subscribe('http.client.request.created', (message) => {
   const { request } = message as { request: http.ClientRequest & { agent?: http.Agent } };
   if (request.agent !== undefined && request.agent !== null) agents.add(request.agent);
