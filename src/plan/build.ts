@@ -62,6 +62,7 @@ export interface Plan {
 const UPSTREAM_KIND: Record<string, UpstreamErrorKind> = {
   PORTICO_UPSTREAM_UNREACHABLE: 'refused',
   PORTICO_UPSTREAM_TIMEOUT: 'timeout',
+  PORTICO_UPSTREAM_BUSY: 'timeout',
 };
 
 export function configHash(config: Config): string {

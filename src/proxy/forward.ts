@@ -15,6 +15,8 @@ import { PorticoError, sendProblem, type ErrorCode } from '../errors.js';
 import { stripHopByHop, type StripOptions } from './headers.js';
 import { forwardInTurn, forwarding } from './forward-scope.js';
 import { forwardUpgrade } from './upgrade.js';
+import { dropQueued, takeQueued } from './agents.js';
+import { awaitHead, headAnswered, headArrived, headNotDue } from './head-deadline.js';
 
 export interface ForwardHooks {
   /** True while the server drains: responses then carry `Connection: close`. */
@@ -42,9 +44,11 @@ const RETRIED = Symbol('portico.retried');
 const PROXY_REQ = Symbol('portico.proxyReq');
 const CLOSE_WANTED = Symbol('portico.closeWanted');
 const ROUTE = Symbol('portico.route');
+const QUEUE_TIMER = Symbol('portico.queueTimer');
 
 interface ForwardState {
   [ROUTE]?: RouteForwarding;
+  [QUEUE_TIMER]?: NodeJS.Timeout;
   [RETRIED]?: boolean;
   [PROXY_REQ]?: ClientRequest;
   [CLOSE_WANTED]?: boolean;
@@ -93,6 +97,18 @@ function buildOptions(target: URL, agent: Agent, plugin: Plugin): Options {
   return { target, agent, changeOrigin: false, xfwd: false, ejectPlugins: true, plugins: [plugin] };
 }
 
+function headTimeoutError(route: string, timeoutMs: number): PorticoError {
+  return new PorticoError('PORTICO_UPSTREAM_TIMEOUT', `upstream response head not complete within ${timeoutMs}ms`, {
+    context: { route, timeoutMs },
+  });
+}
+
+function busyError(route: string, timeoutMs: number, upstream: string): PorticoError {
+  return new PorticoError('PORTICO_UPSTREAM_BUSY', `no upstream socket free within ${timeoutMs}ms`, {
+    context: { route, timeoutMs, upstream },
+  });
+}
+
 /** `close` on an incoming request whose body was still arriving: abort the upstream request that waits for it. */
 function abortIfIncomplete(this: IncomingMessage & ForwardState): void {
   if (!this.complete) this[PROXY_REQ]?.destroy();
@@ -104,8 +120,28 @@ function onUpstreamIdle(this: ClientRequest & ForwardState): void {
   this.destroy(route === undefined ? undefined : timeoutError(route.route, route.timeoutMs));
 }
 
+/** The response head deadline passed (src/proxy/head-deadline.ts): destroying with a typed error makes it a 504. */
+function onLateHead(proxyReq: ClientRequest & ForwardState): void {
+  const route = proxyReq[ROUTE];
+  proxyReq.destroy(route === undefined ? undefined : headTimeoutError(route.route, route.timeoutMs));
+}
+
+/** `finish` on an upstream request whose body was still arriving when it got its socket: the head clock starts. */
+function onBodySent(this: ClientRequest & ForwardState): void {
+  const route = this[ROUTE];
+  const socket = this.socket;
+  if (route !== undefined && socket !== null && !headAnswered(socket)) {
+    awaitHead(this, socket, route.timeoutMs, onLateHead);
+  }
+}
+
+/** Runs on the upstream request's `socket` event: it has left the agent's queue, if it was in it. */
 function onProxyReq(proxyReq: ClientRequest & ForwardState, req: IncomingMessage & ForwardState): void {
   req[PROXY_REQ] = proxyReq;
+  const queued = proxyReq[QUEUE_TIMER];
+  if (queued !== undefined) clearTimeout(queued);
+  const route = req[ROUTE];
+  const socket = proxyReq.socket;
   // A body that will never complete (the client went away, or Portico answered 408/413 and dropped it) must not
   // keep the upstream waiting for the rest until the route timeout. Shared listeners: no closure per request, and
   // none at all for a body already read (every bodiless request).
@@ -113,10 +149,17 @@ function onProxyReq(proxyReq: ClientRequest & ForwardState, req: IncomingMessage
     if (req.destroyed) proxyReq.destroy();
     else req.on('close', abortIfIncomplete);
   }
-  const route = req[ROUTE];
   if (route === undefined) return;
-  // Idle bound on connect, first byte and every gap.
   proxyReq[ROUTE] = route;
+  // Head bound: from the request sent whole to the end of the response head.
+  if (socket !== null) {
+    if (req.complete) awaitHead(proxyReq, socket, route.timeoutMs, onLateHead);
+    else {
+      headNotDue(socket);
+      proxyReq.once('finish', onBodySent);
+    }
+  }
+  // Idle bound on connect, first byte and every gap.
   proxyReq.setTimeout(route.timeoutMs, onUpstreamIdle);
 }
 
@@ -140,6 +183,7 @@ function onProxyRes(
   proxyRes: IncomingMessage & HintCarrier,
   req: IncomingMessage & ForwardState,
 ): void {
+  headArrived(proxyRes.socket);
   const hint = proxyRes.headers['keep-alive'];
   if (hint !== undefined) proxyRes[KEEP_ALIVE_HINT] = hint;
   stripHopByHop(proxyRes.headers, BLANK);
@@ -192,7 +236,8 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(hooks, proxyRes, req));
       server.on('end', restoreKeepAliveHint);
     };
-    const proxyOptions = buildOptions(target, agentFor(target), plugin);
+    const agent = agentFor(target);
+    const proxyOptions = buildOptions(target, agent, plugin);
     const onError = (err: Error, req: IncomingMessage & ForwardState, res: ServerResponse | Socket): void => {
       if (!('setHeader' in res)) {
         res.destroy(); // a WebSocket upgrade: there is no HTTP response to write any more
@@ -227,11 +272,30 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
     const proxyWeb = web;
     if (proxyWeb === undefined) throw new Error('http-proxy-middleware did not run the Portico plugin');
     const failUpgrade = (err: Error, req: IncomingMessage, res: ServerResponse): void => onError(err, req, res);
+    /** The route's timeout passed while the request still waited in the agent's queue: 503, and out of the queue. */
+    const giveUpWaiting = (proxyReq: ClientRequest, req: IncomingMessage & ForwardState, res: ServerResponse): void => {
+      if (proxyReq.socket !== null || proxyReq.destroyed) return;
+      dropQueued(agent, proxyReq);
+      const route = req[ROUTE];
+      const err = busyError(route?.route ?? '-', route?.timeoutMs ?? 0, target.origin);
+      proxyReq.destroy(err); // no socket: no event follows; the answer is made here
+      onError(err, req, res);
+    };
+    /** Every request that must wait for a socket gets one timer, bounded by its route's timeout; no other does. */
+    const forwardWeb = (req: IncomingMessage & ForwardState, res: ServerResponse): void => {
+      void proxyWeb(req, res, proxyOptions);
+      const queued = takeQueued(agent) as (ClientRequest & ForwardState) | undefined;
+      const route = req[ROUTE];
+      if (queued === undefined || route === undefined) return;
+      const timer = setTimeout(giveUpWaiting, route.timeoutMs, queued, req, res);
+      timer.unref();
+      queued[QUEUE_TIMER] = timer;
+    };
     // The library's per-request wrapper (path filter, router, path rewrite: all unused here) costs a URL parse and
     // several promise turns per request; Portico matches and rewrites itself and calls the engine directly.
     return {
       origin: target.origin,
-      web: (req, res) => void proxyWeb(req, res, proxyOptions),
+      web: forwardWeb,
       upgrade: (route, req, res, socket, head) => forwardUpgrade(target, route, failUpgrade, req, res, socket, head),
     };
   };

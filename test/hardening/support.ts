@@ -92,6 +92,17 @@ export function agentSockets(port: number): number {
   return count;
 }
 
+/** Requests waiting in the agents' queues for a socket to `port` (none has a free or new socket for them). */
+export function agentQueued(port: number): number {
+  let count = 0;
+  for (const agent of agents) {
+    for (const [name, list] of Object.entries(agent.requests)) {
+      if (name.includes(`:${port}:`) || name.endsWith(`:${port}`)) count += list?.length ?? 0;
+    }
+  }
+  return count;
+}
+
 /** Polls a (possibly async) reading until it equals `expected`; rejects with the last value after `timeoutMs`. */
 export async function settlesTo<T>(
   read: () => T | Promise<T>,
