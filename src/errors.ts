@@ -25,6 +25,11 @@ export const ERRORS = {
   PORTICO_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream did not answer in time', type: 'upstream-timeout' },
   PORTICO_UPSTREAM_BUSY: { status: 503, title: 'No upstream connection free in time', type: 'upstream-busy' },
   PORTICO_RATE_LIMITED: { status: 429, title: 'Too many requests', type: 'rate-limited' },
+  PORTICO_CLIENT_CONCURRENCY: {
+    status: 429,
+    title: 'Too many requests in flight from this client',
+    type: 'client-concurrency',
+  },
   PORTICO_RATE_LIMIT_KEY_MISSING: {
     status: 400,
     title: 'Rate-limit key missing from request',

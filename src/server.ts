@@ -19,6 +19,7 @@ import { sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
 import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
+import { createClientCap, type ClientCap } from './proxy/client-cap.js';
 import { beginSyncDispatch, endSyncDispatch } from './proxy/forward-scope.js';
 import {
   saneRequestId,
@@ -50,8 +51,18 @@ export interface ProxyServer {
 const STRIP_FOR_UPGRADE: StripOptions = { keepUpgrade: true };
 const STRIP: StripOptions = {};
 
-/** Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. */
-function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: Logger, keepUpgrade: boolean): void {
+/**
+ * Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. Returns whether
+ * the client may start it (`server.maxRequestsPerClient`).
+ */
+function prepare(
+  req: IncomingMessage,
+  res: ServerResponse,
+  plan: Plan,
+  logger: Logger,
+  keepUpgrade: boolean,
+  cap: ClientCap,
+): boolean {
   const peer = normalizeAddress(req.socket.remoteAddress ?? '');
   const peerTrusted = isTrusted(plan.trusted, peer);
   const id = saneRequestId(req.headers['x-request-id']) ?? randomUUID();
@@ -69,6 +80,20 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
     requestId: id,
     encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
   });
+  const max = plan.config.server.maxRequestsPerClient;
+  return max === 0 || cap.admit(client, res, max);
+}
+
+function tooManyInFlight(req: IncomingMessage, res: ServerResponse, plan: Plan): void {
+  sendProblem(
+    res,
+    'PORTICO_CLIENT_CONCURRENCY',
+    { requestId: req.portico?.id },
+    {
+      detail: `at most ${plan.config.server.maxRequestsPerClient} requests in flight per client`,
+      headers: { 'retry-after': '1' },
+    },
+  );
 }
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
@@ -80,6 +105,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
           onResponse(this.req, this);
         };
   let draining = false;
+  const cap = createClientCap();
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -96,7 +122,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const edge = (req: Request, res: Response): void => {
     const plan = options.currentPlan();
     const refused = transferCodingIssue(req) ?? hostIssue(req); // before prepare() rewrites the framing headers
-    prepare(req, res, plan, logger, false);
+    const admitted = prepare(req, res, plan, logger, false, cap);
     if (finished !== undefined) res.on('finish', finished); // fires once; a shared function, no closure per request
     if (draining) res.setHeader('connection', 'close');
     const path = safePath(req.url);
@@ -108,6 +134,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         { requestId: req.portico?.id },
         { detail: refused ?? 'ambiguous or non-origin request target' },
       );
+      return;
+    }
+    if (!admitted) {
+      tooManyInFlight(req, res, plan);
       return;
     }
     beginSyncDispatch();
@@ -150,9 +180,13 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.on('finish', () => socket.destroySoon());
-    prepare(req, res, plan, logger, true);
+    const admitted = prepare(req, res, plan, logger, true, cap);
     if (refused !== undefined) {
       sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: refused });
+      return;
+    }
+    if (!admitted) {
+      tooManyInFlight(req, res, plan);
       return;
     }
     plan.upgrade(req as Request, res as Response, socket, head, path);

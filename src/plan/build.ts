@@ -11,7 +11,7 @@ import { toBlockList } from '../config/schema.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
 import type { Handler, KindDeps } from '../middleware/kind.js';
 import { entryKindName, resolveEntry, type KindRegistry } from '../middleware/entries.js';
-import { watchBodyIdle } from '../proxy/body-timeout.js';
+import { watchBody, type BodyDeadlines } from '../proxy/body-timeout.js';
 import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '../proxy/forward.js';
 import type { AgentPool } from '../proxy/agents.js';
 import { createMirror } from '../proxy/mirror.js';
@@ -141,7 +141,11 @@ function compileRoute(
   const handlers = chainFor(route.name, route.middleware, route.excludeMiddleware, deps);
   const strip = route.stripPrefix;
   const max = route.maxBodySize;
-  const bodyIdle = deps.config.server.bodyIdleTimeout;
+  const bodyDeadlines: BodyDeadlines = {
+    route: route.name,
+    idleMs: deps.config.server.bodyIdleTimeout,
+    minRate: deps.config.server.bodyMinRate,
+  };
   const mirror =
     route.mirror && deps.pool
       ? createMirror(route.mirror, {
@@ -154,7 +158,7 @@ function compileRoute(
       : undefined;
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
-    watchBodyIdle(req, res, bodyIdle, route.name);
+    watchBody(req, res, bodyDeadlines);
     if (strip) req.url = stripPrefix(req.url, prefix);
     mirror?.(req);
     forwarder.forward(req, res);
