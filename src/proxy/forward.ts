@@ -187,6 +187,10 @@ function onProxyRes(
   const hint = proxyRes.headers['keep-alive'];
   if (hint !== undefined) proxyRes[KEEP_ALIVE_HINT] = hint;
   stripHopByHop(proxyRes.headers, BLANK);
+  // RFC 9110 section 8.6: a 204 carries no Content-Length (blanked like the hop-by-hop headers, see above).
+  if (proxyRes.statusCode === 204 && proxyRes.headers['content-length'] !== undefined) {
+    proxyRes.headers['content-length'] = undefined;
+  }
   proxyRes.headers.connection = hooks.draining() || req[CLOSE_WANTED] === true ? 'close' : 'keep-alive';
 }
 
