@@ -84,8 +84,8 @@ function bytesIn(req: IncomingMessage & RequestState): number {
 
 /**
  * Body bytes an aborted response put on its socket: what the socket took since the body started to flow, less the
- * head. Reads Node's `_header` (the head as written; undocumented, kept by OutgoingMessage since Node 0.x); without
- * it, undefined. Exact for a connection with one response at a time (pipelined requests are not told apart).
+ * head. Reads Node's `_header` (the head as written; undocumented, kept by OutgoingMessage since Node 0.x; the
+ * aborted-download test in test/hardening/responses.test.ts fails if it goes); without it, undefined. Exact for a connection with one response at a time (pipelined requests are not told apart).
  */
 function sentBody(req: IncomingMessage, res: ServerResponse & ResponseState): number | undefined {
   const before = res[SOCKET_OUT];

@@ -127,10 +127,15 @@ export function forwardUpgrade(
   let proxyReq: http.ClientRequest | undefined;
   const options = requestOptions(target, req);
   const send = target.protocol === 'https:' ? https.request : http.request;
-  // Inside `forwarding`, so the tracing kind's client span finds the request being forwarded.
-  forwarding(req, res, () => {
-    proxyReq = send(options);
-  });
+  try {
+    // Inside `forwarding`, so the tracing kind's client span finds the request being forwarded.
+    forwarding(req, res, () => {
+      proxyReq = send(options);
+    });
+  } catch (err) {
+    fail(err instanceof Error ? err : new Error(String(err)), req, res); // a header Node's client refuses
+    return;
+  }
   const upstream = proxyReq as http.ClientRequest;
   const timer = setTimeout(() => upstream.destroy(handshakeTimeout(route)), route.timeoutMs);
   timer.unref();
