@@ -244,7 +244,7 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
     const proxyOptions = buildOptions(target, agent, plugin);
     const onError = (err: Error, req: IncomingMessage & ForwardState, res: ServerResponse | Socket): void => {
       if (!('setHeader' in res)) {
-        res.destroy(); // a WebSocket upgrade: there is no HTTP response to write any more
+        res.destroy(); // the library's WebSocket path (unused: see src/proxy/upgrade.ts) has no response to write
         return;
       }
       if (res.writableEnded || res.destroyed) return; // the client went away; nothing to answer
@@ -278,8 +278,9 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
     const failUpgrade = (err: Error, req: IncomingMessage, res: ServerResponse): void => onError(err, req, res);
     /** The route's timeout passed while the request still waited in the agent's queue: 503, and out of the queue. */
     const giveUpWaiting = (proxyReq: ClientRequest, req: IncomingMessage & ForwardState, res: ServerResponse): void => {
-      if (proxyReq.socket !== null || proxyReq.destroyed) return;
+      if (proxyReq.socket !== null) return;
       dropQueued(agent, proxyReq);
+      if (proxyReq.destroyed) return; // the client went away while it waited: nothing to answer
       const route = req[ROUTE];
       const err = busyError(route?.route ?? '-', route?.timeoutMs ?? 0, target.origin);
       proxyReq.destroy(err); // no socket: no event follows; the answer is made here

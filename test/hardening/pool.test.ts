@@ -72,6 +72,18 @@ describe('requests waiting for a pooled socket (upstreamMaxSockets: 1, route tim
     expect((await hold).status).toBe(200);
   });
 
+  it('takes a waiting request whose client left out of the queue by its route timeout', async () => {
+    const { up, url, hold, release } = await setup();
+    const cut = http.get(`${url}/queued`, { agent: false });
+    cut.on('error', () => undefined);
+    await settlesTo(() => agentQueued(up.port), 1, 'the request waiting in the agent queue');
+    cut.destroy();
+    await settlesTo(() => agentQueued(up.port), 0, 'the queue emptied while the socket is still busy', 2000);
+    release();
+    expect((await hold).status).toBe(200);
+    expect(up.received.map((r) => r.url)).toEqual(['/hold']);
+  });
+
   it('contract: http.request hands the request to agent.addRequest at once, and a waiting one is noted', async () => {
     const { up } = await holdingUpstream();
     const pool = createAgentPool({ maxSockets: 1, idleTimeout: 1000 });
