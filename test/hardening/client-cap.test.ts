@@ -4,7 +4,8 @@
  */
 import http from 'node:http';
 import { request } from '../helpers/http.js';
-import { portico, serverSection, settlesTo, stopAll, upstream, within } from './support.js';
+import { acceptWebSockets } from '../helpers/upstream.js';
+import { portico, rawSocket, serverSection, settlesTo, stopAll, upstream, within } from './support.js';
 
 afterEach(stopAll);
 
@@ -55,5 +56,28 @@ describe('maxRequestsPerClient: 2', () => {
     expect((await as('10.0.0.1', '/x')).status).toBe(200);
     release();
     expect((await kept).status).toBe(200);
+  });
+});
+
+describe('maxRequestsPerClient: 1 and a WebSocket', () => {
+  it('counts an upgraded connection until it closes', async () => {
+    const up = await upstream();
+    acceptWebSockets(up);
+    const p = await portico(
+      `${serverSection('  maxRequestsPerClient: 1\n')}routes:\n  - name: api\n    timeout: 10s\n    upstream: ${up.url}\n`,
+    );
+    const ws = await rawSocket(p.port);
+    ws.socket.write(
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await settlesTo(() => /^HTTP\/1\.1 101 /.test(ws.text()), true, 'the upgrade accepted');
+    expect((await request(`${p.portico.proxyUrl}/x`)).status).toBe(429);
+    ws.socket.destroy();
+    await ws.closed;
+    await settlesTo(
+      async () => (await request(`${p.portico.proxyUrl}/x`)).status,
+      200,
+      'a request admitted once the WebSocket closed',
+    );
   });
 });
