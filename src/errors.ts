@@ -3,7 +3,7 @@
  * maps to where it reaches a client, and a problem type. Layers wrap errors (`cause`) and add context fields; the
  * edge logs the chain once and answers RFC 9457 problem+json without stack or internals.
  */
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 
 export interface ErrorSpec {
   readonly status: number;
@@ -28,7 +28,13 @@ export const ERRORS = {
   PORTICO_UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream unreachable', type: 'upstream-unreachable' },
   PORTICO_UPSTREAM_RESET: { status: 502, title: 'Upstream closed the connection', type: 'upstream-reset' },
   PORTICO_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream did not answer in time', type: 'upstream-timeout' },
+  PORTICO_UPSTREAM_BUSY: { status: 503, title: 'No upstream connection free in time', type: 'upstream-busy' },
   PORTICO_RATE_LIMITED: { status: 429, title: 'Too many requests', type: 'rate-limited' },
+  PORTICO_CLIENT_CONCURRENCY: {
+    status: 429,
+    title: 'Too many requests in flight from this client',
+    type: 'client-concurrency',
+  },
   PORTICO_RATE_LIMIT_KEY_MISSING: {
     status: 400,
     title: 'Rate-limit key missing from request',
@@ -164,7 +170,9 @@ export function sendProblem(
       res.removeHeader(name);
     }
   }
-  res.writeHead(options.status ?? ERRORS[code].status, headers);
+  // The standard reason phrase, never one an upstream response set before it failed (`502 OK`).
+  const status = options.status ?? ERRORS[code].status;
+  res.writeHead(status, STATUS_CODES[status], headers);
   res.end(body);
 }
 

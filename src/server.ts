@@ -19,8 +19,16 @@ import { sendError, sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
 import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
 import { markCloseWanted } from './proxy/forward.js';
+import { createClientCap, type ClientCap } from './proxy/client-cap.js';
 import { beginSyncDispatch, endSyncDispatch } from './proxy/forward-scope.js';
-import { saneRequestId, setForwarded, stripHopByHop, transferCodingIssue, type StripOptions } from './proxy/headers.js';
+import {
+  saneRequestId,
+  setForwarded,
+  stripHopByHop,
+  transferCodingIssue,
+  upgradeBodyIssue,
+  type StripOptions,
+} from './proxy/headers.js';
 import { hostIssue, safePath } from './proxy/path.js';
 
 export interface ProxyServerOptions {
@@ -43,8 +51,18 @@ export interface ProxyServer {
 const STRIP_FOR_UPGRADE: StripOptions = { keepUpgrade: true };
 const STRIP: StripOptions = {};
 
-/** Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. */
-function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: Logger, keepUpgrade: boolean): void {
+/**
+ * Prepares a request for its route: context, request id, hop-by-hop stripping, forwarding headers. Returns whether
+ * the client may start it (`server.maxRequestsPerClient`).
+ */
+function prepare(
+  req: IncomingMessage,
+  res: ServerResponse,
+  plan: Plan,
+  logger: Logger,
+  keepUpgrade: boolean,
+  cap: ClientCap,
+): boolean {
   const peer = normalizeAddress(req.socket.remoteAddress ?? '');
   const peerTrusted = isTrusted(plan.trusted, peer);
   const id = saneRequestId(req.headers['x-request-id']) ?? randomUUID();
@@ -62,6 +80,20 @@ function prepare(req: IncomingMessage, res: ServerResponse, plan: Plan, logger: 
     requestId: id,
     encrypted: 'encrypted' in req.socket && req.socket.encrypted === true,
   });
+  const max = plan.config.server.maxRequestsPerClient;
+  return max === 0 || cap.admit(client, res, max);
+}
+
+function tooManyInFlight(req: IncomingMessage, res: ServerResponse, plan: Plan): void {
+  sendProblem(
+    res,
+    'PORTICO_CLIENT_CONCURRENCY',
+    { requestId: req.portico?.id },
+    {
+      detail: `at most ${plan.config.server.maxRequestsPerClient} requests in flight per client`,
+      headers: { 'retry-after': '1' },
+    },
+  );
 }
 
 /**
@@ -86,6 +118,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
           onResponse(this.req, this);
         };
   let draining = false;
+  const cap = createClientCap();
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -107,7 +140,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const edge = (req: IncomingMessage, res: ServerResponse): void => {
     const plan = options.currentPlan();
     const refused = transferCodingIssue(req) ?? hostIssue(req); // before prepare() rewrites the framing headers
-    prepare(req, res, plan, logger, false);
+    const admitted = prepare(req, res, plan, logger, false, cap);
     if (finished !== undefined) res.on('finish', finished); // fires once; a shared function, no closure per request
     if (draining) res.setHeader('connection', 'close');
     if (req.httpVersionMajor !== 1) {
@@ -123,6 +156,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         { requestId: req.portico?.id },
         { detail: refused ?? 'ambiguous or non-origin request target' },
       );
+      return;
+    }
+    if (!admitted) {
+      tooManyInFlight(req, res, plan);
       return;
     }
     beginSyncDispatch();
@@ -160,11 +197,21 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       socket.destroy();
       return;
     }
-    // A response object on the raw socket lets the route's chain refuse the upgrade with a normal HTTP answer.
+    const refused = upgradeBodyIssue(req); // before prepare() rewrites the framing headers
+    // A response object on the raw socket lets the route's chain (and the forward, for anything but a 101) refuse
+    // the upgrade with a normal HTTP answer; the connection is not reused after one.
     const res = new ServerResponse(req);
     res.assignSocket(socket);
     res.on('finish', () => socket.destroySoon());
-    prepare(req, res, plan, logger, true);
+    const admitted = prepare(req, res, plan, logger, true, cap);
+    if (refused !== undefined) {
+      sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: refused });
+      return;
+    }
+    if (!admitted) {
+      tooManyInFlight(req, res, plan);
+      return;
+    }
     plan.upgrade(req, res, socket, head, path);
   });
 

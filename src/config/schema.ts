@@ -151,10 +151,26 @@ const serverSchema = z
     bodyIdleTimeout: duration({ min: 1 })
       .default(30_000)
       .describe('A request body that stalls this long is abandoned (408 if nothing was answered yet).'),
+    bodyMinRate: z
+      .number()
+      .int()
+      .min(0)
+      .default(500)
+      .describe(
+        'Slowest request body accepted, in bytes per second on average: a body may take `bodyIdleTimeout` plus one second per `bodyMinRate` bytes received, then it is abandoned like a stalled one (408). 0 disables.',
+      ),
     upstreamIdleTimeout: duration({ min: 1 })
       .default(4000)
       .describe(
         "Idle upstream keep-alive sockets are closed after this; keep it below the upstream's own idle timeout. An upstream that announces `Keep-Alive: timeout=N` has its idle sockets closed a second before N when that is sooner.",
+      ),
+    maxRequestsPerClient: z
+      .number()
+      .int()
+      .min(0)
+      .default(256)
+      .describe(
+        'Requests one client (its address, as rate limits see it) may have in flight at once; more get 429. A WebSocket counts until it closes. Keep it below `upstreamMaxSockets`, so one client cannot hold every upstream socket. 0 disables.',
       ),
     upstreamMaxSockets: z
       .number()

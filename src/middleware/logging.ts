@@ -10,7 +10,7 @@
  * the request still logs once.
  *
  * Fields: reqId, method, path (no query string: it may carry secrets), route, status, durationMs, bytesIn and
- * bytesOut (body bytes), upstream, clientIp, userAgent, traceId/spanId when the request is traced.
+ * bytesOut (body bytes; for an aborted response, those put on the socket before it was cut), upstream, clientIp, userAgent, traceId/spanId when the request is traced.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -33,6 +33,7 @@ const ENTRY = Symbol('portico.logging');
 const BYTES_IN = Symbol('portico.bytesIn');
 const BYTES_OUT = Symbol('portico.bytesOut');
 const OWNER = Symbol('portico.owner');
+const SOCKET_OUT = Symbol('portico.socketOut');
 
 interface RequestState {
   [ENTRY]?: Entry;
@@ -40,6 +41,8 @@ interface RequestState {
 }
 interface ResponseState {
   [BYTES_OUT]?: number;
+  /** The socket's `bytesWritten` when the upstream body started to flow into this response. */
+  [SOCKET_OUT]?: number | undefined;
 }
 interface PipedSource {
   [OWNER]?: ServerResponse & ResponseState;
@@ -64,6 +67,7 @@ function countOut(this: Readable & PipedSource, chunk: Buffer): void {
 
 /** The upstream body is piped into the response; without Content-Length its chunks are counted as they pass. */
 function onPipe(this: ServerResponse & ResponseState, source: Readable & PipedSource): void {
+  this[SOCKET_OUT] = this.req.socket.bytesWritten;
   if (this.getHeader('content-length') !== undefined) return;
   this[BYTES_OUT] = 0;
   source[OWNER] = this;
@@ -81,9 +85,26 @@ function bytesIn(req: IncomingMessage & RequestState): number {
   return req[BYTES_IN] ?? declaredLength(req.headers['content-length']) ?? 0;
 }
 
-function bytesOut(req: IncomingMessage, res: ServerResponse & ResponseState, status: number): number {
+/**
+ * Body bytes an aborted response put on its socket: what the socket took since the body started to flow, less the
+ * head. Reads Node's `_header` (the head as written; undocumented, kept by OutgoingMessage since Node 0.x; the
+ * aborted-download test in test/hardening/responses.test.ts fails if it goes); without it, undefined. Exact for a connection with one response at a time (pipelined requests are not told apart).
+ */
+function sentBody(req: IncomingMessage, res: ServerResponse & ResponseState): number | undefined {
+  const before = res[SOCKET_OUT];
+  const now = req.socket.bytesWritten as number | undefined;
+  const head = (res as ServerResponse & { _header?: unknown })._header;
+  if (before === undefined || now === undefined || typeof head !== 'string') return undefined;
+  return Math.max(0, now - before - Buffer.byteLength(head, 'latin1'));
+}
+
+function bytesOut(req: IncomingMessage, res: ServerResponse & ResponseState, status: number, done: boolean): number {
   if (req.method === 'HEAD' || EMPTY_BODY_STATUS.has(status) || !res.headersSent) return 0;
-  return res[BYTES_OUT] ?? declaredLength(res.getHeader('content-length')) ?? 0;
+  const counted = res[BYTES_OUT] ?? declaredLength(res.getHeader('content-length')) ?? 0;
+  if (done) return counted;
+  // Cut short: a declared length was never all sent, and counted chunks may still have been queued when it was cut.
+  const sent = sentBody(req, res);
+  return sent === undefined ? counted : Math.min(sent, counted);
 }
 
 function pathOf(req: IncomingMessage & { originalUrl?: string }): string {
@@ -119,7 +140,7 @@ function logExchange(this: ServerResponse & ResponseState): void {
       status,
       durationMs: ctx === undefined ? undefined : Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
       bytesIn: bytesIn(req),
-      bytesOut: bytesOut(req, this, status),
+      bytesOut: bytesOut(req, this, status, completed),
       upstream: ctx?.upstream,
       clientIp: ctx?.clientIp,
       userAgent: req.headers['user-agent'],

@@ -10,7 +10,7 @@ import { toBlockList } from '../config/schema.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
 import type { Handler, KindDeps } from '../middleware/kind.js';
 import { entryKindName, resolveEntry, type KindRegistry } from '../middleware/entries.js';
-import { watchBodyIdle } from '../proxy/body-timeout.js';
+import { watchBody, type BodyDeadlines } from '../proxy/body-timeout.js';
 import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '../proxy/forward.js';
 import type { AgentPool } from '../proxy/agents.js';
 import { createMirror } from '../proxy/mirror.js';
@@ -63,6 +63,7 @@ export interface Plan {
 const UPSTREAM_KIND: Record<string, UpstreamErrorKind> = {
   PORTICO_UPSTREAM_UNREACHABLE: 'refused',
   PORTICO_UPSTREAM_TIMEOUT: 'timeout',
+  PORTICO_UPSTREAM_BUSY: 'timeout',
 };
 
 export function configHash(config: Config): string {
@@ -163,7 +164,11 @@ function compileRoute(
   const handlers = chainFor(route.name, route.middleware, route.excludeMiddleware, deps);
   const strip = route.stripPrefix;
   const max = route.maxBodySize;
-  const bodyIdle = deps.config.server.bodyIdleTimeout;
+  const bodyDeadlines: BodyDeadlines = {
+    route: route.name,
+    idleMs: deps.config.server.bodyIdleTimeout,
+    minRate: deps.config.server.bodyMinRate,
+  };
   const mirror =
     route.mirror && deps.pool
       ? createMirror(route.mirror, {
@@ -177,7 +182,7 @@ function compileRoute(
   // A server-side IncomingMessage always has `url` and `method` (Node types them optional for client responses).
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;
-    watchBodyIdle(req, res, bodyIdle, route.name);
+    watchBody(req, res, bodyDeadlines);
     if (strip) req.url = stripPrefix(req.url as string, prefix);
     mirror?.(req);
     forwarder.forward(req, res);
@@ -197,10 +202,10 @@ function compileRoute(
     mirror?.(req);
     forwarder.forwardBody(req, res, body);
   };
-  const upgradeTerminal: Terminal = (req) => {
+  const upgradeTerminal: Terminal = (req, res) => {
     if (strip) req.url = stripPrefix(req.url as string, prefix);
     const pending = (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
-    if (pending) forwarder.upgrade(req, pending.socket, pending.head);
+    if (pending) forwarder.upgrade(req, res, pending.socket, pending.head);
   };
   // Routes without an express entry run the chain exactly as composed; the others keep the body's chunks first.
   const run: Terminal = runsExpress(route.middleware, route.excludeMiddleware, deps)

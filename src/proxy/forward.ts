@@ -14,6 +14,9 @@ import { createProxyMiddleware, type Options, type Plugin } from 'http-proxy-mid
 import { PorticoError, sendProblem, type ErrorCode } from '../errors.js';
 import { stripHopByHop, type StripOptions } from './headers.js';
 import { forwardInTurn, forwarding } from './forward-scope.js';
+import { forwardUpgrade } from './upgrade.js';
+import { dropQueued, takeQueued } from './agents.js';
+import { awaitHead, headAnswered, headArrived, headNotDue } from './head-deadline.js';
 
 export interface ForwardHooks {
   /** True while the server drains: responses then carry `Connection: close`. */
@@ -34,15 +37,18 @@ export interface ForwardOptions extends RouteForwarding {
 }
 
 export type Forward = (req: IncomingMessage, res: ServerResponse) => void;
-export type ForwardUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+/** `res` is the response on the client's raw socket: it carries any answer but a 101. */
+export type ForwardUpgrade = (req: IncomingMessage, res: ServerResponse, socket: Socket, head: Buffer) => void;
 
 const RETRIED = Symbol('portico.retried');
 const PROXY_REQ = Symbol('portico.proxyReq');
 const CLOSE_WANTED = Symbol('portico.closeWanted');
 const ROUTE = Symbol('portico.route');
+const QUEUE_TIMER = Symbol('portico.queueTimer');
 
 interface ForwardState {
   [ROUTE]?: RouteForwarding;
+  [QUEUE_TIMER]?: NodeJS.Timeout;
   [RETRIED]?: boolean;
   [PROXY_REQ]?: ClientRequest;
   [CLOSE_WANTED]?: boolean;
@@ -91,6 +97,18 @@ function buildOptions(target: URL, agent: Agent, plugin: Plugin): Options {
   return { target, agent, changeOrigin: false, xfwd: false, ejectPlugins: true, plugins: [plugin] };
 }
 
+function headTimeoutError(route: string, timeoutMs: number): PorticoError {
+  return new PorticoError('PORTICO_UPSTREAM_TIMEOUT', `upstream response head not complete within ${timeoutMs}ms`, {
+    context: { route, timeoutMs },
+  });
+}
+
+function busyError(route: string, timeoutMs: number, upstream: string): PorticoError {
+  return new PorticoError('PORTICO_UPSTREAM_BUSY', `no upstream socket free within ${timeoutMs}ms`, {
+    context: { route, timeoutMs, upstream },
+  });
+}
+
 /** `close` on an incoming request whose body was still arriving: abort the upstream request that waits for it. */
 function abortIfIncomplete(this: IncomingMessage & ForwardState): void {
   if (!this.complete) this[PROXY_REQ]?.destroy();
@@ -102,8 +120,28 @@ function onUpstreamIdle(this: ClientRequest & ForwardState): void {
   this.destroy(route === undefined ? undefined : timeoutError(route.route, route.timeoutMs));
 }
 
+/** The response head deadline passed (src/proxy/head-deadline.ts): destroying with a typed error makes it a 504. */
+function onLateHead(proxyReq: ClientRequest & ForwardState): void {
+  const route = proxyReq[ROUTE];
+  proxyReq.destroy(route === undefined ? undefined : headTimeoutError(route.route, route.timeoutMs));
+}
+
+/** `finish` on an upstream request whose body was still arriving when it got its socket: the head clock starts. */
+function onBodySent(this: ClientRequest & ForwardState): void {
+  const route = this[ROUTE];
+  const socket = this.socket;
+  if (route !== undefined && socket !== null && !headAnswered(socket)) {
+    awaitHead(this, socket, route.timeoutMs, onLateHead);
+  }
+}
+
+/** Runs on the upstream request's `socket` event: it has left the agent's queue, if it was in it. */
 function onProxyReq(proxyReq: ClientRequest & ForwardState, req: IncomingMessage & ForwardState): void {
   req[PROXY_REQ] = proxyReq;
+  const queued = proxyReq[QUEUE_TIMER];
+  if (queued !== undefined) clearTimeout(queued);
+  const route = req[ROUTE];
+  const socket = proxyReq.socket;
   // A body that will never complete (the client went away, or Portico answered 408/413 and dropped it) must not
   // keep the upstream waiting for the rest until the route timeout. Shared listeners: no closure per request, and
   // none at all for a body already read (every bodiless request).
@@ -111,10 +149,17 @@ function onProxyReq(proxyReq: ClientRequest & ForwardState, req: IncomingMessage
     if (req.destroyed) proxyReq.destroy();
     else req.on('close', abortIfIncomplete);
   }
-  const route = req[ROUTE];
   if (route === undefined) return;
-  // Idle bound on connect, first byte and every gap.
   proxyReq[ROUTE] = route;
+  // Head bound: from the request sent whole to the end of the response head.
+  if (socket !== null) {
+    if (req.complete) awaitHead(proxyReq, socket, route.timeoutMs, onLateHead);
+    else {
+      headNotDue(socket);
+      proxyReq.once('finish', onBodySent);
+    }
+  }
+  // Idle bound on connect, first byte and every gap.
   proxyReq.setTimeout(route.timeoutMs, onUpstreamIdle);
 }
 
@@ -139,9 +184,14 @@ function onProxyRes(
   proxyRes: IncomingMessage & HintCarrier,
   req: IncomingMessage & ForwardState,
 ): void {
+  headArrived(proxyRes.socket);
   const hint = proxyRes.headers['keep-alive'];
   if (hint !== undefined) proxyRes[KEEP_ALIVE_HINT] = hint;
   stripHopByHop(proxyRes.headers, BLANK);
+  // RFC 9110 section 8.6: a 204 carries no Content-Length (blanked like the hop-by-hop headers, see above).
+  if (proxyRes.statusCode === 204 && proxyRes.headers['content-length'] !== undefined) {
+    proxyRes.headers['content-length'] = undefined;
+  }
   proxyRes.headers.connection = hooks.draining() || req[CLOSE_WANTED] === true ? 'close' : 'keep-alive';
 }
 
@@ -164,12 +214,18 @@ function ignoreClientGone(): void {}
 
 interface UpstreamProxy {
   readonly origin: string;
-  /** The library's middleware: used for WebSocket upgrades. */
-  readonly middleware: ReturnType<typeof createProxyMiddleware>;
   /** httpxy's `web()` with this upstream's options, called directly on the hot path. */
   readonly web: (req: IncomingMessage, res: ServerResponse) => void;
   /** The same with another body stream in place of the request (a body a middleware already read). */
   readonly webWithBody: (req: IncomingMessage, res: ServerResponse, body: Readable) => void;
+  /** A WebSocket upgrade to this upstream (src/proxy/upgrade.ts), bounded by the route's timeout. */
+  readonly upgrade: (
+    route: RouteForwarding,
+    req: IncomingMessage,
+    res: ServerResponse,
+    socket: Socket,
+    head: Buffer,
+  ) => void;
 }
 
 export interface UpstreamProxies {
@@ -194,10 +250,11 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(hooks, proxyRes, req));
       server.on('end', restoreKeepAliveHint);
     };
-    const proxyOptions = buildOptions(target, agentFor(target), plugin);
+    const agent = agentFor(target);
+    const proxyOptions = buildOptions(target, agent, plugin);
     const onError = (err: Error, req: IncomingMessage & ForwardState, res: ServerResponse | Socket): void => {
       if (!('setHeader' in res)) {
-        res.destroy(); // a WebSocket upgrade: there is no HTTP response to write any more
+        res.destroy(); // the library's WebSocket path (unused: see src/proxy/upgrade.ts) has no response to write
         return;
       }
       if (res.writableEnded || res.destroyed) return; // the client went away; nothing to answer
@@ -223,20 +280,37 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       hooks.onUpstreamError?.(wrapped, req);
       sendProblem(res, code, { requestId: req.portico?.id, route });
     };
-    const middleware = createProxyMiddleware(proxyOptions); // registers the plugin, which captures `web`
+    createProxyMiddleware(proxyOptions); // registers the plugin, which captures `web`
     const proxyWeb = web;
     if (proxyWeb === undefined) throw new Error('http-proxy-middleware did not run the Portico plugin');
+    const failUpgrade = (err: Error, req: IncomingMessage, res: ServerResponse): void => onError(err, req, res);
+    /** The route's timeout passed while the request still waited in the agent's queue: 503, and out of the queue. */
+    const giveUpWaiting = (proxyReq: ClientRequest, req: IncomingMessage & ForwardState, res: ServerResponse): void => {
+      if (proxyReq.socket !== null) return;
+      dropQueued(agent, proxyReq);
+      if (proxyReq.destroyed) return; // the client went away while it waited: nothing to answer
+      const route = req[ROUTE];
+      const err = busyError(route?.route ?? '-', route?.timeoutMs ?? 0, target.origin);
+      proxyReq.destroy(err); // no socket: no event follows; the answer is made here
+      onError(err, req, res);
+    };
+    /** Every request that must wait for a socket gets one timer, bounded by its route's timeout; no other does. */
+    const forwardWeb = (req: IncomingMessage & ForwardState, res: ServerResponse, options: Options): void => {
+      proxyWeb(req, res, options).catch(ignoreClientGone);
+      const queued = takeQueued(agent) as (ClientRequest & ForwardState) | undefined;
+      const route = req[ROUTE];
+      if (queued === undefined || route === undefined) return;
+      const timer = setTimeout(giveUpWaiting, route.timeoutMs, queued, req, res);
+      timer.unref();
+      queued[QUEUE_TIMER] = timer;
+    };
     // The library's per-request wrapper (path filter, router, path rewrite: all unused here) costs a URL parse and
     // several promise turns per request; Portico matches and rewrites itself and calls the engine directly.
     return {
       origin: target.origin,
-      middleware,
-      web: (req, res) => {
-        proxyWeb(req, res, proxyOptions).catch(ignoreClientGone);
-      },
-      webWithBody: (req, res, body) => {
-        proxyWeb(req, res, { ...proxyOptions, buffer: body }).catch(ignoreClientGone);
-      },
+      web: (req, res) => forwardWeb(req, res, proxyOptions),
+      webWithBody: (req, res, body) => forwardWeb(req, res, { ...proxyOptions, buffer: body }),
+      upgrade: (route, req, res, socket, head) => forwardUpgrade(target, route, failUpgrade, req, res, socket, head),
     };
   };
   return {
@@ -279,6 +353,6 @@ export function createForwarder(options: ForwardOptions): Forwarder {
       const proxy = pick(req);
       forwardInTurn(req, res, (again, out) => proxy.webWithBody(again, out, body));
     },
-    upgrade: (req, socket, head) => pick(req).middleware.upgrade(req, socket, head),
+    upgrade: (req, res, socket, head) => pick(req).upgrade(route, req, res, socket, head),
   };
 }

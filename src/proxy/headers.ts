@@ -152,3 +152,16 @@ export function transferCodingIssue(req: IncomingMessage): string | undefined {
   if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return 'Transfer-Encoding in an HTTP/1.0 request';
   return value.trim().toLowerCase() === 'chunked' ? undefined : 'only the chunked transfer coding is supported';
 }
+
+/**
+ * Why an upgrade request is refused for its framing, or undefined when it has none. Node hands an upgrade over
+ * before reading any body, so body bytes would reach the upstream as if they were the upgraded protocol's, and
+ * framing the two sides read differently is a desync; a WebSocket handshake (RFC 6455 section 4.1) has no body.
+ */
+export function upgradeBodyIssue(req: IncomingMessage): string | undefined {
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+    return 'an upgrade request carries no body';
+  }
+  return undefined;
+}

@@ -59,7 +59,8 @@ describe('slowloris', () => {
 });
 
 describe('slow request bodies (bodyIdleTimeout: 300ms)', () => {
-  async function setup() {
+  /** `minRate` 50 bytes/s lets the 100 bytes/s trickle below through; the rate test sets its own. */
+  async function setup(minRate = 50) {
     const outcomes: string[] = [];
     const up = await upstream();
     up.server.removeAllListeners('request');
@@ -86,7 +87,7 @@ describe('slow request bodies (bodyIdleTimeout: 300ms)', () => {
       });
     });
     const p = await portico(
-      `${serverSection('  bodyIdleTimeout: 300ms\n')}routes:\n  - name: api\n    timeout: 30s\n    upstream: ${up.url}\n`,
+      `${serverSection(`  bodyIdleTimeout: 300ms\n  bodyMinRate: ${minRate}\n`)}routes:\n  - name: api\n    timeout: 30s\n    upstream: ${up.url}\n`,
     );
     return { up, p, outcomes };
   }
@@ -126,6 +127,23 @@ describe('slow request bodies (bodyIdleTimeout: 300ms)', () => {
     await within(client.closed, CLOSE_BOUND_MS);
     expect(client.text()).toMatch(/^HTTP\/1\.1 200 [\s\S]*got 100$/);
     expect(outcomes).toEqual(['/trickle complete 100']);
+  });
+
+  it('answers 408 to a body that keeps moving but stays below bodyMinRate, long before requestTimeout', async () => {
+    const { p, outcomes } = await setup(1000);
+    const client = await rawSocket(p.port);
+    const started = Date.now();
+    client.socket.write('POST /crawl HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n');
+    // 10 bytes every 100ms (100 bytes/s): never idle for 300ms, a tenth of the rate asked.
+    const timer = setInterval(() => client.socket.write('0123456789'), 100);
+    const closed = await within(client.closed, 3000);
+    clearInterval(timer);
+    expect(closed).toBe(true);
+    // Allowed: 300ms + 1ms per byte received (bodyMinRate 1000): about 330ms at 100 bytes/s, plus one check period.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(client.text()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(client.text()).toContain('slower than 1000 bytes/s');
+    await settlesTo(() => outcomes.join(), '/crawl aborted', 'upstream request aborted', 2000);
   });
 
   it('does not blame the client when the upstream is the one reading slowly', async () => {

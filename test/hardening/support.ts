@@ -51,6 +51,15 @@ diagnostics.subscribe('http.server.request.start', (message) => {
   const address = server.address();
   if (address !== null && typeof address === 'object') servers.set(address.port, server);
 });
+// A connection that only ever upgrades never starts an HTTP request: its server is found from the accepted socket.
+diagnostics.subscribe('net.server.socket', (message) => {
+  const { socket } = message as { socket: net.Socket & { server?: net.Server } };
+  const server = socket.server;
+  const address = server?.address();
+  if (server !== undefined && address !== null && typeof address === 'object')
+    servers.set(address.port, server as http.Server);
+});
+
 /** Outgoing requests of this process not yet closed, by path (Portico's forwards; the tests' own requests too). */
 const inFlight = new Map<string, number>();
 const made = new Map<string, number>();
@@ -100,6 +109,17 @@ export function agentSockets(port: number): number {
   let count = 0;
   for (const agent of agents) {
     for (const [name, list] of [...Object.entries(agent.sockets), ...Object.entries(agent.freeSockets)]) {
+      if (name.includes(`:${port}:`) || name.endsWith(`:${port}`)) count += list?.length ?? 0;
+    }
+  }
+  return count;
+}
+
+/** Requests waiting in the agents' queues for a socket to `port` (none has a free or new socket for them). */
+export function agentQueued(port: number): number {
+  let count = 0;
+  for (const agent of agents) {
+    for (const [name, list] of Object.entries(agent.requests)) {
       if (name.includes(`:${port}:`) || name.endsWith(`:${port}`)) count += list?.length ?? 0;
     }
   }

@@ -102,7 +102,9 @@ describe('with real PostgreSQL and Redis, composed by hand to count and delay qu
   let lookups = 0;
 
   beforeAll(async () => {
-    const config = testConfig(yaml(PG_URL, 'redis://127.0.0.1:6379'));
+    const loaded = testConfig(yaml(PG_URL, 'redis://127.0.0.1:6379'));
+    // One test client sends 1000 lookups at once: above the default per-client cap on requests in flight.
+    const config = { ...loaded, server: { ...loaded.server, maxRequestsPerClient: 0 } };
     stores = await createStores(config.redis, silentLogger);
     repository = new GatedRepository(new SqlUserRepository(db, userSql(config.userLookup)));
     service = createUserService({
