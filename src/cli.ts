@@ -41,7 +41,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 };
 
 const OPTION_HELP: Readonly<Record<string, string>> = {
-  config: '-c, --config FILE           the config file',
+  config: '-c, --config FILE           the config file (default: $PORTICO_CONFIG)',
   'demo-upstream': '    --demo-upstream HOST:PORT  also start an echo upstream there (for trying Portico out)',
   count: '    --count N                  how many sample users (default 100)',
 };
@@ -115,10 +115,13 @@ function parse(argv: string[]): Args {
   const allowed = (COMMANDS[command] as Command).options;
   const stray = Object.keys(values).find((option) => !allowed.includes(option));
   if (stray !== undefined) throw new UsageError(`option --${stray} does not apply to "${command}"`, command);
-  if (command !== 'schema' && values.config === undefined) throw new UsageError('--config FILE is required', command);
+  // The image's entrypoint takes its config from the environment (an exec-form ENTRYPOINT expands no variables).
+  const config = values.config ?? (process.env.PORTICO_CONFIG || undefined);
+  if (command !== 'schema' && config === undefined)
+    throw new UsageError('--config FILE is required (or PORTICO_CONFIG in the environment)', command);
   return {
     command,
-    config: values.config,
+    config,
     demoUpstream: values['demo-upstream'],
     count: values.count,
   };

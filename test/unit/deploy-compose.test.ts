@@ -79,9 +79,11 @@ test("both replicas share one Redis and one database, and run the same config th
 
 test("the image's health check serves (no token needed for /healthz); docker stop waits out both drains", () => {
   const dockerfile = readRepoFile('Dockerfile');
-  const check = /^HEALTHCHECK .*\\\n\s*CMD (.*)$/m.exec(dockerfile)?.[1] ?? '';
-  expect(check).toContain('/healthz');
-  expect(check).not.toMatch(/authorization|TOKEN/i);
+  const check = JSON.parse(/^HEALTHCHECK .*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+  expect(check).toEqual(['node', 'dist/admin/healthcheck.js']);
+  const script = readRepoFile('src/admin/healthcheck.ts');
+  expect(script).toContain('/healthz');
+  expect(script).not.toMatch(/authorization|TOKEN/i);
   for (const [index, service] of replicas.entries()) {
     expect(service.healthcheck).toBeUndefined();
     expect(service.environment?.PORTICO_ADMIN).toBe(`0.0.0.0:${image.exposed[1]}`);
