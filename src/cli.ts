@@ -40,10 +40,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
 };
 
-const OPTION_HELP: Readonly<Record<string, string>> = {
-  config: '-c, --config FILE           the config file (default: $PORTICO_CONFIG)',
-  'demo-upstream': '    --demo-upstream HOST:PORT  also start an echo upstream there (for trying Portico out)',
-  count: '    --count N                  how many sample users (default 100)',
+const OPTION_HELP: Readonly<Record<string, readonly [string, string]>> = {
+  config: ['-c, --config FILE', 'the config file (default: $PORTICO_CONFIG)'],
+  'demo-upstream': ['    --demo-upstream HOST:PORT', 'also start an echo upstream there (for trying Portico out)'],
+  count: ['    --count N', 'how many sample users (default 100)'],
+  help: ['-h, --help', 'this help'],
 };
 
 const USAGE = `usage: ${Object.values(COMMANDS)
@@ -63,8 +64,10 @@ class UsageError extends Error {
 
 function help(name: string): string {
   const command = COMMANDS[name] as Command;
-  const options = [...command.options.map((option) => OPTION_HELP[option]), '-h, --help                  this help'];
-  return `usage: ${command.usage}\n\n${command.summary}\n\noptions:\n${options.map((line) => `  ${line}`).join('\n')}\n`;
+  const rows = [...command.options, 'help'].map((option) => OPTION_HELP[option] as readonly [string, string]);
+  const width = Math.max(...rows.map(([flags]) => flags.length)) + 2;
+  const options = rows.map(([flags, text]) => `  ${flags.padEnd(width)}${text}`).join('\n');
+  return `usage: ${command.usage}\n\n${command.summary}\n\noptions:\n${options}\n`;
 }
 
 /** The version in package.json, beside dist/ in the image and beside src/ in the repository. */
