@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Config } from '../../src/config/schema.js';
 import { dockerfileContract, loadEmbeddedConfig, readRepoFile, ROOT } from '../helpers/deploy.js';
+import { unknownFields } from '../helpers/kubernetes-strict.js';
 
 const DIR = 'deploy/kubernetes';
 
@@ -127,6 +128,18 @@ test('every manifest validates against the Kubernetes OpenAPI schema (offline, k
   const results = JSON.parse(output) as Array<{ kind: string; name: string; errors: string[] }>;
   expect(results.map((r) => r.kind).sort()).toEqual(manifests.map((m) => m.kind).sort());
   expect(results.filter((r) => r.errors.length > 0)).toEqual([]);
+});
+
+test('no manifest has a field the Kubernetes API does not know (a typo there is silently dropped)', () => {
+  expect(unknownFields(manifests as unknown as Array<{ apiVersion: string; kind: string }>)).toEqual([]);
+  // The check notices one.
+  const typo = structuredClone(deployment) as unknown as {
+    apiVersion: string;
+    kind: string;
+    spec: { replica: number };
+  };
+  typo.spec.replica = 3;
+  expect(unknownFields([typo])).toEqual([expect.stringContaining('\'"replica"\' does not exist')]);
 });
 
 /** The `restricted` profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/), per field. */
