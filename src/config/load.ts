@@ -13,6 +13,7 @@ import { interpolate, retype, type Env } from './interpolate.js';
 import { allowedKeys, closest } from './suggest.js';
 import { crossCheck, type PathIssue } from './cross-check.js';
 import { loadEntries, type KindRegistry } from '../middleware/entries.js';
+import { salvage } from './salvage.js';
 
 /** Files larger than this are refused before parsing (a config file is kilobytes; this bounds memory). */
 export const MAX_CONFIG_BYTES = 1_048_576;
@@ -121,6 +122,20 @@ function schemaIssues(error: z.ZodError, raw: unknown, positions: Positions): Co
   });
 }
 
+/**
+ * Cross-check issues that add to the schema's: none in an object that already has a schema issue, where a removed
+ * value could be the cause (a too-short `adminToken` would also read as a missing one).
+ */
+function besides(semantic: readonly PathIssue[], error: z.ZodError): PathIssue[] {
+  const parent = (path: readonly PropertyKey[]): string => path.slice(0, -1).map(String).join('.');
+  const flagged = new Set(
+    error.issues.map((issue) =>
+      parent(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path),
+    ),
+  );
+  return semantic.filter((issue) => !flagged.has(parent(issue.path)));
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !(value instanceof URL) && !Object.isFrozen(value)) {
     for (const child of Object.values(value)) deepFreeze(child);
@@ -163,7 +178,14 @@ function parseConfig(text: string, file: string, options: LoadOptions): { config
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError([positions.at(doc.contents?.range?.[0], [], 'the top level must be a map of sections')]);
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(schemaIssues(parsed.error, raw, positions));
+  if (!parsed.success) {
+    const readable = salvage(raw);
+    const semantic = readable === undefined ? [] : besides(crossCheck(readable, options.registry), parsed.error);
+    throw new ConfigError([
+      ...schemaIssues(parsed.error, raw, positions),
+      ...semantic.map((issue) => positions.ofPath(issue.path, issue.message)),
+    ]);
+  }
   const semantic: PathIssue[] = crossCheck(parsed.data, options.registry);
   if (semantic.length > 0) throw new ConfigError(semantic.map((issue) => positions.ofPath(issue.path, issue.message)));
   return { config: deepFreeze(parsed.data), positions };

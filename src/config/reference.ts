@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DURATION_PATTERN } from './duration.js';
-import { configJsonSchema } from './json-schema.js';
+import { configJsonSchema, INTERPOLATED_REF } from './json-schema.js';
 
 export const START_MARKER = '<!-- config-reference:start -->';
 export const END_MARKER = '<!-- config-reference:end -->';
@@ -18,6 +18,7 @@ interface Json {
   readonly const?: unknown;
   readonly pattern?: string;
   readonly anyOf?: readonly Json[];
+  readonly $ref?: string;
   readonly items?: Json;
   readonly properties?: Readonly<Record<string, Json>>;
   readonly additionalProperties?: Json | boolean;
@@ -45,7 +46,9 @@ function typeOf(json: Json): string {
   if (isDuration(json)) return 'duration';
   if (json.enum) return json.enum.map((value) => code(String(value))).join(' | ');
   if (json.const !== undefined) return 'string';
-  if (json.anyOf) return [...new Set(json.anyOf.map(typeOf))].join(' or ');
+  // Every constrained value also takes a `${VAR}` reference; the README says so once, not in every row.
+  if (json.anyOf)
+    return [...new Set(json.anyOf.filter((option) => option.$ref !== INTERPOLATED_REF).map(typeOf))].join(' or ');
   if (json.type === 'array') return json.items ? `list of ${parenthesised(typeOf(json.items))}` : 'list';
   if (json.type === 'object') return 'map';
   if (Array.isArray(json.type)) return json.type.join(' or ');

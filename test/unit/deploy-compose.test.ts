@@ -79,9 +79,11 @@ test("both replicas share one Redis and one database, and run the same config th
 
 test("the image's health check serves (no token needed for /healthz); docker stop waits out both drains", () => {
   const dockerfile = readRepoFile('Dockerfile');
-  const check = /^HEALTHCHECK .*\\\n\s*CMD (.*)$/m.exec(dockerfile)?.[1] ?? '';
-  expect(check).toContain('/healthz');
-  expect(check).not.toMatch(/authorization|TOKEN/i);
+  const check = JSON.parse(/^HEALTHCHECK .*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+  expect(check).toEqual(['node', 'dist/admin/healthcheck.js']);
+  const script = readRepoFile('src/admin/healthcheck.ts');
+  expect(script).toContain('/healthz');
+  expect(script).not.toMatch(/authorization|TOKEN/i);
   for (const [index, service] of replicas.entries()) {
     expect(service.healthcheck).toBeUndefined();
     expect(service.environment?.PORTICO_ADMIN).toBe(`0.0.0.0:${image.exposed[1]}`);
@@ -93,4 +95,23 @@ test("the image's health check serves (no token needed for /healthz); docker sto
     });
     expect(service.ports?.[0]).toBe(`808${index + 1}:8080`);
   }
+});
+
+test("deploy/README.md's Compose section says what the compose file does", () => {
+  const readme = readRepoFile('deploy/README.md');
+  const start = readme.indexOf('## Compose');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  expect(start).toBeGreaterThan(-1);
+  for (const name of Object.keys(services)) expect(section).toContain(`\`${name.replace(/-\d$/, '')}`);
+  for (const service of replicas)
+    for (const mapping of service.ports ?? []) {
+      const [host] = mapping.split(':').slice(-2);
+      expect(section).toContain(host);
+    }
+  expect(section).toContain(replicas[0]?.environment?.PORTICO_ADMIN_TOKEN);
+  expect(section).toContain(replicas[0]?.stop_grace_period);
+  // The replicas keep the image's health check: the README must not describe an override that is not there.
+  expect(replicas.every((service) => service.healthcheck === undefined)).toBe(true);
+  expect(section).not.toMatch(/overrides? the image's health ?check/i);
+  expect(section).toMatch(/image's own health check/);
 });

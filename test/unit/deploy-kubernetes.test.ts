@@ -1,12 +1,16 @@
 /**
- * deploy/kubernetes, checked offline: the manifests parse, and every field Portico depends on agrees with the
- * config in the ConfigMap (which must pass Portico's own loader with the pod's environment) and with the image.
+ * deploy/kubernetes, checked offline: the manifests parse and validate against the Kubernetes API's OpenAPI schema
+ * (as compiled by the kubernetes-models package), the pod meets the `restricted` Pod Security Standard, and every
+ * field Portico depends on agrees with the config in the ConfigMap (which must pass Portico's own loader with the
+ * pod's environment) and with the image.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Config } from '../../src/config/schema.js';
 import { dockerfileContract, loadEmbeddedConfig, readRepoFile, ROOT } from '../helpers/deploy.js';
+import { unknownFields } from '../helpers/kubernetes-strict.js';
 
 const DIR = 'deploy/kubernetes';
 
@@ -18,6 +22,15 @@ interface EnvVar {
 interface Probe {
   httpGet: { path: string; port: string | number; httpHeaders?: Array<{ name: string; value: string }> };
 }
+interface SecurityContext {
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  seccompProfile?: { type: string };
+  capabilities?: { drop?: string[]; add?: string[] };
+}
 interface Container {
   name: string;
   image: string;
@@ -26,8 +39,8 @@ interface Container {
   volumeMounts?: Array<{ name: string; mountPath: string; subPath?: string }>;
   livenessProbe?: Probe;
   readinessProbe?: Probe;
-  lifecycle?: { preStop?: { exec?: { command: string[] } } };
-  securityContext?: { runAsNonRoot?: boolean };
+  lifecycle?: { preStop?: { exec?: unknown; sleep?: { seconds: number } } };
+  securityContext?: SecurityContext;
 }
 interface Manifest {
   kind: string;
@@ -41,15 +54,24 @@ interface Manifest {
       metadata: { labels: Record<string, string> };
       spec: {
         terminationGracePeriodSeconds: number;
+        securityContext?: SecurityContext;
+        hostNetwork?: boolean;
+        hostPID?: boolean;
+        hostIPC?: boolean;
+        initContainers?: Container[];
         containers: Container[];
-        volumes: Array<{ name: string; configMap?: { name: string } }>;
+        volumes: Array<{ name: string; configMap?: { name: string } } & Record<string, unknown>>;
       };
     };
   };
 }
 
 const files = readdirSync(join(ROOT, DIR)).filter((file) => file.endsWith('.yaml'));
-const manifests: Manifest[] = files.flatMap((file) =>
+/** kustomization.yaml is kustomize's input, not an object of the Kubernetes API. */
+function isApiObject(file: string): boolean {
+  return file !== 'kustomization.yaml';
+}
+const manifests: Manifest[] = files.filter(isApiObject).flatMap((file) =>
   parseAllDocuments(readRepoFile(join(DIR, file))).map((doc) => {
     if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors[0]?.message}`);
     return doc.toJS() as Manifest;
@@ -90,11 +112,89 @@ function envOf(container: Container): Record<string, string> {
 
 const env = envOf(portico);
 const config: Config = loadEmbeddedConfig(configMap.data?.['portico.yaml'] as string, 'configmap/portico.yaml', env);
+/** The kubelet's own sleep: an `exec` of `sleep` needs the binary in the image (a distroless one has none). */
 const preStopSeconds = (container: Container): number => {
-  const command = container.lifecycle?.preStop?.exec?.command ?? [];
-  expect(command[0]).toBe('sleep');
-  return Number(command[1]);
+  expect(container.lifecycle?.preStop?.exec).toBeUndefined();
+  return container.lifecycle?.preStop?.sleep?.seconds as number;
 };
+
+test('every manifest validates against the Kubernetes OpenAPI schema (offline, kubernetes-models)', () => {
+  const output = execFileSync(process.execPath, [join(ROOT, 'test/helpers/kubernetes-schema.mjs')], {
+    cwd: ROOT,
+    input: JSON.stringify(manifests),
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const results = JSON.parse(output) as Array<{ kind: string; name: string; errors: string[] }>;
+  expect(results.map((r) => r.kind).sort()).toEqual(manifests.map((m) => m.kind).sort());
+  expect(results.filter((r) => r.errors.length > 0)).toEqual([]);
+});
+
+test('no manifest has a field the Kubernetes API does not know (a typo there is silently dropped)', () => {
+  expect(unknownFields(manifests as unknown as Array<{ apiVersion: string; kind: string }>)).toEqual([]);
+  // The check notices one.
+  const typo = structuredClone(deployment) as unknown as {
+    apiVersion: string;
+    kind: string;
+    spec: { replica: number };
+  };
+  typo.spec.replica = 3;
+  expect(unknownFields([typo])).toEqual([expect.stringContaining('\'"replica"\' does not exist')]);
+});
+
+/** The `restricted` profile (https://kubernetes.io/docs/concepts/security/pod-security-standards/), per field. */
+function restrictedViolations(spec: typeof pod): string[] {
+  const problems: string[] = [];
+  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) problems.push('host namespaces');
+  const allowedVolumes = new Set([
+    'configMap',
+    'csi',
+    'downwardAPI',
+    'emptyDir',
+    'ephemeral',
+    'persistentVolumeClaim',
+    'projected',
+    'secret',
+  ]);
+  for (const volume of spec.volumes)
+    for (const type of Object.keys(volume).filter((key) => key !== 'name'))
+      if (!allowedVolumes.has(type)) problems.push(`volume ${volume.name}: ${type}`);
+  const podContext = spec.securityContext ?? {};
+  for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const own = container.securityContext ?? {};
+    const where = `container ${container.name}`;
+    if ((own.runAsNonRoot ?? podContext.runAsNonRoot) !== true) problems.push(`${where}: runAsNonRoot`);
+    if ((own.runAsUser ?? podContext.runAsUser) === 0) problems.push(`${where}: runAsUser 0`);
+    const seccomp = (own.seccompProfile ?? podContext.seccompProfile)?.type;
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${where}: seccompProfile`);
+    if (own.privileged) problems.push(`${where}: privileged`);
+    if (own.allowPrivilegeEscalation !== false) problems.push(`${where}: allowPrivilegeEscalation`);
+    if (!own.capabilities?.drop?.includes('ALL')) problems.push(`${where}: capabilities.drop ALL`);
+    for (const cap of own.capabilities?.add ?? [])
+      if (cap !== 'NET_BIND_SERVICE') problems.push(`${where}: capabilities.add ${cap}`);
+    // Not in the profile, but asked of this example: nothing writes to the image.
+    if (own.readOnlyRootFilesystem !== true) problems.push(`${where}: readOnlyRootFilesystem`);
+  }
+  return problems;
+}
+
+test('the pod meets the restricted Pod Security Standard, on a read-only root filesystem', () => {
+  expect(restrictedViolations(pod)).toEqual([]);
+  // The check itself notices a violation.
+  const loose = { ...pod, containers: pod.containers.map((c) => ({ ...c, securityContext: {} })) };
+  expect(restrictedViolations(loose).length).toBeGreaterThan(pod.containers.length);
+});
+
+test("the app's readiness is probed through Portico's port, on a route to the app that no rate limit counts", () => {
+  const probe = app.readinessProbe?.httpGet;
+  expect(probe?.port).toBe('http');
+  // The route that takes the probe's path: the longest matching prefix (no host or method on these routes).
+  const route = config.routes
+    .filter((r) => (probe?.path as string).startsWith(r.match.pathPrefix))
+    .sort((a, b) => b.match.pathPrefix.length - a.match.pathPrefix.length)[0];
+  expect(route?.upstream.map((url) => url.host)).toEqual([`${envOf(app).HOST}:${envOf(app).PORT}`]);
+  expect(JSON.stringify(route?.middleware)).not.toContain('rateLimit');
+});
 
 test('kustomization lists every manifest in the folder', () => {
   const kustomization = parseAllDocuments(readRepoFile(join(DIR, 'kustomization.yaml')))[0]?.toJS() as {
