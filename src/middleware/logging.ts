@@ -17,7 +17,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { logLevel } from '../telemetry/config.js';
-import { requestTrace } from '../telemetry/request-trace.js';
+import { requestTrace } from '../tracing/request-trace.js';
 import { headerNamesSet } from './headers.js';
 import { defineKind } from './kind.js';
 

@@ -1,6 +1,6 @@
 /**
  * Client spans for upstream calls, made by hand from Node's `http.client.*` diagnostics channels instead of
- * @opentelemetry/instrumentation-http (cheaper on the proxy hot path; see src/middleware/tracing.ts).
+ * @opentelemetry/instrumentation-http (cheaper on the proxy hot path; see src/tracing/kind.ts).
  *
  * The `tracing` kind sets the outgoing `traceparent` to its server span and registers the request here under that
  * value. When the proxy creates the upstream ClientRequest (headers copied, not yet sent), the subscriber finds the

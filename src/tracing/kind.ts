@@ -1,7 +1,7 @@
 /**
  * `tracing`: one SERVER span per request, named after the route, with the HTTP semantic-convention attributes; the
  * client's W3C `traceparent`/`tracestate` continue the trace, and the upstream call gets a CLIENT span child
- * (src/telemetry/upstream-spans.ts) whose id the upstream receives as its parent.
+ * (src/tracing/upstream-spans.ts) whose id the upstream receives as its parent.
  *
  * Spans are made by hand with @opentelemetry/api rather than by @opentelemetry/instrumentation-http: that
  * instrumentation wraps every server `emit` and client `request`, builds its attribute set from the raw headers and
@@ -45,10 +45,10 @@ import {
   setRequestTrace,
   trackRequest,
   type UpstreamAttributes,
-} from '../telemetry/request-trace.js';
-import { watchUpstreamCalls } from '../telemetry/upstream-spans.js';
+} from './request-trace.js';
+import { watchUpstreamCalls } from './upstream-spans.js';
 import { removeHeader } from '../proxy/headers.js';
-import { defineKind } from './kind.js';
+import { defineKind } from '../middleware/kind.js';
 
 const tracer = trace.getTracer('portico');
 const propagator = new W3CTraceContextPropagator();
