@@ -204,8 +204,10 @@ function compileRoute(
   };
   const upgradeTerminal: Terminal = (req, res) => {
     if (strip) req.url = stripPrefix(req.url as string, prefix);
-    const pending = (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
-    if (pending) forwarder.upgrade(req, res, pending.socket, pending.head);
+    const ctx = req.portico;
+    if (ctx?.upgradeSocket !== undefined && ctx.upgradeHead !== undefined) {
+      forwarder.upgrade(req, res, ctx.upgradeSocket, ctx.upgradeHead);
+    }
   };
   // Routes without an express entry run the chain exactly as composed; the others keep the body's chunks first.
   const run: Terminal = runsExpress(route.middleware, route.excludeMiddleware, deps)
@@ -297,8 +299,12 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
       socket.destroy(); // an upgrade that matches no route is refused outright
       return;
     }
-    if (req.portico) req.portico.route = found.value.name;
-    (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade = { socket, head };
+    const ctx = req.portico;
+    if (ctx !== undefined) {
+      ctx.route = found.value.name;
+      ctx.upgradeSocket = socket;
+      ctx.upgradeHead = head;
+    }
     found.value.upgradeChain(req, res);
   };
 

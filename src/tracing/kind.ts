@@ -127,8 +127,9 @@ export const tracingKind = defineKind({
     const hasExtra = Object.keys(extra).length > 0;
     watchUpstreamCalls();
     return (req, res, next) => {
-      // A second tracing entry (global and route) must not open a second server span for the same request.
-      if (requestTrace(req) !== undefined) {
+      // A second tracing entry (global and route) must not open a second server span for the same request; a
+      // request without a context (never one from the edge) has nowhere to keep its trace.
+      if (req.portico === undefined || requestTrace(req) !== undefined) {
         next();
         return;
       }
@@ -163,7 +164,7 @@ export const tracingKind = defineKind({
       if (hasExtra) span.setAttributes(extra);
       const record = { span, context: trace.setSpan(parent, span), traceparent, req, upstreams };
       setRequestTrace(req, record);
-      trackRequest(record);
+      trackRequest();
       res.on('close', endServerSpan);
       context.with(record.context, next);
     };
