@@ -27,6 +27,11 @@ import {
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 
 const tracer = trace.getTracer('portico');
+/**
+ * State of the upstream ClientRequest, not of the incoming request: the diagnostics channels and the `close` and
+ * `upgrade` listeners (shared functions, no closure per call) are given that ClientRequest alone, and a request
+ * may make two calls (a retry), each with its own span.
+ */
 const CALL = Symbol('portico.upstreamCall');
 
 /** What the subscriber keeps on a ClientRequest it made a span for. */
