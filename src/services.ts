@@ -4,8 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import type { Metrics } from './admin/metrics.js';
-import { isPrometheus } from './admin/prometheus.js';
+import type { Metrics } from './telemetry/metrics.js';
 import type { BuiltinRoute } from './plan/build.js';
 import { createWorkerPool, type WorkerPool } from './pool/pool.js';
 import { createStores, type Stores } from './stores/stores.js';
@@ -37,19 +36,17 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
   const { config, logger, metrics } = options;
   const stores = options.stores ?? (await createStores(config.redis, logger));
   const pool = createWorkerPool(config.workerPool, { logger });
-  if (isPrometheus(metrics)) {
-    metrics.watchPool(() => {
-      const s = pool.stats();
-      return {
-        queued: s.queued,
-        running: s.busy,
-        completed: s.completed,
-        failed: s.failed,
-        rejected: s.rejected,
-        dropped: s.dropped,
-      };
-    });
-  }
+  metrics.watchPool(() => {
+    const s = pool.stats();
+    return {
+      queued: s.queued,
+      running: s.busy,
+      completed: s.completed,
+      failed: s.failed,
+      rejected: s.rejected,
+      dropped: s.dropped,
+    };
+  });
   let users: UserLookup | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;

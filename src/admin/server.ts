@@ -10,7 +10,7 @@ import type { Logger, LevelWithSilent } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from '../config/schema.js';
 import { isPorticoError, sendError, sendProblem } from '../errors.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { redactConfig } from './redact.js';
 
 export interface ReadinessCheck {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import type { Stores } from '../stores/stores.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 /** Continues the chain; an error (anything but undefined, null, 'route' or 'router') ends it at the error sink. */
 export type Next = (err?: unknown) => void;

@@ -19,7 +19,7 @@ import { bodyToForward, captureBody } from '../middleware/express/body.js';
 import { EXPRESS_KIND } from '../middleware/express/index.js';
 import { compose, type Terminal } from './chain.js';
 import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
-import type { UpstreamErrorKind } from '../admin/metrics.js';
+import type { UpstreamErrorKind } from '../telemetry/metrics.js';
 
 /** A handler Portico answers itself (the user lookup), matched before proxied routes. */
 export interface BuiltinRoute {

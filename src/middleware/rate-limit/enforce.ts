@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendProblem } from '../../errors.js';
-import type { Metrics } from '../../admin/metrics.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 import type { Handler, KindDeps, Next } from '../kind.js';
 import type { CompiledPolicy } from './compile.js';
 import { decide, stricter, type Verdict } from './decide.js';
