@@ -10,18 +10,7 @@ import { z } from 'zod';
 import { listenAddress } from './address.js';
 import { DURATION_PATTERN, durationInput, formatDuration } from './duration.js';
 import { configSchema } from './schema.js';
-
-interface Def {
-  readonly type: string;
-  readonly in?: unknown;
-  readonly innerType?: z.ZodType;
-  readonly defaultValue?: unknown;
-}
-
-/** zod's internal definition; the fields read are checked by test/contracts/zod.test.ts. */
-function defOf(schema: unknown): Def {
-  return (schema as { _zod: { def: Def } })._zod.def;
-}
+import { defOf } from './zod-def.js';
 
 function isDuration(schema: unknown): boolean {
   const def = defOf(schema);
