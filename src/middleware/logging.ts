@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { logLevel } from '../telemetry/config.js';
 import { requestTrace } from '../tracing/request-trace.js';
+import { pathOf } from '../proxy/path.js';
 import { headerNamesSet } from './headers.js';
 import { defineKind } from './kind.js';
 
@@ -102,12 +103,6 @@ function bytesOut(req: IncomingMessage, res: ServerResponse, status: number, don
   return sent === undefined ? counted : Math.min(sent, counted);
 }
 
-function pathOf(req: IncomingMessage & { originalUrl?: string }): string {
-  const url = req.originalUrl ?? req.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
-
 function maskHeaders(headers: Readonly<Record<string, unknown>>, masked: ReadonlySet<string>): Record<string, unknown> {
   const copy = { ...headers };
   for (const name of masked) if (copy[name] !== undefined) copy[name] = '[Redacted]';
@@ -130,7 +125,7 @@ function logExchange(this: ServerResponse): void {
     {
       reqId: ctx.id,
       method: req.method,
-      path: pathOf(req),
+      path: pathOf((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url),
       route: ctx.route,
       status,
       durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
