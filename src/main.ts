@@ -12,7 +12,8 @@ import { noopMetrics, type Metrics, type TelemetryDropsSource } from './telemetr
 import { createPrometheusMetrics } from './admin/prometheus.js';
 import { loadConfigFile } from './config/load.js';
 import { watchConfigFile } from './config/watch.js';
-import { buildPlan, upstreamErrorKind, type BuiltinRoute, type Plan } from './plan/build.js';
+import { buildPlan, upstreamErrorKind, type Plan } from './plan/build.js';
+import type { BuiltinRoute } from './middleware/kind.js';
 import type { KindRegistry } from './middleware/entries.js';
 import { defaultRegistry } from './middleware/registry.js';
 import { createAgentPool } from './proxy/agents.js';

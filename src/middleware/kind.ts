@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Config } from '../config/schema.js';
+import type { Config, MiddlewareEntryConfig } from '../config/schema.js';
 import type { Stores } from '../stores/stores.js';
 import type { Metrics } from '../telemetry/metrics.js';
 
@@ -17,6 +17,18 @@ export type Next = (err?: unknown) => void;
  * `req.ip`) are absent here; only the `express` kind builds Express objects, for the routes that use it.
  */
 export type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => void | Promise<void>;
+
+/**
+ * A handler Portico answers itself (the user lookup, src/users/http.ts), matched before proxied routes. Declared
+ * here, beside `Handler`, so its owners import nothing from the plan that runs it.
+ */
+export interface BuiltinRoute {
+  readonly name: string;
+  /** True when this request is for the builtin (exact path shape and method). */
+  readonly matches: (method: string, path: string) => boolean;
+  readonly middleware: readonly MiddlewareEntryConfig[];
+  readonly handler: Handler;
+}
 
 /** What a factory may use. Built by the composition root; tests pass their own. */
 export interface KindDeps {

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config, MiddlewareEntryConfig, RouteConfig } from '../config/schema.js';
 import { toBlockList } from '../config/schema.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
-import type { Handler, KindDeps } from '../middleware/kind.js';
+import type { BuiltinRoute, Handler, KindDeps } from '../middleware/kind.js';
 import { entryKindName, resolveEntry, type KindRegistry } from '../middleware/entries.js';
 import { watchBody, type BodyDeadlines } from '../proxy/body-timeout.js';
 import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '../proxy/forward.js';
@@ -20,15 +20,6 @@ import { EXPRESS_KIND } from '../middleware/express/index.js';
 import { compose, type Terminal } from './chain.js';
 import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
 import type { UpstreamErrorKind } from '../telemetry/metrics.js';
-
-/** A handler Portico answers itself (the user lookup), matched before proxied routes. */
-export interface BuiltinRoute {
-  readonly name: string;
-  /** True when this request is for the builtin (exact path shape and method). */
-  readonly matches: (method: string, path: string) => boolean;
-  readonly middleware: readonly MiddlewareEntryConfig[];
-  readonly handler: Handler;
-}
 
 export interface PlanDeps extends KindDeps {
   readonly registry: KindRegistry;

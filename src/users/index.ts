@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Config } from '../config/schema.js';
-import type { BuiltinRoute } from '../plan/build.js';
+import type { BuiltinRoute } from '../middleware/kind.js';
 import type { Stores } from '../stores/stores.js';
 import type { UserCache } from './cache.js';
 import { connectingRepository } from './connecting.js';
