@@ -28,6 +28,8 @@ export interface BuiltinRoute {
   readonly matches: (method: string, path: string) => boolean;
   readonly middleware: readonly MiddlewareEntryConfig[];
   readonly handler: Handler;
+  /** Its path template (e.g. `/users/:id`), given to its chain's kinds as `scope.template`. */
+  readonly template?: string;
 }
 
 /** What a factory may use. Built by the composition root; tests pass their own. */
@@ -41,6 +43,10 @@ export interface KindDeps {
 /** Where the handler will run: a route's name, `userLookup`, or `global` for the global chain. */
 export interface KindScope {
   readonly route: string;
+  /** The route's path template: its `match.pathPrefix`, or a built-in's path; undefined for the 404 chain. */
+  readonly template?: string;
+  /** The route's upstreams; empty or undefined where nothing is forwarded (built-ins, the 404 chain). */
+  readonly upstreams?: readonly URL[];
   /**
    * The entry's raw value in the frozen config (e.g. `{ use: cors }`): stable for the config's lifetime, so a kind
    * finds what its `load` prepared for this very entry. Undefined for a bare-name entry (`logging`).

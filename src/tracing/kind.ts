@@ -37,7 +37,6 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import type { Config } from '../config/schema.js';
 import {
   finishRequest,
   formatTraceparent,
@@ -57,18 +56,8 @@ const headerGetter = {
   get: (carrier: IncomingMessage['headers'], key: string) => carrier[key],
 };
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
-const USER_LOOKUP = 'userLookup';
-
-/** The route's path template for `http.route`: its prefix, or the user lookup's path. */
-function routeTemplate(config: Config, route: string): string | undefined {
-  if (route === USER_LOOKUP) return config.userLookup.path;
-  return config.routes.find((candidate) => candidate.name === route)?.match.pathPrefix;
-}
-
 /** `server.address` / `server.port` of each of the route's upstream origins. */
-function upstreamAttributes(config: Config, route: string): UpstreamAttributes {
-  const found = config.routes.find((candidate) => candidate.name === route);
-  const urls = found === undefined ? [] : Array.isArray(found.upstream) ? found.upstream : [found.upstream];
+function upstreamAttributes(urls: readonly URL[]): UpstreamAttributes {
   return new Map(
     urls.map((url) => {
       const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
@@ -119,10 +108,11 @@ const optionsSchema = z
 export const tracingKind = defineKind({
   name: 'tracing',
   options: optionsSchema,
-  create(options, deps, scope) {
+  create(options, _deps, scope) {
     const route = scope.route;
-    const template = routeTemplate(deps.config, route);
-    const upstreams = upstreamAttributes(deps.config, route);
+    // The route's details come from its scope (src/plan/build.ts): `http.route` is its path template.
+    const template = scope.template;
+    const upstreams = upstreamAttributes(scope.upstreams ?? []);
     const extra = options?.attributes ?? {};
     const hasExtra = Object.keys(extra).length > 0;
     watchUpstreamCalls();

@@ -102,7 +102,7 @@ export function userLookupRoute(config: UserLookupConfig, service: UserService):
     res.end(json); // HEAD: Node sends the headers only
   };
 
-  return { name: USER_LOOKUP_ROUTE, matches, middleware: config.middleware, handler };
+  return { name: USER_LOOKUP_ROUTE, matches, middleware: config.middleware, handler, template: config.path };
 }
 
 /** Stands in for the user lookup while its database cannot be reached: 503 with Retry-After. */
@@ -112,6 +112,7 @@ export function unavailableLookupRoute(config: UserLookupConfig): BuiltinRoute {
     name: USER_LOOKUP_ROUTE,
     matches: lookupMatcher(prefixOf(config)),
     middleware: config.middleware,
+    template: config.path,
     handler: (req, res) =>
       sendProblem(
         res,

@@ -51,7 +51,9 @@ function exchange(headers: Record<string, string> = {}): Exchange {
 }
 
 function handle(options: unknown, x: Exchange, next: Next = () => undefined): void {
-  void tracingKind.create(tracingKind.options.parse(options), deps, { route: 'orders' })(x.req, x.res, next);
+  // The scope the plan gives the orders route's chain (src/plan/build.ts).
+  const scope = { route: 'orders', template: '/api/orders', upstreams: config.routes[0]?.upstream };
+  void tracingKind.create(tracingKind.options.parse(options), deps, scope)(x.req, x.res, next);
 }
 
 describe('traceparent formatting', () => {
