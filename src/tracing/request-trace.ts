@@ -55,7 +55,14 @@ export function trackRequest(): void {
   open++;
 }
 
-/** The recording request an upstream call with this traceparent belongs to: the one being forwarded. */
+/**
+ * The recording request an upstream call with this traceparent belongs to: the one being forwarded. This is the
+ * one place tracing still reads the proxy's "current forward": Node's `http.client.request.created` channel gives
+ * the new ClientRequest alone, and it is the only moment the header can still be rewritten before it is sent (the
+ * engine's `proxyReq` event comes on `socket`, after a reused socket may have taken the head). Handing the trace
+ * down explicitly would mean the forwarder calling into tracing per request, or httpxy creating the request from
+ * options Portico builds; the traceparent check keeps a mismatch from attaching a span to the wrong request.
+ */
 export function inFlightRequest(traceparent: string): RequestTrace | undefined {
   const forwarded = currentForward();
   const record = forwarded === undefined ? undefined : requestTrace(forwarded);
