@@ -47,6 +47,7 @@ import {
 } from './request-trace.js';
 import { watchUpstreamCalls } from './upstream-spans.js';
 import { removeHeader } from '../proxy/headers.js';
+import { pathOf } from '../proxy/path.js';
 import { defineKind } from '../middleware/kind.js';
 
 const tracer = trace.getTracer('portico');
@@ -68,8 +69,6 @@ function upstreamAttributes(urls: readonly URL[]): UpstreamAttributes {
 
 function serverAttributes(req: IncomingMessage, route: string, template: string | undefined): Attributes {
   const method = req.method ?? 'GET';
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
   const host = req.headers.host ?? '';
   const colon = host.lastIndexOf(':');
   const hasPort = colon > host.lastIndexOf(']');
@@ -77,7 +76,7 @@ function serverAttributes(req: IncomingMessage, route: string, template: string 
   return {
     [ATTR_HTTP_REQUEST_METHOD]: known ? method : '_OTHER',
     [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: known ? undefined : method,
-    [ATTR_URL_PATH]: query === -1 ? url : url.slice(0, query),
+    [ATTR_URL_PATH]: pathOf(req.url),
     [ATTR_URL_SCHEME]: 'encrypted' in req.socket ? 'https' : 'http',
     [ATTR_HTTP_ROUTE]: template,
     [ATTR_SERVER_ADDRESS]: hasPort ? host.slice(0, colon) : host,

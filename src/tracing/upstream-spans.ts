@@ -24,6 +24,7 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_URL_FULL,
 } from '@opentelemetry/semantic-conventions';
+import { pathOf } from '../proxy/path.js';
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 
 const tracer = trace.getTracer('portico');
@@ -66,8 +67,6 @@ function onCreated(message: unknown): void {
   record.upstreamCall = 'open';
   const origin = record.req.portico?.upstream;
   const base = origin === undefined ? undefined : record.upstreams.get(origin);
-  const path = request.path;
-  const query = path.indexOf('?');
   const span = tracer.startSpan(
     request.method,
     {
@@ -75,7 +74,7 @@ function onCreated(message: unknown): void {
       attributes: {
         ...base,
         [ATTR_HTTP_REQUEST_METHOD]: request.method,
-        [ATTR_URL_FULL]: `${origin ?? ''}${query === -1 ? path : path.slice(0, query)}`,
+        [ATTR_URL_FULL]: `${origin ?? ''}${pathOf(request.path)}`,
       },
     },
     record.context,
