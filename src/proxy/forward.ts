@@ -25,7 +25,10 @@ export interface ForwardHooks {
   readonly onUpstreamError?: (err: PorticoError, req: IncomingMessage) => void;
 }
 
-/** What a route tells the shared upstream proxy about one request (set on the request before forwarding). */
+/**
+ * What a route tells the shared upstream proxy about one request: set in the request's context
+ * (`req.portico.forwarding`) before forwarding.
+ */
 export interface RouteForwarding {
   readonly route: string;
   readonly timeoutMs: number;
@@ -238,7 +241,7 @@ export interface UpstreamProxies {
 /**
  * One http-proxy-middleware instance per upstream URL, shared by every plan. The library registers a `close`
  * listener on the server per instance; building instances per plan would add listeners (and keep old plans alive)
- * on every reload. Route-specific settings travel on the request instead.
+ * on every reload. Route-specific settings travel in the request's context instead.
  */
 export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) => Agent): UpstreamProxies {
   const proxies = new Map<string, UpstreamProxy>();
