@@ -8,11 +8,12 @@ import type http from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { createAdminServer, type ReadinessCheck } from './admin/server.js';
-import { noopMetrics, type Metrics } from './admin/metrics.js';
-import { createPrometheusMetrics, isPrometheus, type TelemetryDropsSource } from './admin/prometheus.js';
+import { noopMetrics, type Metrics, type TelemetryDropsSource } from './telemetry/metrics.js';
+import { createPrometheusMetrics } from './admin/prometheus.js';
 import { loadConfigFile } from './config/load.js';
 import { watchConfigFile } from './config/watch.js';
-import { buildPlan, upstreamErrorKind, type BuiltinRoute, type Plan } from './plan/build.js';
+import { buildPlan, upstreamErrorKind, type Plan } from './plan/build.js';
+import type { BuiltinRoute } from './middleware/kind.js';
 import type { KindRegistry } from './middleware/entries.js';
 import { defaultRegistry } from './middleware/registry.js';
 import { createAgentPool } from './proxy/agents.js';
@@ -61,7 +62,7 @@ async function listen(server: http.Server, host: string, port: number): Promise<
 export async function startPortico(options: PorticoOptions): Promise<Portico> {
   const logger = options.logger ?? pino({ level: options.config.telemetry.logs.level });
   const metrics = options.metrics ?? createPrometheusMetrics();
-  if (options.telemetryDrops !== undefined && isPrometheus(metrics)) metrics.watchTelemetry(options.telemetryDrops);
+  if (options.telemetryDrops !== undefined) metrics.watchTelemetry(options.telemetryDrops);
   const registry = options.registry ?? defaultRegistry;
   const services = await startServices({
     config: options.config,

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/schema.js';
-import { createContext } from './context.js';
+import { createContext, type RequestContext } from './context.js';
 import { sendError, sendProblem } from './errors.js';
 import type { Plan } from './plan/build.js';
 import { clientIpFrom, isTrusted, normalizeAddress } from './proxy/client-ip.js';
@@ -124,11 +124,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   app.disable('etag');
   app.set('query parser', false); // proxied routes never read the query; built-ins parse what they need
 
-  const UNMATCHED = Symbol('portico.unmatched');
-  type Unmatched = Request & { [UNMATCHED]?: { plan: Plan; path: string } };
   app.use((req: Request, res: Response) => {
-    const unmatched = (req as Unmatched)[UNMATCHED];
-    if (unmatched !== undefined) unmatched.plan.fallback(req, res, unmatched.path);
+    const plan = req.portico?.fallbackPlan;
+    if (plan !== undefined) plan.fallback(req, res, req.portico?.fallbackPath as string);
     else sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', { requestId: req.portico?.id });
   });
   // Express's own final handler would answer text/html (with the stack outside production) and log nothing here.
@@ -170,7 +168,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       endSyncDispatch();
     }
     if (dispatched) return;
-    (req as Unmatched)[UNMATCHED] = { plan, path };
+    const ctx = req.portico as RequestContext; // set by prepare()
+    ctx.fallbackPlan = plan;
+    ctx.fallbackPath = path;
     app(req as Request, res as Response);
   };
 

@@ -4,14 +4,12 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import type { Metrics } from './admin/metrics.js';
-import { isPrometheus } from './admin/prometheus.js';
-import type { BuiltinRoute } from './plan/build.js';
+import type { Metrics } from './telemetry/metrics.js';
+import type { BuiltinRoute } from './middleware/kind.js';
 import { createWorkerPool, type WorkerPool } from './pool/pool.js';
 import { createStores, type Stores } from './stores/stores.js';
 import { createUserLookup, type UserLookup } from './users/index.js';
-import { userLookupRoute } from './users/http.js';
-import { sendProblem } from './errors.js';
+import { pendingLookupRoute } from './users/http.js';
 
 export interface Services {
   readonly stores: Stores;
@@ -37,19 +35,17 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
   const { config, logger, metrics } = options;
   const stores = options.stores ?? (await createStores(config.redis, logger));
   const pool = createWorkerPool(config.workerPool, { logger });
-  if (isPrometheus(metrics)) {
-    metrics.watchPool(() => {
-      const s = pool.stats();
-      return {
-        queued: s.queued,
-        running: s.busy,
-        completed: s.completed,
-        failed: s.failed,
-        rejected: s.rejected,
-        dropped: s.dropped,
-      };
-    });
-  }
+  metrics.watchPool(() => {
+    const s = pool.stats();
+    return {
+      queued: s.queued,
+      running: s.busy,
+      completed: s.completed,
+      failed: s.failed,
+      rejected: s.rejected,
+      dropped: s.dropped,
+    };
+  });
   let users: UserLookup | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -78,19 +74,7 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
     builtins(current) {
       if (options.builtins !== undefined) return options.builtins;
       if (!wanted) return [];
-      const fallback = unavailableLookup(current);
-      let live: BuiltinRoute | undefined;
-      // Resolved per request so a lookup whose database came up after start serves without a reload.
-      return [
-        {
-          ...fallback,
-          handler: (req, res, next) => {
-            if (users === undefined) return fallback.handler(req, res, next);
-            live ??= userLookupRoute(current.userLookup, users.service);
-            return live.handler(req, res, next);
-          },
-        },
-      ];
+      return [pendingLookupRoute(current.userLookup, () => users?.service)];
     },
     async close(drainMs) {
       closed = true;
@@ -99,27 +83,5 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
       await users?.close();
       if (options.stores === undefined) await stores.close();
     },
-  };
-}
-
-/** Stands in for the user lookup while its database cannot be reached at start. */
-function unavailableLookup(config: Config): BuiltinRoute {
-  const prefix = config.userLookup.path.slice(0, -':id'.length);
-  const retryAfter = String(Math.ceil(config.userLookup.retryAfter / 1000));
-  return {
-    name: 'userLookup',
-    matches: (method, path) =>
-      (method === 'GET' || method === 'HEAD') &&
-      path.length > prefix.length &&
-      path.startsWith(prefix) &&
-      !path.includes('/', prefix.length),
-    middleware: config.userLookup.middleware,
-    handler: (req, res) =>
-      sendProblem(
-        res,
-        'PORTICO_DATABASE_UNAVAILABLE',
-        { requestId: req.portico?.id, route: 'userLookup' },
-        { headers: { 'retry-after': retryAfter } },
-      ),
   };
 }

@@ -5,32 +5,21 @@
  * kept by request-metrics.ts (no per-request label hashing).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CacheEvent, Metrics, MirrorOutcome, RateLimitOutcome, UpstreamErrorKind } from './metrics.js';
+import type {
+  CacheEvent,
+  Metrics,
+  MirrorOutcome,
+  PoolStatsSource,
+  RateLimitOutcome,
+  TelemetryDropsSource,
+  UpstreamErrorKind,
+} from '../telemetry/metrics.js';
 import { registerRequestMetrics } from './request-metrics.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** Gauges read on scrape from a component that keeps its own counts (the worker pool). */
-export interface PoolStatsSource {
-  (): { queued: number; running: number; completed: number; failed: number; rejected: number; dropped: number };
-}
-
-/** What the process's own telemetry had to drop so that requests were never slowed (read on scrape). */
-export interface TelemetryDropsSource {
-  (): { spans: number; logLines: number };
-}
-
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
-  /** Exposes the worker pool's figures on each scrape. */
-  watchPool(source: PoolStatsSource): void;
-  /** Exposes the span and log-line drops on each scrape. */
-  watchTelemetry(source: TelemetryDropsSource): void;
-}
-
-/** Whether `metrics` can watch components that keep their own counts (the no-op metrics of tests cannot). */
-export function isPrometheus(metrics: Metrics): metrics is PrometheusMetrics {
-  return typeof (metrics as Partial<PrometheusMetrics>).watchPool === 'function';
 }
 
 export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = {}): PrometheusMetrics {

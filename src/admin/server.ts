@@ -10,8 +10,9 @@ import type { Logger, LevelWithSilent } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { Config } from '../config/schema.js';
 import { isPorticoError, sendError, sendProblem } from '../errors.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { redactConfig } from './redact.js';
+import { pathOf } from '../proxy/path.js';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -33,12 +34,6 @@ export interface AdminOptions {
 
 /** Paths that machines call every few seconds: logged at debug, so they do not drown the calls a person made. */
 const ROUTINE = new Set(['/healthz', '/readyz', '/metrics']);
-
-function pathOf(url: string | undefined): string {
-  const path = url ?? '/';
-  const query = path.indexOf('?');
-  return query === -1 ? path : path.slice(0, query);
-}
 
 function adminLevel(req: IncomingMessage, res: ServerResponse, err?: Error): LevelWithSilent {
   if (err !== undefined || res.statusCode >= 500) return 'error';

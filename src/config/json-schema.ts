@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { listenAddress } from './address.js';
 import { DURATION_PATTERN, durationInput, formatDuration } from './duration.js';
 import { configSchema } from './schema.js';
+import { defOf } from './zod-def.js';
 
 /** The formats of JSON Schema draft 7; anything else is unknown to validators in strict mode. */
 const STANDARD_FORMATS = new Set([
@@ -45,18 +46,6 @@ const interpolatedSchema = {
   pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}',
   description: 'A value taken from the environment: `${VAR}` or `${VAR:-default}`, checked after interpolation.',
 };
-
-interface Def {
-  readonly type: string;
-  readonly in?: unknown;
-  readonly innerType?: z.ZodType;
-  readonly defaultValue?: unknown;
-}
-
-/** zod's internal definition; the fields read are checked by test/contracts/zod.test.ts. */
-function defOf(schema: unknown): Def {
-  return (schema as { _zod: { def: Def } })._zod.def;
-}
 
 function isDuration(schema: unknown): boolean {
   const def = defOf(schema);

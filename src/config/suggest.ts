@@ -3,21 +3,7 @@
  * there, and proposes the closest by edit distance.
  */
 import type { z } from 'zod';
-
-interface Def {
-  type: string;
-  innerType?: z.ZodType;
-  in?: z.ZodType;
-  element?: z.ZodType;
-  valueType?: z.ZodType;
-  options?: z.ZodType[];
-  shape?: Record<string, z.ZodType>;
-}
-
-/** zod's internal definition; the fields read are checked by test/contracts/zod.test.ts. */
-function defOf(schema: z.ZodType): Def {
-  return (schema as unknown as { _zod: { def: Def } })._zod.def;
-}
+import { defOf } from './zod-def.js';
 
 /** Strips wrappers (default, optional, pipe, …) down to the schema that shapes the value. */
 function unwrap(schema: z.ZodType): z.ZodType[] {

@@ -5,9 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { Config } from '../config/schema.js';
+import type { Config, MiddlewareEntryConfig } from '../config/schema.js';
 import type { Stores } from '../stores/stores.js';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 
 /** Continues the chain; an error (anything but undefined, null, 'route' or 'router') ends it at the error sink. */
 export type Next = (err?: unknown) => void;
@@ -17,6 +17,20 @@ export type Next = (err?: unknown) => void;
  * `req.ip`) are absent here; only the `express` kind builds Express objects, for the routes that use it.
  */
 export type Handler = (req: IncomingMessage, res: ServerResponse, next: Next) => void | Promise<void>;
+
+/**
+ * A handler Portico answers itself (the user lookup, src/users/http.ts), matched before proxied routes. Declared
+ * here, beside `Handler`, so its owners import nothing from the plan that runs it.
+ */
+export interface BuiltinRoute {
+  readonly name: string;
+  /** True when this request is for the builtin (exact path shape and method). */
+  readonly matches: (method: string, path: string) => boolean;
+  readonly middleware: readonly MiddlewareEntryConfig[];
+  readonly handler: Handler;
+  /** Its path template (e.g. `/users/:id`), given to its chain's kinds as `scope.template`. */
+  readonly template?: string;
+}
 
 /** What a factory may use. Built by the composition root; tests pass their own. */
 export interface KindDeps {
@@ -29,6 +43,10 @@ export interface KindDeps {
 /** Where the handler will run: a route's name, `userLookup`, or `global` for the global chain. */
 export interface KindScope {
   readonly route: string;
+  /** The route's path template: its `match.pathPrefix`, or a built-in's path; undefined for the 404 chain. */
+  readonly template?: string;
+  /** The route's upstreams; empty or undefined where nothing is forwarded (built-ins, the 404 chain). */
+  readonly upstreams?: readonly URL[];
   /**
    * The entry's raw value in the frozen config (e.g. `{ use: cors }`): stable for the config's lifetime, so a kind
    * finds what its `load` prepared for this very entry. Undefined for a bare-name entry (`logging`).

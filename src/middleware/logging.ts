@@ -17,11 +17,12 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { logLevel } from '../telemetry/config.js';
-import { requestTrace } from '../telemetry/request-trace.js';
+import { requestTrace } from '../tracing/request-trace.js';
+import { pathOf } from '../proxy/path.js';
 import { headerNamesSet } from './headers.js';
 import { defineKind } from './kind.js';
 
-interface Entry {
+export interface LoggingEntry {
   readonly log: Logger;
   /** Threshold is debug or trace: lines carry headers. */
   readonly headers: boolean;
@@ -29,47 +30,42 @@ interface Entry {
   readonly masked: ReadonlySet<string>;
 }
 
-const ENTRY = Symbol('portico.logging');
-const BYTES_IN = Symbol('portico.bytesIn');
-const BYTES_OUT = Symbol('portico.bytesOut');
+/*
+ * The entry and the byte counts live in the request's context (src/context.ts). The one slot kept elsewhere is on
+ * the upstream body stream piped into the response: its `data` listener is a shared function given that stream
+ * alone, and the slot names the response whose bytes it counts.
+ */
 const OWNER = Symbol('portico.owner');
-const SOCKET_OUT = Symbol('portico.socketOut');
 
-interface RequestState {
-  [ENTRY]?: Entry;
-  [BYTES_IN]?: number;
-}
-interface ResponseState {
-  [BYTES_OUT]?: number;
-  /** The socket's `bytesWritten` when the upstream body started to flow into this response. */
-  [SOCKET_OUT]?: number | undefined;
-}
 interface PipedSource {
-  [OWNER]?: ServerResponse & ResponseState;
+  [OWNER]?: ServerResponse;
 }
 
 const EMPTY_BODY_STATUS = new Set([204, 304]);
 
-function countIn(this: IncomingMessage & RequestState, chunk: Buffer): void {
-  this[BYTES_IN] = (this[BYTES_IN] ?? 0) + chunk.length;
+function countIn(this: IncomingMessage, chunk: Buffer): void {
+  const ctx = this.portico;
+  if (ctx !== undefined) ctx.bytesIn = (ctx.bytesIn ?? 0) + chunk.length;
 }
 
 /** Chunked request bodies are counted once something consumes them: a `data` listener before that would start the flow itself. */
-function startCountingIn(this: IncomingMessage & RequestState): void {
+function startCountingIn(this: IncomingMessage): void {
   this.off('resume', startCountingIn);
   this.on('data', countIn);
 }
 
 function countOut(this: Readable & PipedSource, chunk: Buffer): void {
-  const owner = this[OWNER];
-  if (owner !== undefined) owner[BYTES_OUT] = (owner[BYTES_OUT] ?? 0) + chunk.length;
+  const ctx = this[OWNER]?.req.portico;
+  if (ctx !== undefined) ctx.bytesOut = (ctx.bytesOut ?? 0) + chunk.length;
 }
 
 /** The upstream body is piped into the response; without Content-Length its chunks are counted as they pass. */
-function onPipe(this: ServerResponse & ResponseState, source: Readable & PipedSource): void {
-  this[SOCKET_OUT] = this.req.socket.bytesWritten;
+function onPipe(this: ServerResponse, source: Readable & PipedSource): void {
+  const ctx = this.req.portico;
+  if (ctx === undefined) return;
+  ctx.socketOut = this.req.socket.bytesWritten;
   if (this.getHeader('content-length') !== undefined) return;
-  this[BYTES_OUT] = 0;
+  ctx.bytesOut = 0;
   source[OWNER] = this;
   source.on('data', countOut);
 }
@@ -81,8 +77,8 @@ function declaredLength(value: unknown): number | undefined {
   return Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : undefined;
 }
 
-function bytesIn(req: IncomingMessage & RequestState): number {
-  return req[BYTES_IN] ?? declaredLength(req.headers['content-length']) ?? 0;
+function bytesIn(req: IncomingMessage): number {
+  return req.portico?.bytesIn ?? declaredLength(req.headers['content-length']) ?? 0;
 }
 
 /**
@@ -90,27 +86,21 @@ function bytesIn(req: IncomingMessage & RequestState): number {
  * head. Reads Node's `_header` (the head as written; undocumented, kept by OutgoingMessage since Node 0.x; the
  * aborted-download test in test/hardening/responses.test.ts fails if it goes); without it, undefined. Exact for a connection with one response at a time (pipelined requests are not told apart).
  */
-function sentBody(req: IncomingMessage, res: ServerResponse & ResponseState): number | undefined {
-  const before = res[SOCKET_OUT];
+function sentBody(req: IncomingMessage, res: ServerResponse): number | undefined {
+  const before = req.portico?.socketOut;
   const now = req.socket.bytesWritten as number | undefined;
   const head = (res as ServerResponse & { _header?: unknown })._header;
   if (before === undefined || now === undefined || typeof head !== 'string') return undefined;
   return Math.max(0, now - before - Buffer.byteLength(head, 'latin1'));
 }
 
-function bytesOut(req: IncomingMessage, res: ServerResponse & ResponseState, status: number, done: boolean): number {
+function bytesOut(req: IncomingMessage, res: ServerResponse, status: number, done: boolean): number {
   if (req.method === 'HEAD' || EMPTY_BODY_STATUS.has(status) || !res.headersSent) return 0;
-  const counted = res[BYTES_OUT] ?? declaredLength(res.getHeader('content-length')) ?? 0;
+  const counted = req.portico?.bytesOut ?? declaredLength(res.getHeader('content-length')) ?? 0;
   if (done) return counted;
   // Cut short: a declared length was never all sent, and counted chunks may still have been queued when it was cut.
   const sent = sentBody(req, res);
   return sent === undefined ? counted : Math.min(sent, counted);
-}
-
-function pathOf(req: IncomingMessage & { originalUrl?: string }): string {
-  const url = req.originalUrl ?? req.url ?? '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 }
 
 function maskHeaders(headers: Readonly<Record<string, unknown>>, masked: ReadonlySet<string>): Record<string, unknown> {
@@ -120,11 +110,11 @@ function maskHeaders(headers: Readonly<Record<string, unknown>>, masked: Readonl
 }
 
 /** `close` on the response: the exchange is over. Writes the request's line. */
-function logExchange(this: ServerResponse & ResponseState): void {
-  const req = this.req as IncomingMessage & RequestState;
-  const entry = req[ENTRY];
-  if (entry === undefined) return;
+function logExchange(this: ServerResponse): void {
+  const req = this.req;
   const ctx = req.portico;
+  const entry = ctx?.loggingEntry;
+  if (ctx === undefined || entry === undefined) return;
   const status = req.headers.upgrade !== undefined && !this.headersSent ? 101 : this.statusCode;
   const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
   const log = entry.log;
@@ -133,16 +123,16 @@ function logExchange(this: ServerResponse & ResponseState): void {
   const completed = this.writableFinished || status === 101;
   log[level](
     {
-      reqId: ctx?.id,
+      reqId: ctx.id,
       method: req.method,
-      path: pathOf(req),
-      route: ctx?.route,
+      path: pathOf((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url),
+      route: ctx.route,
       status,
-      durationMs: ctx === undefined ? undefined : Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
+      durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
       bytesIn: bytesIn(req),
       bytesOut: bytesOut(req, this, status, completed),
-      upstream: ctx?.upstream,
-      clientIp: ctx?.clientIp,
+      upstream: ctx.upstream,
+      clientIp: ctx.clientIp,
       userAgent: req.headers['user-agent'],
       traceId: spanContext?.traceId,
       spanId: spanContext?.spanId,
@@ -163,18 +153,21 @@ export const loggingKind = defineKind({
     const level = options?.level ?? deps.config.telemetry.logs.level;
     const log = level === deps.logger.level ? deps.logger : deps.logger.child({}, { level });
     const headers = log.isLevelEnabled('debug');
-    const entry: Entry = { log, headers, masked: headers ? headerNamesSet(deps.config) : new Set() };
+    const entry: LoggingEntry = { log, headers, masked: headers ? headerNamesSet(deps.config) : new Set() };
     return (req, res, next) => {
-      const state = req as IncomingMessage & RequestState;
-      const first = state[ENTRY] === undefined;
-      state[ENTRY] = entry;
       const ctx = req.portico;
-      if (ctx !== undefined) ctx.log = log; // the request's child logger (with reqId) is made only if something logs
+      if (ctx === undefined) {
+        next(); // never a request from the edge: it has no context to log from
+        return;
+      }
+      const first = ctx.loggingEntry === undefined;
+      ctx.loggingEntry = entry;
+      ctx.log = log; // the request's child logger (with reqId) is made only if something logs
       if (first) {
         res.on('close', logExchange);
         res.on('pipe', onPipe);
         if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined) {
-          state[BYTES_IN] = 0;
+          ctx.bytesIn = 0;
           if (req.readableFlowing === true) req.on('data', countIn);
           else req.on('resume', startCountingIn);
         }

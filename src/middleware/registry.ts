@@ -8,7 +8,7 @@ import { expressKind } from './express/index.js';
 import { headersKind } from './headers.js';
 import { rateLimitKind } from './rate-limit/index.js';
 import { loggingKind } from './logging.js';
-import { tracingKind } from './tracing.js';
+import { tracingKind } from '../tracing/kind.js';
 
 const KINDS: readonly MiddlewareKind[] = [
   headersKind as MiddlewareKind,

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config, MiddlewareEntryConfig, RouteConfig } from '../config/schema.js';
 import { toBlockList } from '../config/schema.js';
 import { PorticoError, sendError, sendProblem } from '../errors.js';
-import type { Handler, KindDeps } from '../middleware/kind.js';
+import type { BuiltinRoute, Handler, KindDeps, KindScope } from '../middleware/kind.js';
 import { entryKindName, resolveEntry, type KindRegistry } from '../middleware/entries.js';
 import { watchBody, type BodyDeadlines } from '../proxy/body-timeout.js';
 import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '../proxy/forward.js';
@@ -19,16 +19,7 @@ import { bodyToForward, captureBody } from '../middleware/express/body.js';
 import { EXPRESS_KIND } from '../middleware/express/index.js';
 import { compose, type Terminal } from './chain.js';
 import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
-import type { UpstreamErrorKind } from '../admin/metrics.js';
-
-/** A handler Portico answers itself (the user lookup), matched before proxied routes. */
-export interface BuiltinRoute {
-  readonly name: string;
-  /** True when this request is for the builtin (exact path shape and method). */
-  readonly matches: (method: string, path: string) => boolean;
-  readonly middleware: readonly MiddlewareEntryConfig[];
-  readonly handler: Handler;
-}
+import type { UpstreamErrorKind } from '../telemetry/metrics.js';
 
 export interface PlanDeps extends KindDeps {
   readonly registry: KindRegistry;
@@ -73,18 +64,21 @@ export function configHash(config: Config): string {
     .slice(0, 12);
 }
 
-function buildHandlers(entries: readonly MiddlewareEntryConfig[], deps: PlanDeps, route: string): Handler[] {
+/** What the plan tells each kind about the chain it builds for (KindScope without the entry). */
+type ChainScope = Omit<KindScope, 'entry'>;
+
+function buildHandlers(entries: readonly MiddlewareEntryConfig[], deps: PlanDeps, scope: ChainScope): Handler[] {
   return entries.map((entry) => {
     const resolved = resolveEntry(entry, deps.registry, deps.config);
     if (!resolved.ok) {
       // The loader validated every entry already; reaching this means a plan was built from an unchecked config.
       throw new PorticoError(
         'PORTICO_CONFIG_INVALID',
-        `middleware ${entryKindName(entry)} on ${route}: ${resolved.issues[0]?.message ?? 'invalid'}`,
+        `middleware ${entryKindName(entry)} on ${scope.route}: ${resolved.issues[0]?.message ?? 'invalid'}`,
       );
     }
     const raw = typeof entry === 'string' ? undefined : entry[entryKindName(entry)];
-    return resolved.value.kind.create(resolved.value.options, deps, { route, entry: raw });
+    return resolved.value.kind.create(resolved.value.options, deps, { ...scope, entry: raw });
   });
 }
 
@@ -98,13 +92,13 @@ function chainEntries(
 }
 
 function chainFor(
-  route: string,
+  scope: ChainScope,
   own: readonly MiddlewareEntryConfig[],
   exclude: readonly string[],
   deps: PlanDeps,
 ): Handler[] {
   const entries = chainEntries(own, exclude, deps);
-  return [...buildHandlers(entries.globals, deps, route), ...buildHandlers(entries.own, deps, route)];
+  return [...buildHandlers(entries.globals, deps, scope), ...buildHandlers(entries.own, deps, scope)];
 }
 
 /** True when the route's chain runs an `express` entry: only those routes pay for Express objects and the body copy. */
@@ -161,7 +155,8 @@ function compileRoute(
   const upstreams = route.upstream;
   const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, proxies: deps.proxies });
   const prefix = route.match.pathPrefix.endsWith('/') ? route.match.pathPrefix.slice(0, -1) : route.match.pathPrefix;
-  const handlers = chainFor(route.name, route.middleware, route.excludeMiddleware, deps);
+  const scope: ChainScope = { route: route.name, template: route.match.pathPrefix, upstreams };
+  const handlers = chainFor(scope, route.middleware, route.excludeMiddleware, deps);
   const strip = route.stripPrefix;
   const max = route.maxBodySize;
   const bodyDeadlines: BodyDeadlines = {
@@ -204,8 +199,10 @@ function compileRoute(
   };
   const upgradeTerminal: Terminal = (req, res) => {
     if (strip) req.url = stripPrefix(req.url as string, prefix);
-    const pending = (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade;
-    if (pending) forwarder.upgrade(req, res, pending.socket, pending.head);
+    const ctx = req.portico;
+    if (ctx?.upgradeSocket !== undefined && ctx.upgradeHead !== undefined) {
+      forwarder.upgrade(req, res, ctx.upgradeSocket, ctx.upgradeHead);
+    }
   };
   // Routes without an express entry run the chain exactly as composed; the others keep the body's chunks first.
   const run: Terminal = runsExpress(route.middleware, route.excludeMiddleware, deps)
@@ -241,7 +238,7 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
   const builtins = deps.builtins.map((builtin) => ({
     builtin,
     run: compose(
-      chainFor(builtin.name, builtin.middleware, [], deps),
+      chainFor({ route: builtin.name, template: builtin.template }, builtin.middleware, [], deps),
       (req, res) => {
         void Promise.resolve(
           builtin.handler(req, res, (err?: unknown) => onError(err ?? new Error('builtin fell through'), req, res)),
@@ -251,7 +248,7 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     ),
   }));
   const notFound = compose(
-    buildHandlers(config.middleware, deps, '-'),
+    buildHandlers(config.middleware, deps, { route: '-' }),
     (req, res) => {
       sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', { requestId: req.portico?.id });
     },
@@ -297,8 +294,12 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
       socket.destroy(); // an upgrade that matches no route is refused outright
       return;
     }
-    if (req.portico) req.portico.route = found.value.name;
-    (req as IncomingMessage & { porticoUpgrade?: { socket: Socket; head: Buffer } }).porticoUpgrade = { socket, head };
+    const ctx = req.portico;
+    if (ctx !== undefined) {
+      ctx.route = found.value.name;
+      ctx.upgradeSocket = socket;
+      ctx.upgradeHead = head;
+    }
     found.value.upgradeChain(req, res);
   };
 

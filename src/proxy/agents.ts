@@ -23,6 +23,7 @@ export interface AgentPool {
   destroy(): void;
 }
 
+/** State of the agent (its last `addRequest`), handed over synchronously; no request keeps it. */
 const QUEUED = Symbol('portico.queued');
 
 type Queues = Record<string, ClientRequest[] | undefined>;

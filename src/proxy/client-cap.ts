@@ -9,12 +9,6 @@
  */
 import type { ServerResponse } from 'node:http';
 
-const CLIENT = Symbol('portico.capClient');
-
-interface Counted {
-  [CLIENT]?: string | undefined;
-}
-
 export interface ClientCap {
   /** Counts the request against its client; false (nothing counted) when the client is at `max` already. */
   admit(client: string, res: ServerResponse, max: number): boolean;
@@ -22,20 +16,22 @@ export interface ClientCap {
 
 export function createClientCap(): ClientCap {
   const inFlight = new Map<string, number>();
-  function release(this: ServerResponse & Counted): void {
-    const client = this[CLIENT];
-    if (client === undefined) return;
-    this[CLIENT] = undefined;
+  function release(this: ServerResponse): void {
+    const ctx = this.req.portico;
+    const client = ctx?.capClient;
+    if (ctx === undefined || client === undefined) return;
+    ctx.capClient = undefined;
     const count = inFlight.get(client) ?? 1;
     if (count <= 1) inFlight.delete(client);
     else inFlight.set(client, count - 1);
   }
   return {
     admit(client, res, max) {
+      const ctx = res.req.portico;
       const count = inFlight.get(client) ?? 0;
-      if (count >= max) return false;
+      if (ctx === undefined || count >= max) return false;
       inFlight.set(client, count + 1);
-      (res as ServerResponse & Counted)[CLIENT] = client;
+      ctx.capClient = client; // in the request's context (src/context.ts) until the response closes
       res.on('close', release); // a response closes once, finished or cut
       return true;
     },

@@ -8,6 +8,11 @@
 import type { IncomingMessage } from 'node:http';
 import { flushGroup } from '../turn.js';
 
+/*
+ * Module state, per process by nature: `current` is a synchronous dynamic scope (set and restored around one
+ * synchronous call on the one JavaScript thread), and `dispatchingDepth` / `deferred` belong to the event-loop turn,
+ * not to any request. Per-request state lives in the request's context (src/context.ts).
+ */
 let current: IncomingMessage | undefined;
 
 /**
@@ -38,9 +43,13 @@ export function currentForward(): IncomingMessage | undefined {
  * request at a time; batched, the writes of a turn go out back to back. Chains that already resume in a batch (the
  * Redis rate limit's coalesced reply) lose when deferred once more (0.78x -> 0.71x), so they are not.
  *
- * A deferred forward runs in the async context of the turn's flush, not of its own request: nothing on the forward
- * path reads it (the upstream client span takes the request's trace explicitly), and the upstream socket's events
- * already run in the context that opened the socket.
+ * A deferred forward runs with its own request as the current forward and reads its state from that request's
+ * context (`req.portico`), but in the async context (AsyncLocalStorage, the active OpenTelemetry span) of the
+ * turn's flush (that of whichever request first scheduled work in the turn), not of its own request: capturing and restoring that per request would cost a snapshot object per
+ * forward. Nothing on the forward path reads it: the upstream client span takes the request's trace from its
+ * context (`req.portico.trace`) explicitly, and the upstream socket's events already run in the context that opened
+ * the socket. A listener added on this path that read the active span would see another request's (or none):
+ * test/unit/forward-scope.test.ts shows the limit.
  */
 let dispatchingDepth = 0;
 type Send<Res> = (req: IncomingMessage, res: Res) => void;

@@ -10,6 +10,10 @@
 import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 
+/*
+ * State of the upstream socket, not of one request: the timer outlives each request on a keep-alive socket (made
+ * once, re-armed per request), and `fire` finds the waiting request from the socket alone.
+ */
 /** Marks a socket whose current request has its response head. */
 const ANSWERED = Symbol('portico.headAnswered');
 const WAITING = Symbol('portico.headWaiting');

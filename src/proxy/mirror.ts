@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/schema.js';
 import type { TaskRunner } from '../pool/pool.js';
 import { QueueFullError } from '../pool/errors.js';
-import type { Metrics, MirrorOutcome } from '../admin/metrics.js';
+import type { Metrics, MirrorOutcome } from '../telemetry/metrics.js';
 
 export type MirrorConfig = NonNullable<RouteConfig['mirror']>;
 

@@ -46,3 +46,10 @@ export function hostIssue(req: IncomingMessage): string | undefined {
   }
   return lines > 1 ? 'more than one Host header' : undefined;
 }
+
+/** A request target without its query string (which may carry secrets): the path logs and metrics show. */
+export function pathOf(url: string | undefined): string {
+  const target = url ?? '/';
+  const query = target.indexOf('?');
+  return query === -1 ? target : target.slice(0, query);
+}

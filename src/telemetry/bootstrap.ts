@@ -11,7 +11,7 @@
  *
  * What is instrumented: ioredis and pg, and only under a request's span (`requireParentSpan`), so background work
  * (health pings, cache fills) makes no root spans. HTTP server and client spans are made by hand
- * (src/middleware/tracing.ts, src/telemetry/upstream-spans.ts), cheaper than instrumentation-http on the proxy hot
+ * (src/tracing/kind.ts, src/tracing/upstream-spans.ts), cheaper than instrumentation-http on the proxy hot
  * path; express (a span per router layer; Portico's chain runs outside the router) and fs, dns, net are off.
  * NodeSDK is not used: loading it pulls in metrics, logs, gRPC and Prometheus exporters (+40 MB RSS, +0.6 s start
  * measured) and starts OTLP metric and log exporters unless told otherwise.

@@ -4,7 +4,7 @@
  * in the environment cannot switch on something that costs on the hot path (explicit config wins over env).
  *
  * On: ioredis (rate limits, user cache) and pg (user lookup), only under a request span. Off: http and express
- * (server and upstream spans are made by hand, see src/middleware/tracing.ts), fs, dns and net (a span per syscall
+ * (server and upstream spans are made by hand, see src/tracing/kind.ts), fs, dns and net (a span per syscall
  * or socket), undici (Portico makes no fetch calls), and everything Portico does not load.
  */
 import { getNodeAutoInstrumentations, type InstrumentationConfigMap } from '@opentelemetry/auto-instrumentations-node';

@@ -5,9 +5,8 @@
  * is not used: the database query is shared by every lookup of the id and bounded by its own timeouts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Next } from '../middleware/kind.js';
+import type { BuiltinRoute, Next } from '../middleware/kind.js';
 import { isPorticoError, sendProblem } from '../errors.js';
-import type { BuiltinRoute } from '../plan/build.js';
 import type { UserLookupConfig } from './config.js';
 import type { LookupResult, UserService } from './service.js';
 import { parseUserId } from './user.js';
@@ -41,15 +40,28 @@ export function notModified(header: string | undefined, etag: string): boolean {
   });
 }
 
-export function userLookupRoute(config: UserLookupConfig, service: UserService): BuiltinRoute {
-  const prefix = config.path.slice(0, -':id'.length);
-  const retryAfter = String(Math.ceil(config.retryAfter / 1000));
+/** `userLookup.path` without its `:id`: what every lookup path starts with. */
+function prefixOf(config: UserLookupConfig): string {
+  return config.path.slice(0, -':id'.length);
+}
 
-  const matches = (method: string, path: string): boolean =>
+function retryAfterOf(config: UserLookupConfig): string {
+  return String(Math.ceil(config.retryAfter / 1000));
+}
+
+/** The route predicate: GET or HEAD of `<prefix><one segment>`. */
+function lookupMatcher(prefix: string): BuiltinRoute['matches'] {
+  return (method, path) =>
     (method === 'GET' || method === 'HEAD') &&
     path.length > prefix.length &&
     path.startsWith(prefix) &&
     !path.includes('/', prefix.length);
+}
+
+export function userLookupRoute(config: UserLookupConfig, service: UserService): BuiltinRoute {
+  const prefix = prefixOf(config);
+  const retryAfter = retryAfterOf(config);
+  const matches = lookupMatcher(prefix);
 
   const handler = async (req: IncomingMessage, res: ServerResponse, next: Next): Promise<void> => {
     const fields = { requestId: req.portico?.id, route: USER_LOOKUP_ROUTE };
@@ -90,5 +102,41 @@ export function userLookupRoute(config: UserLookupConfig, service: UserService):
     res.end(json); // HEAD: Node sends the headers only
   };
 
-  return { name: USER_LOOKUP_ROUTE, matches, middleware: config.middleware, handler };
+  return { name: USER_LOOKUP_ROUTE, matches, middleware: config.middleware, handler, template: config.path };
+}
+
+/** Stands in for the user lookup while its database cannot be reached: 503 with Retry-After. */
+export function unavailableLookupRoute(config: UserLookupConfig): BuiltinRoute {
+  const retryAfter = retryAfterOf(config);
+  return {
+    name: USER_LOOKUP_ROUTE,
+    matches: lookupMatcher(prefixOf(config)),
+    middleware: config.middleware,
+    template: config.path,
+    handler: (req, res) =>
+      sendProblem(
+        res,
+        'PORTICO_DATABASE_UNAVAILABLE',
+        { requestId: req.portico?.id, route: USER_LOOKUP_ROUTE },
+        { headers: { 'retry-after': retryAfter } },
+      ),
+  };
+}
+
+/**
+ * The lookup route of a process whose lookup may not be set up yet: `service()` is read per request, so a lookup
+ * whose database came up after start serves without a reload; until then it answers as `unavailableLookupRoute`.
+ */
+export function pendingLookupRoute(config: UserLookupConfig, service: () => UserService | undefined): BuiltinRoute {
+  const fallback = unavailableLookupRoute(config);
+  let live: BuiltinRoute | undefined;
+  return {
+    ...fallback,
+    handler: (req, res, next) => {
+      const ready = service();
+      if (ready === undefined) return fallback.handler(req, res, next);
+      live ??= userLookupRoute(config, ready);
+      return live.handler(req, res, next);
+    },
+  };
 }

@@ -4,9 +4,9 @@
  * `invalidate` to the admin server, and calls `close` in its shutdown sequence after the proxy drained.
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import type { Config } from '../config/schema.js';
-import type { BuiltinRoute } from '../plan/build.js';
+import type { BuiltinRoute } from '../middleware/kind.js';
 import type { Stores } from '../stores/stores.js';
 import type { UserCache } from './cache.js';
 import { connectingRepository } from './connecting.js';

@@ -7,7 +7,7 @@
  * once per interval, and the lookup goes to the database (without a write-back, as the version is unknown).
  */
 import type { Logger } from 'pino';
-import type { Metrics } from '../admin/metrics.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { wrapError } from '../errors.js';
 import { ttlWithJitter, type CacheRead, type UserCache } from './cache.js';
 import type { UserRepository } from './repository.js';

@@ -3,24 +3,12 @@
  * library authors but marks it internal; the fields read here are the ones Portico's walkers use.
  */
 import { z } from 'zod';
+import { defOf } from '../../src/config/zod-def.js';
 import { assumption } from './support';
-
-interface Def {
-  readonly type: string;
-  readonly innerType?: unknown;
-  readonly defaultValue?: unknown;
-  readonly in?: unknown;
-  readonly element?: unknown;
-  readonly valueType?: unknown;
-  readonly options?: readonly unknown[];
-  readonly shape?: Record<string, unknown>;
-}
-
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 assumption(
   '`_zod.def` names each schema kind in `type`, and wrappers (default, optional) expose `innerType` and `defaultValue`',
-  'src/config/json-schema.ts defOf()/inputDefault() and src/config/suggest.ts unwrap(): find defaults and unwrap wrappers',
+  'src/config/zod-def.ts defOf(), read by src/config/json-schema.ts inputDefault() and src/config/suggest.ts unwrap(): find defaults and unwrap wrappers',
   () => {
     const inner = z.string();
     const withDefault = inner.default('x');

@@ -7,7 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { configSchema } from '../../src/config/schema.js';
-import { noopMetrics } from '../../src/admin/metrics.js';
+import { noopMetrics } from '../../src/telemetry/metrics.js';
 import { buildPlan } from '../../src/plan/build.js';
 import { createUpstreamProxies } from '../../src/proxy/forward.js';
 import { createAgentPool } from '../../src/proxy/agents.js';

@@ -6,7 +6,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js';
 import { telemetrySchema } from '../../src/telemetry/config.js';
-import { inFlightRequests } from '../../src/telemetry/request-trace.js';
+import { inFlightRequests } from '../../src/tracing/request-trace.js';
 import type { Portico } from '../../src/main.js';
 import { pluginFolder, startFromFolder } from '../helpers/express-plugins.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';

@@ -3,7 +3,7 @@
  * Every request is answered within the configured bound with the policy's onStoreError behaviour; the outage is
  * logged once; after Redis returns, limits are enforced in Redis again and nothing is counted twice.
  */
-import { noopMetrics, type Metrics, type RateLimitOutcome } from '../../src/admin/metrics.js';
+import { noopMetrics, type Metrics, type RateLimitOutcome } from '../../src/telemetry/metrics.js';
 import type { Portico } from '../../src/main.js';
 import { redisSchema } from '../../src/stores/config.js';
 import { createStores, type Stores } from '../../src/stores/stores.js';

@@ -2,7 +2,7 @@
  * The rateLimit kind end to end on the in-process store: responses, headers, shadow mode, several policies,
  * keys, and config errors. Redis behaviour lives in rate-limit-redis.test.ts and rate-limit-failure.test.ts.
  */
-import { noopMetrics, type Metrics, type RateLimitOutcome } from '../../src/admin/metrics.js';
+import { noopMetrics, type Metrics, type RateLimitOutcome } from '../../src/telemetry/metrics.js';
 import type { Portico } from '../../src/main.js';
 import { request, type RawResponse } from '../helpers/http.js';
 import { captureLogs } from '../helpers/logs.js';

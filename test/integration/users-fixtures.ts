@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import type pino from 'pino';
-import { noopMetrics, type CacheEvent, type Metrics } from '../../src/admin/metrics.js';
+import { noopMetrics, type CacheEvent, type Metrics } from '../../src/telemetry/metrics.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { captureLogs } from '../helpers/logs.js';
 

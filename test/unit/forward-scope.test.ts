@@ -2,6 +2,7 @@
  * Forwards from a synchronous dispatch wait for the end of the event-loop turn and leave together
  * (src/proxy/forward-scope.ts); forwards made later go at once, and each runs with its request as the current forward.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage } from 'node:http';
 import { beginSyncDispatch, currentForward, endSyncDispatch, forwardInTurn } from '../../src/proxy/forward-scope.js';
 
@@ -43,4 +44,23 @@ test('a client gone while its forward waited is not forwarded', async () => {
   res.destroyed = true;
   await turnEnd();
   expect(sent).toEqual([]);
+});
+
+test('a deferred forward runs in the async context of the turn, not of its own request (the documented limit)', async () => {
+  const store = new AsyncLocalStorage<string>();
+  const seen: Array<[string, string | undefined]> = [];
+  const send = (req: IncomingMessage) => seen.push([(req as unknown as { name: string }).name, store.getStore()]);
+  for (const name of ['a', 'b']) {
+    store.run(name, () => {
+      beginSyncDispatch();
+      forwardInTurn(request(name), response(), send);
+      endSyncDispatch();
+    });
+  }
+  await turnEnd();
+  // Each forward has its own request (state comes from `req.portico`), but both run in the first one's context.
+  expect(seen).toEqual([
+    ['a', 'a'],
+    ['b', 'a'],
+  ]);
 });

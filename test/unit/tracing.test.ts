@@ -9,11 +9,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { configSchema } from '../../src/config/schema.js';
 import { resolveEntry } from '../../src/middleware/entries.js';
 import { defaultRegistry } from '../../src/middleware/registry.js';
-import { tracingKind } from '../../src/middleware/tracing.js';
+import { tracingKind } from '../../src/tracing/kind.js';
 import type { KindDeps, Next } from '../../src/middleware/kind.js';
 import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js';
 import { telemetrySchema } from '../../src/telemetry/config.js';
-import { formatTraceparent } from '../../src/telemetry/request-trace.js';
+import { formatTraceparent } from '../../src/tracing/request-trace.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
@@ -51,7 +51,9 @@ function exchange(headers: Record<string, string> = {}): Exchange {
 }
 
 function handle(options: unknown, x: Exchange, next: Next = () => undefined): void {
-  void tracingKind.create(tracingKind.options.parse(options), deps, { route: 'orders' })(x.req, x.res, next);
+  // The scope the plan gives the orders route's chain (src/plan/build.ts).
+  const scope = { route: 'orders', template: '/api/orders', upstreams: config.routes[0]?.upstream };
+  void tracingKind.create(tracingKind.options.parse(options), deps, scope)(x.req, x.res, next);
 }
 
 describe('traceparent formatting', () => {

@@ -3,7 +3,7 @@ import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import pino from 'pino';
-import { noopMetrics } from '../../src/admin/metrics.js';
+import { noopMetrics } from '../../src/telemetry/metrics.js';
 import { memoryCache } from '../../src/users/memory-cache.js';
 import { deferredRunner } from '../../src/users/runner.js';
 import { createUserService } from '../../src/users/service.js';

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import express, { type Express, type Request, type Response } from 'express';
 import { normalizeAddress, isTrusted } from '../../proxy/client-ip.js';
-import { requestTrace } from '../../telemetry/request-trace.js';
+import { requestTrace } from '../../tracing/request-trace.js';
 
 /**
  * What Portico puts on `res.locals` for the middleware (documented in the README, "Your own middleware"). Plain

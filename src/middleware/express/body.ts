@@ -6,14 +6,13 @@
  * - something read it: the kept chunks, then whatever is still to come, are forwarded in its place.
  *
  * The hook is the request's own `push` (Node's HTTP parser calls `req.push(chunk)` for each body chunk and
- * `req.push(null)` at the end): an instance property, set only on these routes' requests.
+ * `req.push(null)` at the end): an instance property, set only on these routes' requests. The kept chunks are
+ * in the request's context (`req.portico.bodyCapture`).
  */
 import { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 
-const CAPTURE = Symbol('portico.bodyCapture');
-
-interface Capture {
+export interface BodyCapture {
   chunks: Buffer[];
   size: number;
   readonly max: number;
@@ -22,14 +21,12 @@ interface Capture {
   replay: PassThrough | undefined;
 }
 
-type Capturing = IncomingMessage & { [CAPTURE]?: Capture };
-
 // Called with .call(this) below.
 // eslint-disable-next-line @typescript-eslint/unbound-method
 const push = IncomingMessage.prototype.push;
 
-function capturingPush(this: Capturing, chunk: unknown, encoding?: BufferEncoding): boolean {
-  const capture = this[CAPTURE];
+function capturingPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+  const capture = this.portico?.bodyCapture;
   if (capture !== undefined) {
     if (capture.replay !== undefined) {
       if (chunk === null) capture.replay.end();
@@ -54,8 +51,9 @@ function hasBody(req: IncomingMessage): boolean {
 
 /** Starts keeping the body's chunks; called when an express route's chain starts (before any chunk arrived). */
 export function captureBody(req: IncomingMessage, max: number): void {
-  if (req.complete || !hasBody(req)) return;
-  (req as Capturing)[CAPTURE] = { chunks: [], size: 0, max, overflow: false, replay: undefined };
+  const ctx = req.portico;
+  if (ctx === undefined || req.complete || !hasBody(req)) return;
+  ctx.bodyCapture = { chunks: [], size: 0, max, overflow: false, replay: undefined };
   req.push = capturingPush;
 }
 
@@ -64,11 +62,11 @@ export function captureBody(req: IncomingMessage, max: number): void {
  * them, or 'overflow' when they were read and exceeded `maxBodySize` (413).
  */
 export function bodyToForward(req: IncomingMessage): Readable | 'overflow' | undefined {
-  const capturing = req as Capturing;
-  const capture = capturing[CAPTURE];
-  if (capture === undefined) return undefined;
+  const ctx = req.portico;
+  const capture = ctx?.bodyCapture;
+  if (ctx === undefined || capture === undefined) return undefined;
   if (!req.readableDidRead) {
-    capturing[CAPTURE] = undefined;
+    ctx.bodyCapture = undefined;
     delete (req as { push?: unknown }).push; // back to the prototype's
     return undefined;
   }

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context as otelContext, trace, SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import { sendProblem } from '../../errors.js';
-import { requestTrace } from '../../telemetry/request-trace.js';
+import { requestTrace } from '../../tracing/request-trace.js';
 import type { Next } from '../kind.js';
 import type { LoadedMiddleware } from './loader.js';
 

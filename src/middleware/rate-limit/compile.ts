@@ -42,6 +42,10 @@ export interface CompiledPolicy {
   readonly legacyHeaders: boolean;
 }
 
+/**
+ * Limiters by store set and policy: per process state (an entry per store set, weakly held, and per policy
+ * spec), built at plan build and never per request.
+ */
 const cache = new WeakMap<Stores, Map<string, unknown>>();
 
 function memoised<T>(stores: Stores, id: string, build: () => T): T {

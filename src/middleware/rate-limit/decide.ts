@@ -3,7 +3,7 @@
  * turned into the policy's onStoreError behaviour here (never a 429, never a silent allow: it is reported to the
  * stores' health and, by the caller, to metrics).
  */
-import type { RateLimitOutcome } from '../../admin/metrics.js';
+import type { RateLimitOutcome } from '../../telemetry/metrics.js';
 import type { Stores } from '../../stores/stores.js';
 import type { CompiledPolicy } from './compile.js';
 import type { Decision } from './limiter.js';

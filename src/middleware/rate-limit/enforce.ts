@@ -2,20 +2,18 @@
  * The request path of `rateLimit`: build the key, one store call per policy, then headers and the answer.
  *
  * Several rateLimit entries may apply to one request (global chain, then the route's). Each entry merges its
- * verdicts into state kept on the request under a symbol, so the response carries one RateLimit-Policy member per
+ * verdicts into state kept in the request's context (`req.portico.rateLimits`), so the response carries one RateLimit-Policy member per
  * applied policy and the RateLimit of the strictest; a policy already applied to this request is not counted twice.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendProblem } from '../../errors.js';
-import type { Metrics } from '../../admin/metrics.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 import type { Handler, KindDeps, Next } from '../kind.js';
 import type { CompiledPolicy } from './compile.js';
 import { decide, stricter, type Verdict } from './decide.js';
 import { appendMember, legacyReset, rateLimitValue, retryAfterSeconds } from './headers.js';
 
-const STATE = Symbol('portico.rateLimit');
-
-interface RequestLimits {
+export interface RequestLimits {
   /** RateLimit-Policy value so far. */
   policies: string;
   /** The verdict whose numbers go in RateLimit (the strictest with a count). */
@@ -24,17 +22,15 @@ interface RequestLimits {
   unavailable: Verdict | undefined;
 }
 
-type LimitedRequest = IncomingMessage & { [STATE]?: RequestLimits };
-
 /** Retry-After of a 503 when the store is down: the reconnect back-off is of this order. */
 const STORE_RETRY_AFTER = '1';
 
-function applied(req: LimitedRequest, policy: CompiledPolicy): boolean {
-  const state = req[STATE];
+function applied(req: IncomingMessage, policy: CompiledPolicy): boolean {
+  const state = req.portico?.rateLimits;
   return state !== undefined && state.policies.includes(`${policy.quotedName};`);
 }
 
-function record(req: LimitedRequest, verdict: Verdict, metrics: Metrics): RequestLimits {
+function record(req: IncomingMessage, verdict: Verdict, metrics: Metrics): RequestLimits {
   const { policy } = verdict;
   metrics.rateLimitDecision(policy.name, verdict.outcome);
   if (verdict.outcome === 'shadow_limited') {
@@ -43,10 +39,10 @@ function record(req: LimitedRequest, verdict: Verdict, metrics: Metrics): Reques
       'rate limit exceeded in shadow mode (not enforced)',
     );
   }
-  let state = req[STATE];
+  let state = req.portico?.rateLimits;
   if (state === undefined) {
     state = { policies: policy.member, decider: undefined, unavailable: undefined };
-    req[STATE] = state;
+    if (req.portico !== undefined) req.portico.rateLimits = state;
   } else {
     state.policies = appendMember(state.policies, policy.member);
   }

@@ -1,6 +1,7 @@
 /**
- * The metrics interface the rest of Portico reports to. The Prometheus implementation lives in `prometheus.ts`;
- * tests and embedders may pass `noopMetrics`. Label values are bounded: route and policy names, never raw paths.
+ * The metrics interface the rest of Portico reports to: the middleware, the proxy, the user lookup and the admin
+ * server all import it from here. The Prometheus implementation lives in src/admin/prometheus.ts; tests and
+ * embedders may pass `noopMetrics`. Label values are bounded: route and policy names, never raw paths.
  */
 export type UpstreamErrorKind = 'refused' | 'reset' | 'timeout';
 export type RateLimitOutcome =
@@ -8,6 +9,16 @@ export type RateLimitOutcome =
 export type MirrorOutcome =
   'sampled' | 'answered' | 'failed' | 'dropped_too_large' | 'dropped_incomplete' | 'dropped_queue_full';
 export type CacheEvent = 'hit' | 'miss' | 'error' | 'stale_skip';
+
+/** Gauges read on scrape from a component that keeps its own counts (the worker pool). */
+export interface PoolStatsSource {
+  (): { queued: number; running: number; completed: number; failed: number; rejected: number; dropped: number };
+}
+
+/** What the process's own telemetry had to drop so that requests were never slowed (read on scrape). */
+export interface TelemetryDropsSource {
+  (): { spans: number; logLines: number };
+}
 
 export interface Metrics {
   observeRequest(route: string, method: string, status: number, seconds: number): void;
@@ -17,6 +28,10 @@ export interface Metrics {
   dbQuery(seconds: number, ok: boolean): void;
   configReload(ok: boolean, hash?: string): void;
   mirror(route: string, outcome: MirrorOutcome): void;
+  /** Exposes the worker pool's figures on each scrape (ignored by the no-op implementation). */
+  watchPool(source: PoolStatsSource): void;
+  /** Exposes the span and log-line drops on each scrape (ignored by the no-op implementation). */
+  watchTelemetry(source: TelemetryDropsSource): void;
   /** Prometheus text exposition; empty for the no-op implementation. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -30,6 +45,8 @@ export const noopMetrics: Metrics = {
   dbQuery() {},
   configReload() {},
   mirror() {},
+  watchPool() {},
+  watchTelemetry() {},
   render: async () => '',
   contentType: 'text/plain; version=0.0.4; charset=utf-8',
 };

@@ -1,7 +1,8 @@
 /**
- * The trace of one proxied request, kept on the request object by the `tracing` kind: its server span, the W3C
+ * The trace of one proxied request, kept in the request's context (`req.portico.trace`) by the `tracing` kind: its server span, the W3C
  * `traceparent` naming that span, and what the upstream client span needs. The `logging` kind reads the ids from
- * here; the upstream-span subscriber finds an in-flight record by the traceparent the forwarded request carries.
+ * here; the upstream-span subscriber finds the record of the request being forwarded (src/proxy/forward-scope.ts)
+ * and checks it against the traceparent the upstream request carries.
  * A record is in flight from `trackRequest` until `finishRequest` ends its server span (once).
  */
 import type { IncomingMessage } from 'node:http';
@@ -25,18 +26,14 @@ export interface RequestTrace {
   upstreamCall?: 'open' | 'done' | 'failed';
 }
 
-const TRACE = Symbol('portico.trace');
-
-interface Carrier {
-  [TRACE]?: RequestTrace;
-}
-
+/** Keeps the record in the request's context (src/context.ts); a request without one is not traced. */
 export function setRequestTrace(req: IncomingMessage, trace: RequestTrace): void {
-  (req as IncomingMessage & Carrier)[TRACE] = trace;
+  const ctx = req.portico;
+  if (ctx !== undefined) ctx.trace = trace;
 }
 
 export function requestTrace(req: IncomingMessage): RequestTrace | undefined {
-  return (req as IncomingMessage & Carrier)[TRACE];
+  return req.portico?.trace;
 }
 
 const HEX = '0123456789abcdef';
@@ -48,22 +45,27 @@ export function formatTraceparent(context: SpanContext): string {
 }
 
 /**
- * Recording requests whose server span is open: counted, and for WebSocket upgrades also kept by traceparent (the
- * library creates an upgrade's upstream request after an await, outside `forwarding`, so the subscriber finds it by
- * header). Plain requests are not kept in a registry: see src/proxy/forward-scope.ts for why.
+ * Recording requests whose server span is open, counted: a per-process gauge (a test checks it drains). Requests
+ * are not kept in a registry (see src/proxy/forward-scope.ts for why): WebSocket upgrades too create their upstream
+ * request inside `forwarding` (src/proxy/upgrade.ts).
  */
 let open = 0;
-const upgrades = new Map<string, RequestTrace>();
 
-export function trackRequest(record: RequestTrace & { readonly traceparent: string }): void {
+export function trackRequest(): void {
   open++;
-  if (record.req.headers.upgrade !== undefined) upgrades.set(record.traceparent, record);
 }
 
-/** The recording request an upstream call with this traceparent belongs to: the one being forwarded, or an upgrade. */
+/**
+ * The recording request an upstream call with this traceparent belongs to: the one being forwarded. This is the
+ * one place tracing still reads the proxy's "current forward": Node's `http.client.request.created` channel gives
+ * the new ClientRequest alone, and it is the only moment the header can still be rewritten before it is sent (the
+ * engine's `proxyReq` event comes on `socket`, after a reused socket may have taken the head). Handing the trace
+ * down explicitly would mean the forwarder calling into tracing per request, or httpxy creating the request from
+ * options Portico builds; the traceparent check keeps a mismatch from attaching a span to the wrong request.
+ */
 export function inFlightRequest(traceparent: string): RequestTrace | undefined {
   const forwarded = currentForward();
-  const record = forwarded === undefined ? upgrades.get(traceparent) : requestTrace(forwarded);
+  const record = forwarded === undefined ? undefined : requestTrace(forwarded);
   return record !== undefined && record.traceparent === traceparent && record.ended !== true ? record : undefined;
 }
 
@@ -79,10 +81,7 @@ export function inFlightRequests(): number {
 export function finishRequest(record: RequestTrace, status: number, completed: boolean): void {
   if (record.ended === true) return;
   record.ended = true;
-  if (record.traceparent !== null) {
-    open--;
-    upgrades.delete(record.traceparent);
-  }
+  if (record.traceparent !== null) open--;
   const span = record.span;
   span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   // Server spans mark only 5xx as errors; 4xx is the client's mistake (semantic conventions, HTTP server span status).

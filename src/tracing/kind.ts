@@ -1,7 +1,7 @@
 /**
  * `tracing`: one SERVER span per request, named after the route, with the HTTP semantic-convention attributes; the
  * client's W3C `traceparent`/`tracestate` continue the trace, and the upstream call gets a CLIENT span child
- * (src/telemetry/upstream-spans.ts) whose id the upstream receives as its parent.
+ * (src/tracing/upstream-spans.ts) whose id the upstream receives as its parent.
  *
  * Spans are made by hand with @opentelemetry/api rather than by @opentelemetry/instrumentation-http: that
  * instrumentation wraps every server `emit` and client `request`, builds its attribute set from the raw headers and
@@ -37,7 +37,6 @@ import {
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
-import type { Config } from '../config/schema.js';
 import {
   finishRequest,
   formatTraceparent,
@@ -45,10 +44,11 @@ import {
   setRequestTrace,
   trackRequest,
   type UpstreamAttributes,
-} from '../telemetry/request-trace.js';
-import { watchUpstreamCalls } from '../telemetry/upstream-spans.js';
+} from './request-trace.js';
+import { watchUpstreamCalls } from './upstream-spans.js';
 import { removeHeader } from '../proxy/headers.js';
-import { defineKind } from './kind.js';
+import { pathOf } from '../proxy/path.js';
+import { defineKind } from '../middleware/kind.js';
 
 const tracer = trace.getTracer('portico');
 const propagator = new W3CTraceContextPropagator();
@@ -57,18 +57,8 @@ const headerGetter = {
   get: (carrier: IncomingMessage['headers'], key: string) => carrier[key],
 };
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
-const USER_LOOKUP = 'userLookup';
-
-/** The route's path template for `http.route`: its prefix, or the user lookup's path. */
-function routeTemplate(config: Config, route: string): string | undefined {
-  if (route === USER_LOOKUP) return config.userLookup.path;
-  return config.routes.find((candidate) => candidate.name === route)?.match.pathPrefix;
-}
-
 /** `server.address` / `server.port` of each of the route's upstream origins. */
-function upstreamAttributes(config: Config, route: string): UpstreamAttributes {
-  const found = config.routes.find((candidate) => candidate.name === route);
-  const urls = found === undefined ? [] : Array.isArray(found.upstream) ? found.upstream : [found.upstream];
+function upstreamAttributes(urls: readonly URL[]): UpstreamAttributes {
   return new Map(
     urls.map((url) => {
       const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
@@ -79,8 +69,6 @@ function upstreamAttributes(config: Config, route: string): UpstreamAttributes {
 
 function serverAttributes(req: IncomingMessage, route: string, template: string | undefined): Attributes {
   const method = req.method ?? 'GET';
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
   const host = req.headers.host ?? '';
   const colon = host.lastIndexOf(':');
   const hasPort = colon > host.lastIndexOf(']');
@@ -88,7 +76,7 @@ function serverAttributes(req: IncomingMessage, route: string, template: string 
   return {
     [ATTR_HTTP_REQUEST_METHOD]: known ? method : '_OTHER',
     [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: known ? undefined : method,
-    [ATTR_URL_PATH]: query === -1 ? url : url.slice(0, query),
+    [ATTR_URL_PATH]: pathOf(req.url),
     [ATTR_URL_SCHEME]: 'encrypted' in req.socket ? 'https' : 'http',
     [ATTR_HTTP_ROUTE]: template,
     [ATTR_SERVER_ADDRESS]: hasPort ? host.slice(0, colon) : host,
@@ -119,16 +107,18 @@ const optionsSchema = z
 export const tracingKind = defineKind({
   name: 'tracing',
   options: optionsSchema,
-  create(options, deps, scope) {
+  create(options, _deps, scope) {
     const route = scope.route;
-    const template = routeTemplate(deps.config, route);
-    const upstreams = upstreamAttributes(deps.config, route);
+    // The route's details come from its scope (src/plan/build.ts): `http.route` is its path template.
+    const template = scope.template;
+    const upstreams = upstreamAttributes(scope.upstreams ?? []);
     const extra = options?.attributes ?? {};
     const hasExtra = Object.keys(extra).length > 0;
     watchUpstreamCalls();
     return (req, res, next) => {
-      // A second tracing entry (global and route) must not open a second server span for the same request.
-      if (requestTrace(req) !== undefined) {
+      // A second tracing entry (global and route) must not open a second server span for the same request; a
+      // request without a context (never one from the edge) has nowhere to keep its trace.
+      if (req.portico === undefined || requestTrace(req) !== undefined) {
         next();
         return;
       }
@@ -163,7 +153,7 @@ export const tracingKind = defineKind({
       if (hasExtra) span.setAttributes(extra);
       const record = { span, context: trace.setSpan(parent, span), traceparent, req, upstreams };
       setRequestTrace(req, record);
-      trackRequest(record);
+      trackRequest();
       res.on('close', endServerSpan);
       context.with(record.context, next);
     };

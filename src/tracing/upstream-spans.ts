@@ -1,6 +1,6 @@
 /**
  * Client spans for upstream calls, made by hand from Node's `http.client.*` diagnostics channels instead of
- * @opentelemetry/instrumentation-http (cheaper on the proxy hot path; see src/middleware/tracing.ts).
+ * @opentelemetry/instrumentation-http (cheaper on the proxy hot path; see src/tracing/kind.ts).
  *
  * The `tracing` kind sets the outgoing `traceparent` to its server span and registers the request here under that
  * value. When the proxy creates the upstream ClientRequest (headers copied, not yet sent), the subscriber finds the
@@ -24,9 +24,15 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_URL_FULL,
 } from '@opentelemetry/semantic-conventions';
+import { pathOf } from '../proxy/path.js';
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 
 const tracer = trace.getTracer('portico');
+/**
+ * State of the upstream ClientRequest, not of the incoming request: the diagnostics channels and the `close` and
+ * `upgrade` listeners (shared functions, no closure per call) are given that ClientRequest alone, and a request
+ * may make two calls (a retry), each with its own span.
+ */
 const CALL = Symbol('portico.upstreamCall');
 
 /** What the subscriber keeps on a ClientRequest it made a span for. */
@@ -61,8 +67,6 @@ function onCreated(message: unknown): void {
   record.upstreamCall = 'open';
   const origin = record.req.portico?.upstream;
   const base = origin === undefined ? undefined : record.upstreams.get(origin);
-  const path = request.path;
-  const query = path.indexOf('?');
   const span = tracer.startSpan(
     request.method,
     {
@@ -70,7 +74,7 @@ function onCreated(message: unknown): void {
       attributes: {
         ...base,
         [ATTR_HTTP_REQUEST_METHOD]: request.method,
-        [ATTR_URL_FULL]: `${origin ?? ''}${query === -1 ? path : path.slice(0, query)}`,
+        [ATTR_URL_FULL]: `${origin ?? ''}${pathOf(request.path)}`,
       },
     },
     record.context,
