@@ -52,29 +52,25 @@ describe('upgrade handshakes are bounded', () => {
     await settlesTo(() => connections(p.server()), 0, 'Portico connections');
   });
 
-  it('aborts the upstream handshake as soon as the client goes, not at the route timeout', async () => {
-    const { up, held } = await upgradeUpstream();
-    const p = await portico(`routes:\n  - name: ws\n    timeout: 30s\n    upstream: ${up.url}\n`);
-    const client = await rawSocket(p.port);
-    client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
-    await settlesTo(() => held.length, 1, 'handshake at the upstream');
-    const gone = once(held[0] as net.Socket, 'close');
-    client.socket.destroy();
-    expect(await within(gone, 2000)).toBe(true);
-    await settlesTo(() => connections(p.server()), 0, 'Portico connections');
-  });
-
-  it('also aborts it when the client only half-closes (FIN) before the answer', async () => {
-    const { up, held } = await upgradeUpstream();
-    const p = await portico(`routes:\n  - name: ws\n    timeout: 30s\n    upstream: ${up.url}\n`);
-    const client = await rawSocket(p.port);
-    client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
-    await settlesTo(() => held.length, 1, 'handshake at the upstream');
-    const gone = once(held[0] as net.Socket, 'close');
-    client.socket.end();
-    expect(await within(gone, 2000)).toBe(true);
-    expect(await within(client.closed, 2000)).toBe(true);
-  });
+  it.each([
+    ['closes (destroy)', 'destroy'],
+    ['only half-closes (FIN)', 'end'],
+  ] as const)(
+    'aborts the upstream handshake as soon as the client %s, not at the route timeout',
+    async (_how, leave) => {
+      const { up, held } = await upgradeUpstream();
+      const p = await portico(`routes:\n  - name: ws\n    timeout: 30s\n    upstream: ${up.url}\n`);
+      const client = await rawSocket(p.port);
+      client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
+      await settlesTo(() => held.length, 1, 'handshake at the upstream');
+      const gone = once(held[0] as net.Socket, 'close');
+      if (leave === 'destroy') client.socket.destroy();
+      else client.socket.end();
+      expect(await within(gone, 2000)).toBe(true);
+      expect(await within(client.closed, 2000)).toBe(true);
+      await settlesTo(() => connections(p.server()), 0, 'Portico connections');
+    },
+  );
 
   it('keeps upgrades off the pooled sockets: 6 hanging handshakes leave a 2-socket pool free for ordinary requests', async () => {
     const { up, held } = await upgradeUpstream();
