@@ -18,6 +18,7 @@ import type { LoggingEntry } from './middleware/logging.js';
 import type { RequestLimits } from './middleware/rate-limit/enforce.js';
 import type { BodyCapture } from './middleware/express/body.js';
 import type { Plan } from './plan/build.js';
+import type { RequestMeter } from './telemetry/metrics.js';
 
 export interface RequestContext {
   readonly id: string;
@@ -51,6 +52,10 @@ export interface RequestContext {
   forwarding: RouteForwarding | undefined;
   /** The current upstream request, once it has a socket. */
   proxyReq: ClientRequest | undefined;
+  /** performance.now() when the forward began (0: not forwarded). */
+  forwardedAt: number;
+  /** Seconds from the forward to the upstream response head, once it arrived. */
+  upstreamSeconds: number | undefined;
   /** The request was replayed once on a fresh socket (stale keep-alive socket). */
   retried: boolean;
   /** The timer bounding the wait for a pooled upstream socket, while the upstream request waits in the queue. */
@@ -64,6 +69,9 @@ export interface RequestContext {
   bytesOut: number | undefined;
   /** The client socket's `bytesWritten` when the upstream body started to flow into the response. */
   socketOut: number | undefined;
+
+  // Metrics (src/main.ts): the route's meter, from routing to the end of the response (in-flight count).
+  meter: RequestMeter | undefined;
 
   // `rateLimit` kind (src/middleware/rate-limit/enforce.ts).
   rateLimits: RequestLimits | undefined;
@@ -101,12 +109,15 @@ class Context implements RequestContext {
   upgradeHead: Buffer | undefined = undefined;
   forwarding: RouteForwarding | undefined = undefined;
   proxyReq: ClientRequest | undefined = undefined;
+  forwardedAt = 0;
+  upstreamSeconds: number | undefined = undefined;
   retried = false;
   queueTimer: NodeJS.Timeout | undefined = undefined;
   loggingEntry: LoggingEntry | undefined = undefined;
   bytesIn: number | undefined = undefined;
   bytesOut: number | undefined = undefined;
   socketOut: number | undefined = undefined;
+  meter: RequestMeter | undefined = undefined;
   rateLimits: RequestLimits | undefined = undefined;
   trace: RequestTrace | undefined = undefined;
   bodyCapture: BodyCapture | undefined = undefined;

@@ -77,7 +77,8 @@ function declaredLength(value: unknown): number | undefined {
   return Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : undefined;
 }
 
-function bytesIn(req: IncomingMessage): number {
+/** Request body bytes: counted (chunked bodies on a logged route), else the declared Content-Length. */
+export function bytesIn(req: IncomingMessage): number {
   return req.portico?.bytesIn ?? declaredLength(req.headers['content-length']) ?? 0;
 }
 
@@ -94,7 +95,8 @@ function sentBody(req: IncomingMessage, res: ServerResponse): number | undefined
   return Math.max(0, now - before - Buffer.byteLength(head, 'latin1'));
 }
 
-function bytesOut(req: IncomingMessage, res: ServerResponse, status: number, done: boolean): number {
+/** Response body bytes: counted (piped without Content-Length on a logged route), else declared; cut short, what was sent. */
+export function bytesOut(req: IncomingMessage, res: ServerResponse, status: number, done: boolean): number {
   if (req.method === 'HEAD' || EMPTY_BODY_STATUS.has(status) || !res.headersSent) return 0;
   const counted = req.portico?.bytesOut ?? declaredLength(res.getHeader('content-length')) ?? 0;
   if (done) return counted;
@@ -142,6 +144,19 @@ function logExchange(this: ServerResponse): void {
     },
     completed ? 'request completed' : 'request aborted',
   );
+}
+
+/** The entry for requests the edge refuses before any chain runs (bad request line, client cap): the process logger's level, no headers. */
+export function edgeLogging(logger: Logger): LoggingEntry {
+  return { log: logger, headers: false, masked: new Set() };
+}
+
+/** Logs the request's line when its response closes, as the `logging` kind does (for requests that run no chain). */
+export function logWhenClosed(req: IncomingMessage, res: ServerResponse, entry: LoggingEntry): void {
+  const ctx = req.portico;
+  if (ctx === undefined || ctx.loggingEntry !== undefined) return;
+  ctx.loggingEntry = entry;
+  res.on('close', logExchange);
 }
 
 const optionsSchema = z.strictObject({ level: logLevel.optional() }).optional();

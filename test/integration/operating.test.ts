@@ -38,7 +38,7 @@ describe('admin surface', () => {
     expect(res.text).toMatch(/portico_requests_total\{route="-",method="GET",status="4xx"\} 1/);
     expect(res.text).toMatch(/portico_request_duration_seconds_bucket\{/);
     expect(res.text).toMatch(/portico_config_info\{hash="[0-9a-f]{12}"\} 1/);
-    expect(res.text).toMatch(/portico_process_resident_memory_bytes/);
+    expect(res.text).toMatch(/^process_resident_memory_bytes \d/m);
     expect(res.text).not.toMatch(/orders\/12345|unknown\/777|route="\//);
   });
 
@@ -47,12 +47,12 @@ describe('admin surface', () => {
     const p = await startTestPortico('routes: []\n', { telemetryDrops: () => drops });
     cleanup.push(() => p.shutdown());
     const scrape = async (): Promise<string> => (await supertest(p.adminUrl).get('/metrics').expect(200)).text;
-    expect(await scrape()).toMatch(/^portico_trace_spans_dropped 0$/m);
+    expect(await scrape()).toMatch(/^portico_trace_spans_dropped_total 0$/m);
     drops.spans = 1024;
     drops.logLines = 7;
     const text = await scrape();
-    expect(text).toMatch(/^portico_trace_spans_dropped 1024$/m);
-    expect(text).toMatch(/^portico_log_lines_dropped 7$/m);
+    expect(text).toMatch(/^portico_trace_spans_dropped_total 1024$/m);
+    expect(text).toMatch(/^portico_log_lines_dropped_total 7$/m);
   });
 
   it('counts mirrored copies by route and outcome', async () => {
