@@ -13,7 +13,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RouteForwarding } from './proxy/forward.js';
-import type { RequestTrace } from './tracing/request-trace.js';
+import { traceFields, type RequestTrace } from './tracing/request-trace.js';
 import type { LoggingEntry } from './middleware/logging.js';
 import type { RequestLimits } from './middleware/rate-limit/enforce.js';
 import type { BodyCapture } from './middleware/express/body.js';
@@ -119,7 +119,7 @@ class Context implements RequestContext {
   socketOut: number | undefined = undefined;
   meter: RequestMeter | undefined = undefined;
   rateLimits: RequestLimits | undefined = undefined;
-  trace: RequestTrace | undefined = undefined;
+  private traced: RequestTrace | undefined = undefined;
   bodyCapture: BodyCapture | undefined = undefined;
 
   private child: Logger | undefined = undefined;
@@ -131,10 +131,25 @@ class Context implements RequestContext {
     private readonly res: ServerResponse,
   ) {}
 
-  /** The request's logger, carrying its id; made on first use (most requests log one line or none). */
+  /**
+   * The request's logger, carrying its id and, once the request is traced, its trace ids (so every line about the
+   * request, an upstream failure or a store error, can be joined to its spans); made on first use (most requests log
+   * one line or none).
+   */
   get log(): Logger {
-    this.child ??= this.logger.child({ reqId: this.id });
+    this.child ??= this.logger.child(
+      this.traced === undefined ? { reqId: this.id } : { reqId: this.id, ...traceFields(this.traced) },
+    );
     return this.child;
+  }
+
+  get trace(): RequestTrace | undefined {
+    return this.traced;
+  }
+
+  set trace(record: RequestTrace | undefined) {
+    this.traced = record;
+    this.child = undefined; // lines from here on carry the trace ids
   }
 
   set log(logger: Logger) {

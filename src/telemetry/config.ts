@@ -22,6 +22,12 @@ export const telemetrySchema = z
       .strictObject({
         level: logLevel.default('info').describe('Lowest level written.'),
         destination: z.string().min(1).default('stdout').describe('`stdout`, or a file path (appended to).'),
+        levelFormat: z
+          .enum(['number', 'label'])
+          .default('number')
+          .describe(
+            '`level` as pino writes it and its tools read it (`number`: 30 for info, 50 for error; `pino-pretty --minimumLevel` works), or as a `label` (`"info"`).',
+          ),
         redact: z
           .array(redactPath)
           .default([])
