@@ -127,7 +127,7 @@ describe('logging', () => {
     await telemetry.flush();
     const server = exporter
       .getFinishedSpans()
-      .find((span) => span.attributes['url.path'] === '/plain/traced' && span.name === 'plain');
+      .find((span) => span.attributes['url.path'] === '/plain/traced' && span.name === 'GET /plain');
     expect(server).toBeDefined();
     expect(line).toMatchObject({
       trace_id: server?.spanContext().traceId,
