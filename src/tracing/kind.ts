@@ -50,6 +50,7 @@ import {
   type UpstreamAttributes,
 } from './request-trace.js';
 import { watchUpstreamCalls } from './upstream-spans.js';
+import { redactedQuery } from './query.js';
 import { removeHeader } from '../proxy/headers.js';
 import { pathOf } from '../proxy/path.js';
 import { defineKind } from '../middleware/kind.js';
@@ -70,22 +71,6 @@ function upstreamAttributes(urls: readonly URL[]): UpstreamAttributes {
       return [url.origin, { [ATTR_SERVER_ADDRESS]: url.hostname.replace(/^\[|\]$/g, ''), [ATTR_SERVER_PORT]: port }];
     }),
   );
-}
-
-/**
- * `url.query` with every value replaced by `REDACTED`, names kept (`token=REDACTED&page=REDACTED`): a query string
- * carries tokens, emails and signatures often enough that no value is exported (semantic conventions: sensitive
- * content SHOULD be scrubbed). Undefined without a query.
- */
-export function redactedQuery(url: string | undefined): string | undefined {
-  const q = url?.indexOf('?') ?? -1;
-  if (url === undefined || q === -1 || q === url.length - 1) return undefined;
-  let out = '';
-  for (const part of url.slice(q + 1).split('&')) {
-    const eq = part.indexOf('=');
-    out += `${out === '' ? '' : '&'}${eq === -1 ? part : `${part.slice(0, eq)}=REDACTED`}`;
-  }
-  return out;
 }
 
 function serverAttributes(req: IncomingMessage, route: string, template: string | undefined): Attributes {

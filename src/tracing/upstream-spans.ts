@@ -27,6 +27,7 @@ import {
   ATTR_URL_FULL,
 } from '@opentelemetry/semantic-conventions';
 import { pathOf } from '../proxy/path.js';
+import { redactedQuery } from './query.js';
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 import { TRACER_NAME, TRACER_VERSION } from './scope.js';
 
@@ -50,6 +51,12 @@ interface Carrier {
 }
 
 let subscribed = false;
+
+/** `url.full`: origin, path and the query with its values redacted (as `url.query` on the server span). */
+function fullUrl(origin: string | undefined, path: string): string {
+  const query = redactedQuery(path);
+  return `${origin ?? ''}${pathOf(path)}${query === undefined ? '' : `?${query}`}`;
+}
 
 /** Subscribes to the client channels, once per process; until then no client request pays for them. */
 export function watchUpstreamCalls(): void {
@@ -77,7 +84,7 @@ function onCreated(message: unknown): void {
       attributes: {
         ...base,
         [ATTR_HTTP_REQUEST_METHOD]: request.method,
-        [ATTR_URL_FULL]: `${origin ?? ''}${pathOf(request.path)}`,
+        [ATTR_URL_FULL]: fullUrl(origin, request.path),
       },
     },
     record.context,

@@ -300,7 +300,7 @@ test('server spans: `{method} {route}` and the stable HTTP attributes, query val
   expect(client?.attributes).toMatchObject({
     'server.address': '127.0.0.1',
     'server.port': up.port,
-    'url.full': `${up.url}/orders/7`,
+    'url.full': `${up.url}/orders/7?access_token=REDACTED`,
     'network.peer.address': '127.0.0.1',
     'network.peer.port': up.port,
     'http.response.status_code': 200,

@@ -136,7 +136,7 @@ describe('tracing', () => {
       'http.request.method': 'GET',
       'server.address': '127.0.0.1',
       'server.port': up.port,
-      'url.full': `${up.url}/api/orders/7`,
+      'url.full': `${up.url}/api/orders/7?secret=REDACTED`,
       'http.response.status_code': 200,
       'network.peer.address': '127.0.0.1',
       'network.peer.port': up.port,

@@ -6,7 +6,7 @@ import { loadConfigText } from '../../src/config/load.js';
 import { defaultRegistry } from '../../src/middleware/registry.js';
 import { collectionOf, keyShape, redisStatement } from '../../src/telemetry/instrumentations.js';
 import { parseKeyValues } from '../../src/telemetry/environment.js';
-import { redactedQuery } from '../../src/tracing/kind.js';
+import { redactedQuery } from '../../src/tracing/query.js';
 import { redactConfig } from '../../src/admin/redact.js';
 
 const load = (yaml: string, env: Record<string, string>) =>
