@@ -15,6 +15,7 @@ import type {
   UpstreamErrorKind,
 } from '../telemetry/metrics.js';
 import { registerRequestMetrics } from './request-metrics.js';
+import { registerUpstreamMetrics } from './upstream-metrics.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -126,6 +127,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     mirror: (route: string, outcome: MirrorOutcome) => mirrors.inc({ route, outcome }),
     watchPool: (source: PoolStatsSource) => void sources.push(source),
     watchTelemetry: (source: TelemetryDropsSource) => void telemetrySources.push(source),
+    upstreams: registerUpstreamMetrics(registry),
     render: () => registry.metrics(),
   };
 }

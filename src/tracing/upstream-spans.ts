@@ -108,6 +108,19 @@ function onError(message: unknown): void {
   call.span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
 }
 
+/**
+ * A try whose answer (`status`, a 5xx) is dropped for a retry on another upstream (src/upstream/forwarder.ts): its
+ * span ends as failed, and the request's next upstream call gets a span of its own.
+ */
+export function retryingUpstreamCall(request: ClientRequest, status: string): void {
+  const call = (request as ClientRequest & Carrier)[CALL];
+  if (call === undefined) return;
+  call.failed = true;
+  call.record.upstreamCall = 'failed';
+  call.span.setAttribute('portico.retried', true);
+  call.span.setStatus({ code: SpanStatusCode.ERROR, message: `answered ${status}; retried` });
+}
+
 /** The upstream accepted a WebSocket upgrade: both HTTP spans end here, not when the connection closes. */
 function onUpgrade(this: ClientRequest, response: IncomingMessage): void {
   const call = (this as ClientRequest & Carrier)[CALL];
