@@ -106,9 +106,13 @@ export const retrySchema = z
       .default(2)
       .describe('Tries of one request at most, the first included (2: one retry).'),
     on: z
-      .array(z.enum(RETRY_CONDITIONS))
+      .array(
+        z
+          .union([z.enum(RETRY_CONDITIONS), z.literal(502), z.literal(503), z.literal(504)])
+          .transform((condition) => String(condition) as RetryCondition),
+      )
       .min(1)
-      .default(['connect-failure', 'reset', '502', '503', '504'])
+      .prefault(['connect-failure', 'reset', 502, 503, 504])
       .describe(
         'What is retried: `connect-failure` (the upstream refused or was unreachable: nothing reached it), `reset` (the connection closed before a response), `timeout` (no response head in time), or an upstream answer of `502`, `503`, `504`.',
       ),

@@ -10,7 +10,7 @@
  * gate until the upstream connection is up), or an idempotent method without a body.
  */
 import { PassThrough, Readable } from 'node:stream';
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { PorticoError, sendProblem } from '../errors.js';
 import { forwardInTurn, forwarding } from '../proxy/forward-scope.js';
 import type { AttemptHooks, Forwarder, RouteForwarding } from '../proxy/forward.js';
@@ -102,6 +102,32 @@ function retry(attempt: Attempt, next: Member, req: IncomingMessage, res: Server
   forwarding(req, res, sendAttempt);
 }
 
+interface Pipeable {
+  pipe: (destination: NodeJS.WritableStream) => NodeJS.WritableStream;
+}
+
+function dropPipe(destination: NodeJS.WritableStream): NodeJS.WritableStream {
+  return destination;
+}
+
+/** After the engine copied a dropped answer's head onto the client response: the head is put back, the retry goes. */
+function retryAfterDrop(
+  attempt: Attempt,
+  next: Member,
+  req: IncomingMessage,
+  res: ServerResponse,
+  reason: string,
+  headers: OutgoingHttpHeaders,
+  statusMessage: string,
+): void {
+  if (res.destroyed || res.headersSent) return; // the client went away meanwhile: its `close` released everything
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value);
+  res.statusCode = 200;
+  res.statusMessage = statusMessage;
+  retry(attempt, next, req, res, reason);
+}
+
 function openGate(req: IncomingMessage, attempt: Attempt, gate: PassThrough): void {
   if (attempt.gate !== gate || attempt.bodySent) return;
   attempt.bodySent = true;
@@ -127,19 +153,19 @@ export const attemptHooks: AttemptHooks = {
     if (attempt === undefined) return;
     const status = proxyRes.statusCode ?? 0;
     attempt.set.record(attempt.member, status < 500);
-    const options = attempt.options;
-    if (status < 500 || options === undefined) return;
+    if (status < 500) return;
     const reason = String(status);
     const next = nextTry(attempt, reason, res);
     if (next === undefined) return;
-    // The engine copies the answer to the client only without `selfHandleResponse`, read after this event: this
-    // answer is drained (its socket goes back to the pool) and never reaches the client.
-    options.selfHandleResponse = true;
+    // The answer is dropped: drained (its socket goes back to the pool), never piped to the client. The engine
+    // copies its status and headers onto the client response right after this event and then pipes the body
+    // (test/contracts/httpxy.test.ts); the pipe is made a no-op here, and the copied head undone before the retry.
+    (proxyRes as Pipeable).pipe = dropPipe;
     proxyRes.resume();
     const proxyReq = req.portico?.proxyReq;
     if (proxyReq !== undefined) retryingUpstreamCall(proxyReq, reason);
     attempt.release();
-    retry(attempt, next, req, res, reason);
+    process.nextTick(retryAfterDrop, attempt, next, req, res, reason, res.getHeaders(), res.statusMessage);
   },
 
   failed(err: Error, req: IncomingMessage, res: ServerResponse, stale: boolean, target: URL): boolean {
@@ -186,7 +212,6 @@ export function createResilientForwarder(options: ResilientForwardOptions): Forw
   const { set } = options;
   const route: RouteForwarding = { route: options.route, timeoutMs: options.timeoutMs };
   const retries = set.policy.retry !== undefined;
-  const statusRetry = set.retryOn.has('502') || set.retryOn.has('503') || set.retryOn.has('504');
   /** Starts the request's first try; undefined when it was answered here (every upstream at its bound). */
   const start = (req: IncomingMessage, res: ServerResponse, gateable: boolean): Attempt | undefined => {
     const chosen = set.choose();
@@ -208,7 +233,7 @@ export function createResilientForwarder(options: ResilientForwardOptions): Forw
     if (gated) {
       attempt.gate = new PassThrough();
       attempt.options = chosen.proxy.attemptOptions(attempt.gate, false);
-    } else if (statusRetry && attempt.replayable) attempt.options = chosen.proxy.attemptOptions(undefined, false);
+    }
     return attempt;
   };
   return {
