@@ -108,7 +108,9 @@ export const retrySchema = z
     on: z
       .array(
         z
-          .union([z.enum(RETRY_CONDITIONS), z.literal(502), z.literal(503), z.literal(504)])
+          .union([z.enum(RETRY_CONDITIONS), z.literal(502), z.literal(503), z.literal(504)], {
+            error: 'must be connect-failure, reset, timeout, 502, 503 or 504',
+          })
           .transform((condition) => String(condition) as RetryCondition),
       )
       .min(1)

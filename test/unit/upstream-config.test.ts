@@ -28,7 +28,10 @@ describe('bad resilience values are refused with file, line and field', () => {
       'upstream-bad-balance.yaml',
       'upstream-bad-balance.yaml:4:14: routes[0].balance: Invalid option: expected one of "round-robin"|"least-request"|"random"',
     ],
-    ['upstream-bad-weight.yaml', /^upstream-bad-weight\.yaml:3:\d+: routes\[0\]\.upstream(\[1\]\.weight)?: /],
+    [
+      'upstream-bad-weight.yaml',
+      'upstream-bad-weight.yaml:3:73: routes[0].upstream[1].weight: Too small: expected number to be >=1',
+    ],
     [
       'upstream-bad-weighted-url.yaml',
       /^upstream-bad-weighted-url\.yaml:3:\d+: routes\[0\]\.upstream\[1\]\.url: unsupported URL scheme "ftp:"/,
@@ -38,7 +41,10 @@ describe('bad resilience values are refused with file, line and field', () => {
       'upstream-bad-budget.yaml:4:35: routes[0].retry.budget: invalid percentage "120%" (use 0% to 100%)',
     ],
     ['upstream-bad-attempts.yaml', /^upstream-bad-attempts\.yaml:4:\d+: routes\[0\]\.retry\.attempts: Too small/],
-    ['upstream-bad-retry-on.yaml', /^upstream-bad-retry-on\.yaml:4:\d+: routes\[0\]\.retry\.on\[0\]: /],
+    [
+      'upstream-bad-retry-on.yaml',
+      'upstream-bad-retry-on.yaml:4:19: routes[0].retry.on[0]: must be connect-failure, reset, timeout, 502, 503 or 504',
+    ],
     [
       'upstream-timeout-above-interval.yaml',
       /^upstream-timeout-above-interval\.yaml:4:\d+: routes\[0\]\.healthCheck\.timeout: timeout must not exceed interval$/,
