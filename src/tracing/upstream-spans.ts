@@ -10,7 +10,8 @@
  * context of the request that opened the socket.
  *
  * Which calls get a client span: the first one carrying a request's traceparent (the forward), and one after it
- * failed (the safe retry on a fresh socket). Another call made while the forward is open or done is a copy of the
+ * failed (the safe retry on a fresh socket, or a retry on another upstream: src/upstream/forwarder.ts, which marks a
+ * try whose 5xx answer it dropped through `retryingUpstreamCall`). Another call made while the forward is open or done is a copy of the
  * request (a mirror): it keeps the server span as parent and gets no client span here, since the upstream's port is
  * not visible on a ClientRequest to describe it. Calls with no registered traceparent (the OTLP exporter's own)
  * are ignored.

@@ -67,6 +67,11 @@ describe('an upstream that dies mid-run', () => {
     for (let i = 0; i < 30; i++) expect((await request(`${p.proxyUrl}/out/${i}`)).status).toBe(200);
     expect(c?.hits.length).toBe(hitsWhileOut);
 
+    const metrics = (await request(`${p.adminUrl}/metrics`)).body;
+    expect(metrics).toContain(`portico_upstream_ejections_total{route="orders",upstream="${c?.url}"} 1`);
+    expect(metrics).toContain(`portico_upstream_healthy{route="orders",upstream="${c?.url}"} 0`);
+    expect(metrics).toContain(`portico_upstream_healthy{route="orders",upstream="${a?.url}"} 1`);
+
     await c?.revive();
     // Health checks put it back after two passes; the ejection (30s) is lifted by then only if health was the
     // reason it was out: outlier ejection still holds, so the readiness detail names it ejected until it ends.
