@@ -40,7 +40,9 @@ export const healthCheckSchema = z
       .string()
       .startsWith('/')
       .default('/health')
-      .describe('Path requested with GET on each upstream; a 2xx or 3xx answer within `timeout` passes.'),
+      .describe(
+        "Path requested with GET on each upstream's origin (an upstream's base path is not prepended); a 2xx or 3xx answer within `timeout` passes.",
+      ),
     interval: duration({ min: 10 }).default(5000).describe('Time between two checks of one upstream.'),
     timeout: duration({ min: 1 }).default(1000).describe('A check not answered within this fails.'),
     healthyThreshold: z
