@@ -23,7 +23,7 @@ import type { UpstreamErrorKind } from '../telemetry/metrics.js';
 import { buildUpstreamSet } from '../upstream/build.js';
 import { createResilientForwarder } from '../upstream/forwarder.js';
 import type { RouteHealth, UpstreamSet } from '../upstream/set.js';
-import { createUpstreamStates, type UpstreamStates } from '../upstream/state.js';
+import { createUpstreamStates, type UpstreamState, type UpstreamStates } from '../upstream/state.js';
 
 export interface PlanDeps extends KindDeps {
   readonly registry: KindRegistry;
@@ -336,7 +336,10 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     dispatch,
     fallback,
     upgrade,
-    start: () => sets.forEach((set) => set.start()),
+    start: () => {
+      const claimed = new Set<UpstreamState>();
+      for (const set of sets) set.start(claimed);
+    },
     stop: () => sets.forEach((set) => set.stop()),
     upstreamHealth: () => sets.map((set) => set.health()),
     upstreamHrefs: new Set(config.routes.flatMap((route) => route.upstream.map((url) => url.href))),

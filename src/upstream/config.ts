@@ -64,7 +64,7 @@ export const healthCheckSchema = z
   })
   .optional()
   .describe(
-    'Active health checks, off the request path: each upstream is probed every `interval` (first at load), and taken out of the balance after `unhealthyThreshold` failures in a row until `healthyThreshold` passes in a row. An upstream starts healthy; health is kept per upstream URL across reloads.',
+    'Active health checks, off the request path: each upstream is probed every `interval` (first at load), and taken out of the balance after `unhealthyThreshold` failures in a row until `healthyThreshold` passes in a row. An upstream starts healthy; health is kept per upstream URL across reloads, and an upstream listed by several routes is checked once, with the settings of the first route that lists it.',
   );
 
 export const outlierDetectionSchema = z

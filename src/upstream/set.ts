@@ -148,11 +148,15 @@ export class UpstreamSet {
     };
   }
 
-  /** Starts the health checks, if the route has them. Idempotent. */
-  start(): void {
+  /**
+   * Starts the health checks, if the route has them. Idempotent. `claimed` holds the upstreams another route of
+   * the plan already checks: an upstream listed by several routes is checked once, by the first that checks it.
+   */
+  start(claimed: Set<UpstreamState> = new Set()): void {
     const check = this.policy.healthCheck;
     if (check === undefined || this.stopChecks !== undefined) return;
-    const targets = uniqueByState(this.members);
+    const targets = uniqueByState(this.members).filter((member) => !claimed.has(member.state));
+    for (const target of targets) claimed.add(target.state);
     this.stopChecks = startHealthChecks(targets, check, (target, healthy) => {
       const member = this.members.find((one) => one.state === target.state);
       if (member !== undefined) this.events.healthChanged(this.route, member, healthy);

@@ -149,6 +149,20 @@ describe('every upstream unhealthy (panic)', () => {
   });
 });
 
+describe('an upstream listed by two routes', () => {
+  it('is checked once, by the first route that checks it', async () => {
+    const [m, w] = await fleet(2);
+    const slow = '{ path: /health, interval: 10m, timeout: 1s }';
+    await portico(
+      `routes:\n  - name: one\n    match: { pathPrefix: /one }\n    upstream: ${m?.url}\n    healthCheck: ${slow}\n  - name: two\n    match: { pathPrefix: /two }\n    upstream: [${m?.url}, ${w?.url}]\n    healthCheck: ${slow}\n`,
+    );
+    // Both routes' first checks leave in the same turn at start; the witness's arriving means the second route's did.
+    await waitFor(() => w?.checks() === 1 && m?.checks() === 1, { message: 'the first checks of both upstreams' });
+    await waitFor(async () => (await request(`${m?.url}/ping`)).status === 200, { message: 'a round trip to m' });
+    expect(m?.checks()).toBe(1);
+  });
+});
+
 describe('hot reload', () => {
   it('keeps the health of upstreams that stay in the list', async () => {
     const [a, b, c] = await fleet(3);
