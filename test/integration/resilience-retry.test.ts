@@ -7,6 +7,7 @@ import { startTestPortico } from '../helpers/portico.js';
 import { request, type RawResponse } from '../helpers/http.js';
 import { sparePort } from '../helpers/ports.js';
 import { startFleet, type Member } from '../helpers/fleet.js';
+import { staleOnSecondRequest, startUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Portico } from '../../src/main.js';
 
@@ -26,6 +27,10 @@ async function portico(yaml: string): Promise<Portico> {
   running.push(started);
   return started;
 }
+
+/** One client connection, so Portico's requests reuse one upstream socket (the stale case needs a reuse). */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+afterAll(() => agent.destroy());
 
 async function metric(p: Portico, name: string): Promise<string[]> {
   const text = (await request(`${p.adminUrl}/metrics`)).body;
@@ -126,6 +131,20 @@ describe('retry on another upstream', () => {
     const all = await Promise.all(answers);
     expect(all.every((one) => one.status === 503)).toBe(true);
     expect(all.filter((one) => one.headers['x-portico-attempts'] === '2').length).toBe(retried());
+  });
+});
+
+describe('the stale keep-alive replay on a resilient route', () => {
+  it('replays a GET that met a stale pooled socket on a fresh connection to the same upstream, not as a failure', async () => {
+    const up = await startUpstream(staleOnSecondRequest());
+    running.push(up);
+    const p = await portico(
+      `routes:\n  - name: orders\n    upstream: ${up.url}\n    retry: { attempts: 2 }\n    outlierDetection: { consecutiveFailures: 1 }\n`,
+    );
+    for (let i = 0; i < 3; i++) expect((await request(`${p.proxyUrl}/k${i}`, { agent })).status).toBe(200);
+    expect(up.received.filter((r) => r.url === '/k1')).toHaveLength(2); // the stale try and its replay
+    expect(await metric(p, 'portico_upstream_ejections_total')).toEqual([]);
+    expect(await metric(p, 'portico_upstream_retries_total')).toEqual([]);
   });
 });
 
