@@ -85,7 +85,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       const ctx = req.portico;
       metrics.upstreamError(ctx?.route ?? '-', upstreamErrorKind(err));
       (ctx?.log ?? logger).warn(
-        { err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream },
+        { err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream, attempts: ctx?.attempt?.tries },
         'upstream failed',
       );
     },

@@ -82,28 +82,32 @@ export class UpstreamSet {
 
   /**
    * The member for the next attempt, not one of `tried`: among the available ones (healthy, not ejected) with
-   * room under the circuit breaker; when none is available, among all (panic: a route whose every upstream looks
-   * down still tries them, as Envoy does below its panic threshold, rather than failing every request). `FULL`
-   * when candidates exist but all are at their bound; undefined when every member was tried.
+   * room under the circuit breaker; when no member at all is available, among all (panic: a route whose every
+   * upstream looks down still tries them, as Envoy does below its panic threshold, rather than failing every
+   * request). A retry whose available members were all tried gets none: it does not spill onto an ejected one.
+   * `FULL` when candidates exist but all are at their bound; undefined when there is no candidate.
    */
   choose(tried?: readonly Member[]): Member | typeof FULL | undefined {
     this.now = this.clock();
     this.tried = tried;
     this.panic = false;
     let chosen = pick(this.policy.balance, this.members, this.eligible);
-    if (chosen === undefined && !this.anyAvailable(tried)) {
+    if (chosen === undefined && !this.anyAvailable()) {
       this.panic = true;
       chosen = pick(this.policy.balance, this.members, this.eligible);
     }
     this.tried = undefined;
     if (chosen !== undefined) return chosen;
-    return this.members.some((member) => tried === undefined || !tried.includes(member)) ? FULL : undefined;
+    return this.members.some((member) => this.isCandidate(member, tried)) ? FULL : undefined;
   }
 
-  private anyAvailable(tried: readonly Member[] | undefined): boolean {
-    for (const member of this.members)
-      if (isAvailable(member.state, this.now) && (tried === undefined || !tried.includes(member))) return true;
+  private anyAvailable(): boolean {
+    for (const member of this.members) if (isAvailable(member.state, this.now)) return true;
     return false;
+  }
+
+  private isCandidate(member: Member, tried: readonly Member[] | undefined): boolean {
+    return (this.panic || isAvailable(member.state, this.now)) && (tried === undefined || !tried.includes(member));
   }
 
   /** An attempt's outcome, for outlier detection: a 5xx answer, a refused or reset connection, a timeout fail. */

@@ -253,6 +253,14 @@ describe('upstream set', () => {
     expect(set.health()).toMatchObject({ allDown: true });
   });
 
+  it('does not send a retry to an ejected member when the available ones were all tried', () => {
+    const { set, list } = setOf(3);
+    const [a, b, c] = list as [Member, Member, Member];
+    c.state.ejectedUntil = 5000;
+    expect(set.choose([a])).toBe(b);
+    expect(set.choose([a, b])).toBeUndefined();
+  });
+
   it('excludes members already tried, and says when none is left', () => {
     const { set, list } = setOf(2);
     const [a, b] = list as [Member, Member];
