@@ -269,7 +269,10 @@ export interface UpstreamProxies {
 export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) => Agent): UpstreamProxies {
   const proxies = new Map<string, UpstreamProxy>();
   const resilient = new Map<string, UpstreamProxy>();
-  const create = (target: URL, attempts?: AttemptHooks): UpstreamProxy => {
+  const create = (given: URL, attempts?: AttemptHooks): UpstreamProxy => {
+    // A plain URL, whatever the config made (a weighted upstream is a URL subclass): the engine reads the target's
+    // fields per request, and they stay on the one object shape they always had.
+    const target = new URL(given.href);
     let web: ((req: IncomingMessage, res: ServerResponse, opts: Options) => Promise<void>) | undefined;
     const plugin: Plugin = (server) => {
       web = server.web.bind(server) as unknown as typeof web;
