@@ -11,6 +11,10 @@ import { UpstreamState, createUpstreamStates, isAvailable } from '../../src/upst
 import { FULL, UpstreamSet, type Member, type SetEvents, type SetPolicy } from '../../src/upstream/set.js';
 import type { OutlierConfig } from '../../src/upstream/config.js';
 import type { UpstreamProxy } from '../../src/proxy/forward.js';
+import { Attempt } from '../../src/upstream/attempt.js';
+import { failureReason, safeToRetry } from '../../src/upstream/forwarder.js';
+import { describeHealth, upstreamReadiness } from '../../src/upstream/readiness.js';
+import { PorticoError } from '../../src/errors.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Test extends Weighted {
@@ -293,5 +297,66 @@ describe('upstream set', () => {
     set.record(b, false); // one of three may be ejected at once: b stays
     expect(ejected).toEqual(['http://10.0.0.1 100']);
     expect(set.health().upstreams.map((one) => one.ejected)).toEqual([true, false, false]);
+  });
+});
+
+describe('retry conditions and safety of a failed try', () => {
+  const set = {} as UpstreamSet;
+  const member = {} as Member;
+
+  it('names the condition a failure meets', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    expect([refused, reset].map(failureReason)).toEqual(['connect-failure', 'reset']);
+    expect(failureReason(new PorticoError('PORTICO_UPSTREAM_TIMEOUT', 'idle'))).toBe('timeout');
+    expect(failureReason(new PorticoError('PORTICO_UPSTREAM_BUSY', 'queue'))).toBe('timeout');
+  });
+
+  it('retries a refused connection for any bodiless request, anything else only idempotent and bodiless', () => {
+    const post = new Attempt(set, member, false, true, false);
+    expect([safeToRetry(post, 'connect-failure'), safeToRetry(post, 'reset'), safeToRetry(post, '503')]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    const get = new Attempt(set, member, true, true, false);
+    expect([safeToRetry(get, 'reset'), safeToRetry(get, '503'), safeToRetry(get, 'timeout')]).toEqual([
+      true,
+      true,
+      true,
+    ]);
+  });
+
+  it('retries a gated body only while none of it left', () => {
+    const upload = new Attempt(set, member, false, false, true);
+    expect(safeToRetry(upload, 'connect-failure')).toBe(true);
+    upload.bodySent = true;
+    expect(safeToRetry(upload, 'connect-failure')).toBe(false);
+    const streamed = new Attempt(set, member, false, false, false); // a body not held back
+    expect(safeToRetry(streamed, 'connect-failure')).toBe(false);
+  });
+});
+
+describe('readiness text', () => {
+  it('counts the upstreams up and names the others with the reason', () => {
+    const health = {
+      route: 'orders',
+      critical: true,
+      allDown: false,
+      upstreams: [
+        { upstream: 'http://a', healthy: true, ejected: false },
+        { upstream: 'http://b', healthy: false, ejected: false },
+        { upstream: 'http://c', healthy: true, ejected: true },
+      ],
+    };
+    expect(describeHealth(health)).toBe('1/3 upstreams up (http://b unhealthy, http://c ejected)');
+    const [check] = upstreamReadiness([health]);
+    expect(check?.name).toBe('upstreams:orders');
+    expect(check?.check()).toEqual({
+      ok: true,
+      detail: '1/3 upstreams up (http://b unhealthy, http://c ejected); critical',
+    });
+    const [down] = upstreamReadiness([{ ...health, allDown: true }]);
+    expect(down?.check().ok).toBe(false);
   });
 });
