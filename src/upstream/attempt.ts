@@ -14,7 +14,7 @@ export class Attempt {
   tried: Member[] | undefined = undefined;
   /** The current try holds a place in its member's in-flight count. */
   held = false;
-  /** The current try waits for a socket (counted in its member's pending count). */
+  /** The current try waits in its agent's queue for a socket (counted in its member's pending count). */
   pending = false;
   /** The request is on a retry: it counts against the route's retry budget until it ends. */
   retrying = false;
@@ -40,9 +40,14 @@ export class Attempt {
   begin(member: Member): void {
     this.member = member;
     member.state.active++;
-    member.state.pending++;
     this.held = true;
+  }
+
+  /** The try had to wait for a socket (every one of the origin's pooled sockets was busy). */
+  queued(): void {
+    if (this.pending || !this.held) return;
     this.pending = true;
+    this.member.state.pending++;
   }
 
   /** The try got its socket. */

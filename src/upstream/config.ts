@@ -150,7 +150,9 @@ export const circuitBreakerSchema = z
       .int()
       .min(1)
       .default(100)
-      .describe('Requests waiting for a connection to one upstream at most.'),
+      .describe(
+        'Requests waiting for a connection to one upstream at most (waiting: every pooled socket to it, `server.upstreamMaxSockets`, busy).',
+      ),
   })
   .optional()
   .describe(

@@ -53,8 +53,12 @@ function sendAttempt(req: IncomingMessage, res: ServerResponse): void {
   const attempt = attemptOf(req);
   if (attempt === undefined) return;
   const proxy = attempt.member.proxy;
+  const ctx = req.portico;
+  const timer = ctx?.queueTimer;
   if (attempt.options === undefined) proxy.web(req, res);
   else proxy.send(req, res, attempt.options);
+  // The proxy sets a queue timer exactly when the agent had to queue the request (src/proxy/forward.ts).
+  if (ctx !== undefined && ctx.queueTimer !== undefined && ctx.queueTimer !== timer) attempt.queued();
 }
 
 /** `close` on the client response: the request is over, whatever happened; its places are given back. */

@@ -17,7 +17,7 @@ export class UpstreamState {
   timesEjected = 0;
   /** Attempts in flight through resilient routes, those waiting for a connection included. */
   active = 0;
-  /** Attempts waiting for a connection (not yet given a socket). */
+  /** Attempts waiting in the agent's queue for a connection (every pooled socket to the origin busy). */
   pending = 0;
 
   constructor(readonly href: string) {}

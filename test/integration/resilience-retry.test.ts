@@ -172,6 +172,26 @@ describe('circuit breaker', () => {
     ]);
   });
 
+  it('fails fast beyond maxPending requests waiting for a connection', async () => {
+    const [a] = await fleet(1);
+    if (a) a.mode = { kind: 'hold' };
+    const p = await portico(
+      `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  upstreamMaxSockets: 1\nroutes:\n  - name: orders\n    upstream: ${a?.url}\n    circuitBreaker: { maxPending: 1 }\n`,
+    );
+    const first = request(`${p.proxyUrl}/1`); // takes the one socket, held upstream
+    await waitFor(() => a?.held() === 1, { message: 'one request held upstream' });
+    // Two more at once: whichever comes first waits for the socket, the other finds the wait full.
+    const more = [request(`${p.proxyUrl}/2`), request(`${p.proxyUrl}/3`)];
+    const refused = await Promise.race(more);
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body)).toMatchObject({ code: 'PORTICO_UPSTREAM_OVERLOADED' });
+    a?.release(200);
+    await waitFor(() => a?.held() === 1, { message: 'the waiting request to reach the upstream' });
+    a?.release(200);
+    expect((await first).status).toBe(200);
+    expect((await Promise.all(more)).map((res) => res.status).sort()).toEqual([200, 503]);
+  });
+
   it('sends the request to another upstream with room before failing', async () => {
     const [a, b] = await fleet(2);
     if (a) a.mode = { kind: 'hold' };
