@@ -108,7 +108,9 @@ try {
   for (const entry of live) {
     const response = await get(entry.url).catch((err) => ({ status: 0, headers: {}, body: err.message }));
     entry.result.check =
-      response.status !== 200 ? `status ${response.status}` : await entry.target.check?.(ctx, response);
+      response.status !== 200
+        ? `status ${response.status}`
+        : await entry.target.check?.({ ...ctx, adminUrl: entry.adminUrl }, response);
     if (entry.result.check) log(`${entry.target.id}: CHECK FAILED: ${entry.result.check}`);
   }
 } finally {

@@ -19,6 +19,7 @@ import type { RequestLimits } from './middleware/rate-limit/enforce.js';
 import type { BodyCapture } from './middleware/express/body.js';
 import type { Plan } from './plan/build.js';
 import type { RequestMeter } from './telemetry/metrics.js';
+import type { Attempt } from './upstream/attempt.js';
 
 export interface RequestContext {
   readonly id: string;
@@ -60,6 +61,8 @@ export interface RequestContext {
   retried: boolean;
   /** The timer bounding the wait for a pooled upstream socket, while the upstream request waits in the queue. */
   queueTimer: NodeJS.Timeout | undefined;
+  /** Routes with resilience options (src/upstream/): the request's current attempt, its tries and upstreams. */
+  attempt: Attempt | undefined;
 
   // `logging` kind (src/middleware/logging.ts).
   loggingEntry: LoggingEntry | undefined;
@@ -113,6 +116,7 @@ class Context implements RequestContext {
   upstreamSeconds: number | undefined = undefined;
   retried = false;
   queueTimer: NodeJS.Timeout | undefined = undefined;
+  attempt: Attempt | undefined = undefined;
   loggingEntry: LoggingEntry | undefined = undefined;
   bytesIn: number | undefined = undefined;
   bytesOut: number | undefined = undefined;

@@ -29,6 +29,11 @@ export const ERRORS = {
   PORTICO_UPSTREAM_RESET: { status: 502, title: 'Upstream closed the connection', type: 'upstream-reset' },
   PORTICO_UPSTREAM_TIMEOUT: { status: 504, title: 'Upstream did not answer in time', type: 'upstream-timeout' },
   PORTICO_UPSTREAM_BUSY: { status: 503, title: 'No upstream connection free in time', type: 'upstream-busy' },
+  PORTICO_UPSTREAM_OVERLOADED: {
+    status: 503,
+    title: 'Every upstream of the route is at its circuit-breaker bound',
+    type: 'upstream-overloaded',
+  },
   PORTICO_RATE_LIMITED: { status: 429, title: 'Too many requests', type: 'rate-limited' },
   PORTICO_CLIENT_CONCURRENCY: {
     status: 429,
@@ -165,7 +170,8 @@ export function sendProblem(
       !name.startsWith('ratelimit') &&
       !name.startsWith('x-ratelimit') &&
       name !== 'retry-after' &&
-      name !== 'connection'
+      name !== 'connection' &&
+      name !== 'x-portico-attempts'
     ) {
       res.removeHeader(name);
     }

@@ -24,6 +24,8 @@ import { startServices } from './services.js';
 import { PorticoError } from './errors.js';
 import { storeErrorFallbacks } from './middleware/rate-limit/index.js';
 import { requestMetering, webSocketReport } from './telemetry/request-metering.js';
+import { createUpstreamStates } from './upstream/state.js';
+import { upstreamReadiness } from './upstream/readiness.js';
 
 export interface PorticoOptions {
   readonly config: Config;
@@ -86,12 +88,14 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       const ctx = req.portico;
       metrics.upstreamError(ctx?.route ?? '-', upstreamErrorKind(err));
       (ctx?.log ?? logger).warn(
-        { err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream },
+        { err, route: ctx?.route, requestId: ctx?.id, upstream: ctx?.upstream, attempts: ctx?.attempt?.tries },
         'upstream failed',
       );
     },
   };
   const proxies = createUpstreamProxies(hooks, (url) => agents.agentFor(url));
+  // Health and ejections per upstream URL, kept across reloads for the upstreams that stay.
+  const states = createUpstreamStates();
   const makePlan = (config: Config): Plan =>
     buildPlan(config, {
       config,
@@ -103,10 +107,21 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       proxies,
       agents,
       pool: services.pool,
+      states,
     });
 
   let plan = makePlan(options.config);
   const meters = metrics === noopMetrics ? undefined : requestMetering(metrics);
+  plan.start();
+  metrics.upstreams.watch(() =>
+    plan.upstreamHealth().flatMap((route) =>
+      route.upstreams.map((one) => ({
+        route: route.route,
+        upstream: one.upstream,
+        healthy: one.healthy && !one.ejected,
+      })),
+    ),
+  );
   const proxy = createProxyServer({
     currentPlan: () => plan,
     logger,
@@ -130,6 +145,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
         };
       },
     },
+    ...upstreamReadiness(plan.upstreamHealth()),
   ];
   const admin = createAdminServer({
     config: () => plan.config,
@@ -162,7 +178,11 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     if (JSON.stringify([before.listen, before.admin]) !== JSON.stringify([config.server.listen, config.server.admin])) {
       logger.warn('server.listen and server.admin take effect at restart only');
     }
+    const previous = plan;
     plan = next; // requests already running keep the plan object they started with
+    previous.stop();
+    next.start();
+    states.retain(next.upstreamHrefs);
     metrics.configReload(true, next.hash);
     logger.info({ config: next.hash, routes: config.routes.length }, 'config reloaded');
   };
@@ -194,6 +214,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     shutdown() {
       stopping ??= (async () => {
         watcher?.close();
+        plan.stop();
         const { forced } = await proxy.drain(plan.config.server.drainTimeout);
         if (forced)
           logger.warn({ drainTimeout: plan.config.server.drainTimeout }, 'drain timeout: remaining connections closed');

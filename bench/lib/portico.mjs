@@ -25,7 +25,8 @@ export const PER_REQUEST_KEY_POLICY = {
 
 /**
  * The config of one Portico target. `spec` says which pieces are on:
- * { middleware: [...entries], redis: bool, tracing: bool, logging: bool, users: false | 'hit' | 'miss', mirror: ratio }.
+ * { middleware: [...entries], redis: bool, tracing: bool, logging: bool, users: false | 'hit' | 'miss', mirror: ratio,
+ *   resilience: bool }.
  */
 export function porticoConfig(spec, ctx) {
   const telemetry = {
@@ -45,6 +46,14 @@ export function porticoConfig(spec, ctx) {
     ],
     userLookup: { enabled: false },
   };
+  // Three upstreams with health checks and outlier detection: the route takes the resilient forwarder (balance,
+  // per-try accounting, outlier bookkeeping) and each upstream is probed every second. The bench has one upstream
+  // server, so the three are three base paths on it (one origin, one agent): the cost measured is Portico's.
+  if (spec.resilience) {
+    config.routes[0].upstream = ['/r1/', '/r2/', '/r3/'].map((base) => `${ctx.upstreamUrl}${base}`);
+    config.routes[0].healthCheck = { path: '/health', interval: '1s', timeout: '500ms' };
+    config.routes[0].outlierDetection = { consecutiveFailures: 5, baseEjection: '30s' };
+  }
   // Mirrored copies go to the same upstream: the cost measured is Portico's (tee, pool, second request).
   if (spec.mirror) config.routes[0].mirror = { upstream: ctx.upstreamUrl, sampleRatio: spec.mirror };
   if (spec.users) {

@@ -1,6 +1,7 @@
 // What the bench measures. Every target answers GET `path` on its own port; `start(ctx)` returns the child process
 // whose CPU and RSS are "the proxy" (for direct: the upstream itself). `needs` lists what must exist, and `check`
-// proves at the end of the run that the target really does what its name says (a rate limit that never ran would flatter it).
+// proves at the end of the run that the target really does what its name says (a rate limit that never ran would flatter it);
+// it is given the run's ctx with the target's `adminUrl`.
 // `prepare(ctx, shared)` (optional) runs before start and resolves a reason when the target cannot run.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,6 +70,14 @@ const portico = (id, label, spec, extra = {}) => ({
 /** cors with its defaults answers `Access-Control-Allow-Origin: *` on every response: proof that it ran. */
 const corsRan = (_ctx, response) =>
   has(response.headers, 'access-control-allow-origin') ? undefined : 'no Access-Control-Allow-Origin: cors did not run';
+
+/** The route reports its three upstreams up in /readyz: the resilient forwarder and its health checks ran. */
+async function resilienceRan(ctx) {
+  const response = await get(`${ctx.adminUrl}/readyz`).catch((err) => ({ body: err.message }));
+  return /3\/3 upstreams up/.test(String(response.body))
+    ? undefined
+    : `readiness does not show 3/3 upstreams up: ${response.body}`;
+}
 
 const logging = 'logging';
 const tracing = 'tracing';
@@ -173,6 +182,13 @@ export const TARGETS = [
   portico('portico-rl-redis', 'portico + rateLimit (redis)', { middleware: [rateLimit], rateLimit: true, redis: true }),
   portico('portico-rl-memory', 'portico + rateLimit (in-process)', { middleware: [rateLimit], rateLimit: true }),
   portico('portico-mirror', 'portico + 10% mirror', { middleware: [], mirror: 0.1 }),
+  // Issue 20's cost row: to be within the spread of the `portico` row (one upstream, no middleware).
+  portico(
+    'portico-resilience',
+    'portico, 3 upstreams + health checks + outlier detection',
+    { middleware: [], resilience: true },
+    { check: resilienceRan },
+  ),
   portico('users-hit', 'user lookup, cache hit (redis)', { users: 'hit', redis: true }),
   portico('users-miss', 'user lookup, miss (cache off, db)', { users: 'miss', redis: true }),
 ];

@@ -21,6 +21,8 @@ import type {
 } from '../telemetry/metrics.js';
 import { LATENCY_BUCKETS, LIFETIME_BUCKETS, METRICS, type MetricDefinition } from '../telemetry/metric-catalogue.js';
 import { registerRequestMetrics, type RouteMeter } from './request-metrics.js';
+import { registerUpstreamMetrics } from './upstream-metrics.js';
+import { metricOptions as from } from './metric-options.js';
 
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry<RegistryContentType>;
@@ -40,12 +42,6 @@ const MISNAMED_DEFAULTS = [
 ];
 
 /** prom-client options for a catalogue entry. */
-const from = (definition: MetricDefinition, registry: Registry<RegistryContentType>) => ({
-  name: definition.name,
-  help: definition.help,
-  labelNames: definition.labelNames,
-  registers: [registry],
-});
 
 export function createPrometheusMetrics(options: PrometheusOptions = {}): PrometheusMetrics {
   const exemplars = options.exemplars === true;
@@ -138,6 +134,7 @@ export function createPrometheusMetrics(options: PrometheusOptions = {}): Promet
     mirror: (route: string, outcome: MirrorOutcome) => mirrors.inc({ route, outcome }),
     watchPool: (source: PoolStatsSource) => void sources.push(source),
     watchTelemetry: (source: TelemetryDropsSource) => void telemetrySources.push(source),
+    upstreams: registerUpstreamMetrics(registry),
     render: () => registry.metrics(),
   };
 }

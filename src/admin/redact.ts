@@ -6,11 +6,13 @@
  */
 import type { Config } from '../config/schema.js';
 import { redactUrl } from '../config/redact-url.js';
+import { UpstreamUrl } from '../config/address.js';
 
 const MASK = '***';
 const SECRET_KEY = /token|password|secret|apikey|api_key|credential/i;
 
 function walk(value: unknown, key: string): unknown {
+  if (value instanceof UpstreamUrl && value.weight !== 1) return { url: redactUrl(value.href), weight: value.weight };
   if (value instanceof URL) return redactUrl(value.href);
   if (typeof value === 'string') return SECRET_KEY.test(key) && value !== '' ? MASK : redactUrl(value);
   if (Array.isArray(value)) return value.map((item) => walk(item, key));

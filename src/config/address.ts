@@ -46,24 +46,60 @@ export const httpUrl = z.string({ error: 'must be an http(s) URL' }).transform((
 });
 
 /**
- * One upstream URL or a non-empty list of them (round robin), always returned as a list. A base path is stored with
- * a trailing slash (`/base` → `/base/`): the forwarding engine joins `/base` and `/` into `/base` but `/base` and
- * `/?q=1` into `/base/?q=1`, so with `stripPrefix` the route root would reach two different upstream paths
- * depending on the query string. As a directory, the root is `/base/` either way.
+ * An upstream URL with its balancing weight (1 unless the entry says `{ url, weight }`). A URL subclass, so every
+ * reader of a route's upstreams that wants only the address keeps reading a URL.
+ */
+export class UpstreamUrl extends URL {
+  constructor(
+    url: URL,
+    readonly weight: number,
+  ) {
+    super(url.href);
+  }
+
+  /** The effective config (`/config`, the config hash) shows the weight only where the file gave one. */
+  override toJSON(): string {
+    return this.weight === 1 ? this.href : JSON.stringify({ url: this.href, weight: this.weight });
+  }
+}
+
+const weightedEntry = z.strictObject({
+  url: z.string().describe('The upstream, an http(s) URL.'),
+  weight: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(1)
+    .describe('Share of requests relative to the other upstreams of the route (1 to 1000).'),
+});
+
+const upstreamEntry = z.union([z.string(), weightedEntry], {
+  error: 'must be an http(s) URL or { url, weight }',
+});
+
+/**
+ * One upstream URL or a non-empty list of them (a URL or `{ url, weight }` each), always returned as a list. A base
+ * path is stored with a trailing slash (`/base` → `/base/`): the forwarding engine joins `/base` and `/` into
+ * `/base` but `/base` and `/?q=1` into `/base/?q=1`, so with `stripPrefix` the route root would reach two different
+ * upstream paths depending on the query string. As a directory, the root is `/base/` either way.
  */
 export const upstreamList = z
-  .union([z.string(), z.array(z.string()).min(1)], { error: 'must be an http(s) URL or a list of them' })
+  .union([upstreamEntry, z.array(upstreamEntry).min(1)], { error: 'must be an http(s) URL or a list of them' })
   .transform((value, ctx) => {
-    const texts = Array.isArray(value) ? value : [value];
-    const urls: URL[] = [];
-    texts.forEach((text, index) => {
+    const entries = Array.isArray(value) ? value : [value];
+    const urls: UpstreamUrl[] = [];
+    entries.forEach((entry, index) => {
+      const text = typeof entry === 'string' ? entry : entry.url;
       const parsed = httpUrl.safeParse(text);
-      if (parsed.success) urls.push(withDirectoryPath(parsed.data));
+      const at = Array.isArray(value) ? [index] : [];
+      if (parsed.success)
+        urls.push(new UpstreamUrl(withDirectoryPath(parsed.data), typeof entry === 'string' ? 1 : entry.weight));
       else
         ctx.addIssue({
           code: 'custom',
           message: parsed.error.issues[0]?.message ?? 'invalid URL',
-          path: Array.isArray(value) ? [index] : [],
+          path: typeof entry === 'string' ? at : [...at, 'url'],
         });
     });
     return urls;

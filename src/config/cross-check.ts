@@ -40,6 +40,11 @@ export function crossCheck(config: Config, registry: KindRegistry): PathIssue[] 
       });
     else seen.set(route.name, index);
     issues.push(...entryIssues(route.middleware, ['routes', index, 'middleware'], config, registry));
+    if (route.critical && route.healthCheck === undefined && route.outlierDetection === undefined)
+      issues.push({
+        path: ['routes', index, 'critical'],
+        message: 'critical needs healthCheck or outlierDetection: without them no upstream is ever seen down',
+      });
     route.excludeMiddleware.forEach((kind, k) => {
       if (!registry.has(kind))
         issues.push({ path: ['routes', index, 'excludeMiddleware', k], message: `unknown middleware kind "${kind}"` });

@@ -13,6 +13,7 @@ import { rateLimitsSchema } from '../middleware/rate-limit/policy.js';
 import { duration } from './duration.js';
 import { httpUrl, listenAddress, upstreamList } from './address.js';
 import { middlewareEntrySchema, type MiddlewareEntryConfig } from './middleware-entry.js';
+import { resilienceFields } from '../upstream/config.js';
 
 export { middlewareEntrySchema, type MiddlewareEntryConfig };
 
@@ -67,7 +68,10 @@ const routeSchema = z.strictObject({
     .describe(
       'Which requests the route takes. The most specific match wins: a host, then the longer prefix, then named methods, then file order.',
     ),
-  upstream: upstreamList.describe('One http(s) URL or a list (round robin).'),
+  upstream: upstreamList.describe(
+    'One http(s) URL or a list; an entry may be `{ url, weight }`. Several are balanced by `balance` (round robin by default).',
+  ),
+  ...resilienceFields,
   stripPrefix: z.boolean().default(false).describe('Remove `match.pathPrefix` from the path before forwarding.'),
   timeout: duration({ min: 1 })
     .default(15_000)

@@ -20,6 +20,10 @@ import { EXPRESS_KIND } from '../middleware/express/index.js';
 import { compose, type Terminal } from './chain.js';
 import { compileRules, matchRoute, stripPrefix, type CompiledRule } from './match.js';
 import type { UpstreamErrorKind } from '../telemetry/metrics.js';
+import { buildUpstreamSet } from '../upstream/build.js';
+import { createResilientForwarder } from '../upstream/forwarder.js';
+import type { RouteHealth, UpstreamSet } from '../upstream/set.js';
+import { createUpstreamStates, type UpstreamState, type UpstreamStates } from '../upstream/state.js';
 
 export interface PlanDeps extends KindDeps {
   readonly registry: KindRegistry;
@@ -28,6 +32,8 @@ export interface PlanDeps extends KindDeps {
   readonly agents: AgentPool;
   /** Runs mirrored copies; without it a route's `mirror` is inert. */
   readonly pool?: TaskRunner;
+  /** What is known of each upstream, shared across plans (health, ejections); a plan of its own without it. */
+  readonly states?: UpstreamStates;
 }
 
 interface CompiledRoute {
@@ -37,6 +43,8 @@ interface CompiledRoute {
   readonly maxBodySize: number;
   readonly run: Terminal;
   readonly upgradeChain: Terminal;
+  /** The route's upstream set when it has resilience options. */
+  readonly set: UpstreamSet | undefined;
 }
 
 export interface Plan {
@@ -49,6 +57,14 @@ export interface Plan {
   /** Answers what `dispatch` did not take: the global chain, then 405 (with Allow) or 404. */
   readonly fallback: (req: IncomingMessage, res: ServerResponse, path: string) => void;
   readonly upgrade: (req: IncomingMessage, res: ServerResponse, socket: Socket, head: Buffer, path: string) => void;
+  /** Starts the plan's background work (upstream health checks); called once the plan is the one in force. */
+  readonly start: () => void;
+  /** Stops it: on a swap to another plan and at shutdown. */
+  readonly stop: () => void;
+  /** Upstream health of the routes with resilience options (readiness, metrics). */
+  readonly upstreamHealth: () => RouteHealth[];
+  /** Every upstream URL the plan lists (`href`). */
+  readonly upstreamHrefs: ReadonlySet<string>;
 }
 
 const UPSTREAM_KIND: Record<string, UpstreamErrorKind> = {
@@ -151,9 +167,15 @@ function compileRoute(
   route: RouteConfig,
   deps: PlanDeps,
   onError: (err: unknown, req: IncomingMessage, res: ServerResponse) => void,
+  states: UpstreamStates,
 ): CompiledRoute {
   const upstreams = route.upstream;
-  const forwarder = createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, proxies: deps.proxies });
+  const set = buildUpstreamSet(route, { proxies: deps.proxies, states, metrics: deps.metrics, logger: deps.logger });
+  // A plain route (no resilience keys) keeps the forwarder it always had: nothing added per request.
+  const forwarder =
+    set === undefined
+      ? createForwarder({ route: route.name, upstreams, timeoutMs: route.timeout, proxies: deps.proxies })
+      : createResilientForwarder({ route: route.name, timeoutMs: route.timeout, set });
   const prefix = route.match.pathPrefix.endsWith('/') ? route.match.pathPrefix.slice(0, -1) : route.match.pathPrefix;
   const scope: ChainScope = { route: route.name, template: route.match.pathPrefix, upstreams };
   const handlers = chainFor(scope, route.middleware, route.excludeMiddleware, deps);
@@ -215,6 +237,7 @@ function compileRoute(
     maxBodySize: max,
     run,
     upgradeChain: compose(handlers, upgradeTerminal, onError),
+    set,
   };
 }
 
@@ -225,6 +248,7 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     ctx?.log.error({ err, route: ctx.route }, 'middleware failed');
     sendError(res, err, { requestId: ctx?.id, route: ctx?.route });
   };
+  const states = deps.states ?? createUpstreamStates();
   const routes = config.routes.map((route) => ({
     rule: {
       host: route.match.host,
@@ -232,8 +256,9 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
       caseInsensitive: route.match.caseInsensitive,
       methods: route.match.methods,
     },
-    value: compileRoute(route, deps, onError),
+    value: compileRoute(route, deps, onError, states),
   }));
+  const sets = routes.flatMap((route) => (route.value.set === undefined ? [] : [route.value.set]));
   const rules: ReadonlyArray<CompiledRule<CompiledRoute>> = compileRules(routes);
   const builtins = deps.builtins.map((builtin) => ({
     builtin,
@@ -311,6 +336,13 @@ export function buildPlan(config: Config, deps: PlanDeps): Plan {
     dispatch,
     fallback,
     upgrade,
+    start: () => {
+      const claimed = new Set<UpstreamState>();
+      for (const set of sets) set.start(claimed);
+    },
+    stop: () => sets.forEach((set) => set.stop()),
+    upstreamHealth: () => sets.map((set) => set.health()),
+    upstreamHrefs: new Set(config.routes.flatMap((route) => route.upstream.map((url) => url.href))),
   };
 }
 

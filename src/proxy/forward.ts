@@ -82,9 +82,10 @@ export function classifyUpstreamError(err: unknown): ErrorCode {
 /**
  * A stale keep-alive socket (the upstream closed it while idle) fails with ECONNRESET before any response byte.
  * Such a request is replayed once on a fresh socket, but only when that is safe: idempotent method, no request body
- * (it was streamed and is gone), nothing sent to the client yet, not already retried.
+ * (it was streamed and is gone), nothing sent to the client yet, not already retried. Routes with resilience
+ * options make the same replay through their attempt hooks (src/upstream/forwarder.ts), from this same predicate.
  */
-function shouldRetry(err: unknown, req: IncomingMessage, res: ServerResponse): boolean {
+export function shouldRetry(err: unknown, req: IncomingMessage, res: ServerResponse): boolean {
   const ctx = req.portico;
   if (ctx === undefined || ctx.retried || res.headersSent || res.destroyed) return false;
   if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET') return false;
@@ -227,7 +228,23 @@ function restoreKeepAliveHint(
  */
 function ignoreClientGone(): void {}
 
-interface UpstreamProxy {
+/**
+ * What a resilient route (src/upstream/) learns of each attempt through the upstream proxy; shared, route-agnostic
+ * functions that find the attempt in the request's context. Plain routes' proxies have none and call none.
+ */
+export interface AttemptHooks {
+  /** The attempt's upstream request got its socket (it left the agent's queue). */
+  connected(proxyReq: ClientRequest, req: IncomingMessage): void;
+  /** The attempt's response head arrived (hop-by-hop headers already stripped), before it is copied to `res`. */
+  responded(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * The attempt failed. True when the hook took the request over (a retry started); false leaves the answer to the
+   * proxy. `stale` says the failure is a stale keep-alive socket that `shouldRetry` allows replaying.
+   */
+  failed(err: Error, req: IncomingMessage, res: ServerResponse, stale: boolean, target: URL): boolean;
+}
+
+export interface UpstreamProxy {
   readonly origin: string;
   /** httpxy's `web()` with this upstream's options, called directly on the hot path. */
   readonly web: (req: IncomingMessage, res: ServerResponse) => void;
@@ -241,10 +258,16 @@ interface UpstreamProxy {
     socket: Socket,
     head: Buffer,
   ) => void;
+  /** Resilient proxies: engine options of one attempt (`buffer` as the body; `fresh`: a new socket, not the pool). */
+  readonly attemptOptions: (buffer: Readable | undefined, fresh: boolean) => Options;
+  /** Resilient proxies: forwards with the given attempt options. */
+  readonly send: (req: IncomingMessage, res: ServerResponse, options: Options) => void;
 }
 
 export interface UpstreamProxies {
   proxyFor(target: URL): UpstreamProxy;
+  /** The proxy of a route with resilience options: the same engine, reporting each attempt to `hooks`. */
+  resilientFor(target: URL, hooks: AttemptHooks): UpstreamProxy;
 }
 
 /**
@@ -254,15 +277,30 @@ export interface UpstreamProxies {
  */
 export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) => Agent): UpstreamProxies {
   const proxies = new Map<string, UpstreamProxy>();
-  const create = (target: URL): UpstreamProxy => {
+  const resilient = new Map<string, UpstreamProxy>();
+  const create = (given: URL, attempts?: AttemptHooks): UpstreamProxy => {
+    // A plain URL, whatever the config made (a weighted upstream is a URL subclass): the engine reads the target's
+    // fields per request, and they stay on the one object shape they always had.
+    const target = new URL(given.href);
     let web: ((req: IncomingMessage, res: ServerResponse, opts: Options) => Promise<void>) | undefined;
     const plugin: Plugin = (server) => {
       web = server.web.bind(server) as unknown as typeof web;
       server.on('error', (err: Error, req?: IncomingMessage, res?: ServerResponse | Socket) => {
         if (req !== undefined && res !== undefined) onError(err, req, res);
       });
-      server.on('proxyReq', onProxyReq);
-      server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(hooks, proxyRes, req));
+      if (attempts === undefined) {
+        server.on('proxyReq', onProxyReq);
+        server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => onProxyRes(hooks, proxyRes, req));
+      } else {
+        server.on('proxyReq', (proxyReq: ClientRequest, req: IncomingMessage) => {
+          onProxyReq(proxyReq, req);
+          attempts.connected(proxyReq, req);
+        });
+        server.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
+          onProxyRes(hooks, proxyRes, req);
+          attempts.responded(proxyRes, req, res);
+        });
+      }
       server.on('end', restoreKeepAliveHint);
     };
     const agent = agentFor(target);
@@ -273,6 +311,7 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
         return;
       }
       if (res.writableEnded || res.destroyed) return; // the client went away; nothing to answer
+      if (attempts !== undefined && attempts.failed(err, req, res, shouldRetry(err, req, res), target)) return;
       if (shouldRetry(err, req, res) && web !== undefined) {
         if (req.portico !== undefined) req.portico.retried = true; // shouldRetry is false without a context
         // Not through the pool: when one idle socket went stale its siblings usually did too (upstream restart,
@@ -328,6 +367,8 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       webWithBody: (req, res, body) => forwardWeb(req, res, { ...proxyOptions, buffer: body }),
       upgrade: (route, req, res, socket, head) =>
         forwardUpgrade(target, route, failUpgrade, hooks.onWebSocket, req, res, socket, head),
+      attemptOptions: (buffer, fresh) => ({ ...proxyOptions, buffer, agent: fresh ? false : agent }),
+      send: forwardWeb,
     };
   };
   return {
@@ -336,6 +377,14 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       if (proxy === undefined) {
         proxy = create(target);
         proxies.set(target.href, proxy);
+      }
+      return proxy;
+    },
+    resilientFor(target, attempts) {
+      let proxy = resilient.get(target.href);
+      if (proxy === undefined) {
+        proxy = create(target, attempts);
+        resilient.set(target.href, proxy);
       }
       return proxy;
     },

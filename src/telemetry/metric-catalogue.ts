@@ -154,6 +154,30 @@ export const METRICS = define({
     help: 'Worker pool tasks rejected (queue full) since start',
   },
   poolDropped: { name: 'portico_pool_tasks_dropped', type: 'gauge', help: 'Worker pool tasks dropped at shutdown' },
+  upstreamHealthy: {
+    name: 'portico_upstream_healthy',
+    type: 'gauge',
+    help: 'Whether an upstream of a route with resilience options is in the balance (1) or out: failed health checks or ejected (0)',
+    labelNames: ['route', 'upstream'],
+  },
+  upstreamEjections: {
+    name: 'portico_upstream_ejections_total',
+    type: 'counter',
+    help: 'Upstreams ejected by outlier detection, by route and upstream',
+    labelNames: ['route', 'upstream'],
+  },
+  upstreamRetries: {
+    name: 'portico_upstream_retries_total',
+    type: 'counter',
+    help: 'Requests retried on another upstream, by route and the condition that caused it',
+    labelNames: ['route', 'reason'],
+  },
+  upstreamRejections: {
+    name: 'portico_upstream_circuit_breaker_rejections_total',
+    type: 'counter',
+    help: 'Requests answered 503 at once because every upstream of the route was at its circuit-breaker bound',
+    labelNames: ['route'],
+  },
   spansDropped: {
     name: 'portico_trace_spans_dropped_total',
     type: 'counter',

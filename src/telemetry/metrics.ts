@@ -15,6 +15,20 @@ export interface PoolStatsSource {
   (): { queued: number; running: number; completed: number; failed: number; rejected: number; dropped: number };
 }
 
+/** The health of every resilient route's upstreams (src/upstream/), read on scrape. */
+export interface UpstreamHealthSource {
+  (): ReadonlyArray<{ route: string; upstream: string; healthy: boolean }>;
+}
+
+/** Events of upstream resilience (src/upstream/): counted per route, ejections per upstream too. */
+export interface UpstreamMetrics {
+  ejected(route: string, upstream: string): void;
+  retried(route: string, reason: string): void;
+  rejected(route: string): void;
+  /** Exposes upstream health on each scrape (ignored by the no-op implementation). */
+  watch(source: UpstreamHealthSource): void;
+}
+
 /** What the process's own telemetry had to drop so that requests were never slowed (read on scrape). */
 export interface TelemetryDropsSource {
   (): { spans: number; logLines: number };
@@ -65,6 +79,7 @@ export interface Metrics {
   watchPool(source: PoolStatsSource): void;
   /** Exposes the span and log-line drops on each scrape (ignored by the no-op implementation). */
   watchTelemetry(source: TelemetryDropsSource): void;
+  readonly upstreams: UpstreamMetrics;
   /** Prometheus text exposition; empty for the no-op implementation. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -86,6 +101,7 @@ export const noopMetrics: Metrics = {
   mirror() {},
   watchPool() {},
   watchTelemetry() {},
+  upstreams: { ejected() {}, retried() {}, rejected() {}, watch() {} },
   render: async () => '',
   contentType: 'text/plain; version=0.0.4; charset=utf-8',
 };

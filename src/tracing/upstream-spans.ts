@@ -10,7 +10,8 @@
  * context of the request that opened the socket.
  *
  * Which calls get a client span: the first one carrying a request's traceparent (the forward), and one after it
- * failed (the safe retry on a fresh socket). Another call made while the forward is open or done is a copy of the
+ * failed (the safe retry on a fresh socket, or a retry on another upstream: src/upstream/forwarder.ts, which marks a
+ * try whose 5xx answer it dropped through `retryingUpstreamCall`). Another call made while the forward is open or done is a copy of the
  * request (a mirror): it keeps the server span as parent and gets no client span here, since the upstream's port is
  * not visible on a ClientRequest to describe it. Calls with no registered traceparent (the OTLP exporter's own)
  * are ignored.
@@ -122,6 +123,19 @@ function onError(message: unknown): void {
   call.record.upstreamCall = 'failed'; // before the retry is created, from this same error
   call.span.setAttribute(ATTR_ERROR_TYPE, typeof error.code === 'string' ? error.code : error.name);
   call.span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+}
+
+/**
+ * A try whose answer (`status`, a 5xx) is dropped for a retry on another upstream (src/upstream/forwarder.ts): its
+ * span ends as failed, and the request's next upstream call gets a span of its own.
+ */
+export function retryingUpstreamCall(request: ClientRequest, status: string): void {
+  const call = (request as ClientRequest & Carrier)[CALL];
+  if (call === undefined) return;
+  call.failed = true;
+  call.record.upstreamCall = 'failed';
+  call.span.setAttribute('portico.retried', true);
+  call.span.setStatus({ code: SpanStatusCode.ERROR, message: `answered ${status}; retried` });
 }
 
 /** The upstream accepted a WebSocket upgrade: both HTTP spans end here, not when the connection closes. */

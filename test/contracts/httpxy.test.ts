@@ -136,3 +136,25 @@ assumption(
     expect(ends).toEqual([true]);
   },
 );
+
+assumption(
+  "the engine emits `proxyRes` before it copies the upstream head onto the client response, then sends the body through the upstream response's own `pipe`",
+  'src/upstream/forwarder.ts attemptHooks.responded(): a 5xx dropped for a retry has its `pipe` made a no-op and the copied head undone on the next tick',
+  async () => {
+    const { engine, web, options } = capture(await upstream());
+    const seen: Array<{ headersAtEvent: string[]; statusAtEvent: number }> = [];
+    engine.on('proxyRes', (proxyRes: IncomingMessage, _req: IncomingMessage, res: ServerResponse) => {
+      seen.push({ headersAtEvent: res.getHeaderNames(), statusAtEvent: res.statusCode });
+      (proxyRes as unknown as { pipe: (destination: unknown) => unknown }).pipe = (destination) => destination;
+      proxyRes.resume();
+      process.nextTick(() => {
+        expect(res.getHeader('x-hop')).toBe('secret'); // the head was copied after the event
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        res.writeHead(299, { 'content-type': 'text/plain' }).end('replaced');
+      });
+    });
+    const answer = await proxyOnce((req, res) => void web(req, res, options));
+    expect(seen).toEqual([{ headersAtEvent: [], statusAtEvent: 200 }]);
+    expect(answer).toMatchObject({ status: 299, body: 'replaced' });
+  },
+);
