@@ -7,8 +7,9 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger, LevelWithSilent } from 'pino';
+import { pinoHttp } from 'pino-http';
 import type { Config } from '../config/schema.js';
-import { isPorticoError, sendError, sendProblem } from '../errors.js';
+import { isPorticoError, sendError, sendProblem, type ProblemFields } from '../errors.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { redactConfig } from './redact.js';
 import { pathOf } from '../proxy/path.js';
@@ -41,47 +42,70 @@ function adminLevel(req: IncomingMessage, res: ServerResponse, err?: Error): Lev
   return ROUTINE.has(pathOf(req.url)) ? 'debug' : 'info';
 }
 
-/** The error a failed admin call ended with, for its access line (kept on that response only). */
-const FAILURE = Symbol('portico.adminFailure');
+/** When the call arrived (`performance.now()`), for `durationMs` at the proxy's precision (pino-http counts whole ms). */
+const STARTED = Symbol('portico.adminStarted');
 
 interface AdminResponse extends ServerResponse {
-  [FAILURE]?: Error;
   [STARTED]?: number;
 }
 
-const STARTED = Symbol('portico.adminStarted');
+const COMPLETED = 'admin request completed';
+const FAILED = 'admin request failed';
+
+/** The access line's fields: the proxy access log's names (src/middleware/logging.ts); `reqId` is bound by pino-http. */
+function adminFields(req: IncomingMessage, res: ServerResponse): Record<string, unknown> {
+  return {
+    method: req.method,
+    path: pathOf(req.url),
+    route: 'admin',
+    status: res.headersSent ? res.statusCode : undefined, // a client gone before the head got none
+    durationMs: Math.round((performance.now() - ((res as AdminResponse)[STARTED] ?? 0)) * 1000) / 1000,
+    clientIp: normalizeAddress(req.socket.remoteAddress ?? ''),
+  };
+}
+
+/** The request id: a UUID, as on the proxy port, answered in `x-request-id` so a caller can quote it. */
+function adminRequestId(_req: IncomingMessage, res: ServerResponse): string {
+  const id = randomUUID();
+  res.setHeader('x-request-id', id);
+  return id;
+}
 
 /**
- * The admin port's access log: who read the config, invalidated a cached user or was refused (401 at warn). The
- * line uses the proxy access log's field names (src/middleware/logging.ts), `component: admin` told apart: reqId,
- * method, path, route (`admin`), status, durationMs, clientIp, and `err` (with its cause chain) for a 500. Never
+ * The admin port's access log, written by pino-http: who read the config, invalidated a cached user or was refused
+ * (401 at warn). Admin traffic is a few calls a minute, so pino-http's per-request work (a child logger or two, its
+ * listeners) costs nothing that matters here, unlike on the proxy port (src/middleware/logging.ts builds one flat
+ * object there). The line uses the proxy access log's field names, `component: admin` told apart: reqId, method,
+ * path, route (`admin`), status, durationMs, clientIp, and `err` (with its cause chain) when a call failed. Never
  * headers (the bearer token) or the query string.
+ *
+ * pino-http's own shape (`req`, `res`, `responseTime`) is replaced: the success and error objects return the whole
+ * line, the request id is bound under the proxy's name (`reqId`, quietReqLogger: no `req` on request-scoped lines),
+ * and quietResLogger keeps the request object off the access line. The child logger keeps the process logger's
+ * level format, redaction and `err` serializer (errWithCause).
  */
 function accessLog(logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
-  const log = logger.child({ component: 'admin' });
-  function onClose(this: AdminResponse): void {
-    const req = this.req;
-    const err = this[FAILURE];
-    const level = adminLevel(req, this, err);
-    if (!log.isLevelEnabled(level)) return;
-    log[level](
-      {
-        reqId: this.getHeader('x-request-id'),
-        method: req.method,
-        path: pathOf(req.url),
-        route: 'admin',
-        status: this.headersSent ? this.statusCode : undefined,
-        durationMs: Math.round((performance.now() - (this[STARTED] ?? 0)) * 1000) / 1000,
-        clientIp: normalizeAddress(req.socket.remoteAddress ?? ''),
-        err,
-      },
-      err === undefined ? 'admin request completed' : 'admin request failed',
-    );
-  }
+  const httpLogger = pinoHttp({
+    logger: logger.child({ component: 'admin' }),
+    genReqId: adminRequestId,
+    customAttributeKeys: { reqId: 'reqId' },
+    quietReqLogger: true,
+    quietResLogger: true,
+    // pino-http still binds the request to a child logger it never writes through here; the raw request is
+    // serialized to method and path at that point, never its headers.
+    wrapSerializers: false,
+    serializers: { req: (req: IncomingMessage) => ({ method: req.method, path: pathOf(req.url) }) },
+    customLogLevel: adminLevel,
+    customSuccessObject: adminFields,
+    // pino-http takes any 5xx for an error and makes one up ("failed with status code 503"): only a call that threw
+    // (`res.err`, set below) carries an `err` and the failure message; a draining /readyz 503 is not a failure.
+    customErrorObject: (req, res) => ({ ...adminFields(req, res), err: res.err }),
+    customSuccessMessage: () => COMPLETED,
+    customErrorMessage: (_req, res) => (res.err === undefined ? COMPLETED : FAILED),
+  });
   return (req, res) => {
     (res as AdminResponse)[STARTED] = performance.now();
-    res.setHeader('x-request-id', randomUUID());
-    res.on('close', onClose);
+    httpLogger(req, res);
   };
 }
 
@@ -132,6 +156,11 @@ function decodedId(text: string): string | undefined {
   }
 }
 
+/** A problem answer names the call's id (header and body), as on the proxy port; none when nothing logs the call. */
+function problemFields(req: IncomingMessage): ProblemFields {
+  return { requestId: typeof req.id === 'string' ? req.id : undefined };
+}
+
 async function route(req: IncomingMessage, res: ServerResponse, options: AdminOptions): Promise<void> {
   const path = pathOf(req.url);
   // HEAD is GET without the body (RFC 9110 section 9.3.2); Node drops the body of a HEAD response itself.
@@ -147,7 +176,7 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
     return sendJson(res, state.ready ? 200 : 503, allowed ? { status, checks: state.checks } : { status });
   }
   if (!allowed) {
-    sendProblem(res, 'PORTICO_UNAUTHORIZED', {}, { headers: { 'www-authenticate': 'Bearer' } });
+    sendProblem(res, 'PORTICO_UNAUTHORIZED', problemFields(req), { headers: { 'www-authenticate': 'Bearer' } });
     return;
   }
   if (method === 'GET' && path === '/config')
@@ -162,14 +191,16 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
   if (method === 'DELETE' && user && options.invalidateUser) {
     const id = decodedId(user[1] as string);
     if (id === undefined) {
-      sendProblem(res, 'PORTICO_INVALID_USER_ID', {}, { detail: 'malformed percent-encoding in the user id' });
+      sendProblem(res, 'PORTICO_INVALID_USER_ID', problemFields(req), {
+        detail: 'malformed percent-encoding in the user id',
+      });
       return;
     }
     await options.invalidateUser(id);
     res.writeHead(204).end();
     return;
   }
-  sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', {});
+  sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', problemFields(req));
 }
 
 export function createAdminServer(options: AdminOptions): http.Server {
@@ -179,10 +210,10 @@ export function createAdminServer(options: AdminOptions): http.Server {
     (req, res) => {
       log?.(req, res);
       route(req, res, options).catch((err: unknown) => {
-        // The access line carries the error (with its cause chain) instead of a bare "status code 500".
+        // pino-http logs `res.err` (with its cause chain) on the access line instead of a bare "status code 500".
         if (!isPorticoError(err) || err.status >= 500)
-          (res as AdminResponse)[FAILURE] = err instanceof Error ? err : new Error(String(err), { cause: err });
-        sendError(res, err, {});
+          res.err = err instanceof Error ? err : new Error(String(err), { cause: err });
+        sendError(res, err, problemFields(req));
       });
     },
   );

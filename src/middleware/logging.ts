@@ -13,7 +13,8 @@
  * before a status was sent), durationMs, bytesIn and bytesOut (body bytes; for an aborted response, those put on the
  * socket before it was cut), upstream, clientIp, userAgent; `trace_id`, `span_id`, `trace_flags` (OpenTelemetry log
  * data model names) when the request is traced, `span_id` only for a sampled one; `aborted` (`client_closed`, or
- * `client_closed_before_status`) when the client went away first. The admin port's access log uses the same names.
+ * `client_closed_before_status`) when the client went away first. The admin port's access log (pino-http, off the hot
+ * path: src/admin/server.ts) uses the same names.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';

@@ -8,8 +8,10 @@ import pino from 'pino';
 import { Writable } from 'node:stream';
 import { createAdminServer, type AdminOptions } from '../../src/admin/server.js';
 import { createPrometheusMetrics } from '../../src/admin/prometheus.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { telemetrySchema } from '../../src/telemetry/config.js';
 import { testConfig } from '../helpers/portico.js';
-import { request } from '../helpers/http.js';
+import { request, waitFor } from '../helpers/http.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -66,8 +68,53 @@ describe('admin: user cache invalidation', () => {
     const res = await request(`${url}/cache/users/7`, { method: 'DELETE' });
     expect(res.status).toBe(500);
     expect(res.body).not.toContain('exploded');
+    await waitFor(() => lines.some((line) => line.path === '/cache/users/7'), { message: 'the access line' });
     const errors = lines.filter((line) => line.level === 50);
     expect(JSON.stringify(errors)).toContain('deep cause xyz');
+    expect(errors).toEqual([
+      expect.objectContaining({
+        msg: 'admin request failed',
+        reqId: res.headers['x-request-id'],
+        method: 'DELETE',
+        path: '/cache/users/7',
+        route: 'admin',
+        status: 500,
+        err: expect.objectContaining({ message: expect.stringContaining('invalidate exploded') as unknown }) as unknown,
+      }),
+    ]);
+    // pino-http's own fields stay off the line: it uses the proxy access log's names
+    for (const key of ['req', 'res', 'responseTime']) expect(errors[0]).not.toHaveProperty(key);
+  });
+
+  it('a 503 that is an answer (readiness while draining) is not logged as a failure', async () => {
+    const { url, lines } = await admin({ draining: () => true });
+    expect((await request(`${url}/readyz`)).status).toBe(503);
+    const line = await waitFor(() => lines.find((entry) => entry.path === '/readyz'), { message: 'the access line' });
+    expect(line).toMatchObject({ msg: 'admin request completed', route: 'admin', status: 503 });
+    expect(line).not.toHaveProperty('err');
+  });
+});
+
+describe('admin: the access line and the process logger', () => {
+  it('follows telemetry.logs.levelFormat and its redaction, as every other line does', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const telemetry = telemetrySchema.parse({ serviceName: 'admin-test', logs: { levelFormat: 'label' } });
+    const { logger } = createLogger(telemetry, {
+      stream: { write: (text: string) => void lines.push(JSON.parse(text) as never) },
+    });
+    const { url } = await admin({ logger });
+    const res = await request(`${url}/config?token=query-secret`, { headers: { authorization: 'Bearer none' } });
+    expect(res.status).toBe(200);
+    const line = await waitFor(() => lines.find((entry) => entry.component === 'admin'), { message: 'the line' });
+    expect(line).toMatchObject({
+      level: 'info',
+      service: 'admin-test',
+      msg: 'admin request completed',
+      reqId: res.headers['x-request-id'],
+      path: '/config',
+      route: 'admin',
+    });
+    expect(JSON.stringify(lines)).not.toMatch(/query-secret|Bearer none/);
   });
 });
 

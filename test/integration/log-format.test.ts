@@ -31,6 +31,7 @@ let up: TestUpstream;
 let slow: TestUpstream;
 let portico: Portico;
 let failedId: string;
+let adminId: string;
 
 const parsed = (): Line[] => raw.map((text) => JSON.parse(text) as Line);
 
@@ -68,7 +69,9 @@ beforeAll(async () => {
   await waitFor(() => ws.text().startsWith('HTTP/1.1 101'), { message: 'the 101' });
   ws.socket.end();
   await ws.closed;
-  expect((await request(`${portico.adminUrl}/config`)).status).toBe(200);
+  const shown = await request(`${portico.adminUrl}/config`);
+  expect(shown.status).toBe(200);
+  adminId = String(shown.headers['x-request-id']);
   expect((await request(`${portico.adminUrl}/metrics`)).status).toBe(200);
   await waitFor(() => parsed().some((line) => line.msg === 'websocket closed'), {
     message: 'the websocket close line',
@@ -121,11 +124,21 @@ test('pino-pretty --minimumLevel keeps exactly the lines at or above it', () => 
 test('the proxy and admin access lines use one vocabulary', () => {
   const proxy = parsed().find((line) => line.msg === 'request completed' && line.route === 'orders');
   const admin = parsed().find((line) => line.component === 'admin' && line.path === '/config');
-  const shared = ['reqId', 'method', 'path', 'route', 'status', 'durationMs', 'clientIp'];
-  for (const field of shared) {
-    expect({ field, proxy: proxy?.[field] !== undefined }).toEqual({ field, proxy: true });
-    expect({ field, admin: admin?.[field] !== undefined }).toEqual({ field, admin: true });
-  }
+  if (proxy === undefined || admin === undefined) throw new Error('no proxy or no admin access line');
+  const core = ['reqId', 'method', 'path', 'route', 'status', 'durationMs', 'clientIp'];
+  // Every line's own envelope (pino's, and the component naming the admin port) aside, the admin line (pino-http)
+  // holds exactly the core fields: none of pino-http's own `req`, `res` or `responseTime`.
+  const envelope = new Set(['level', 'time', 'pid', 'service', 'msg', 'component']);
+  expect(
+    Object.keys(admin)
+      .filter((key) => !envelope.has(key))
+      .sort(),
+  ).toEqual([...core].sort());
+  expect(Object.keys(proxy)).toEqual(expect.arrayContaining(core));
+  expect(core.map((field) => [field, typeof admin[field]])).toEqual(core.map((field) => [field, typeof proxy[field]]));
+  expect(admin).toMatchObject({ level: 30, msg: 'admin request completed', route: 'admin', reqId: adminId });
+  expect(adminId).toMatch(/^[0-9a-f-]{36}$/);
+  expect(String(proxy.reqId)).toMatch(/^[0-9a-f-]{36}$/);
 });
 
 test("a request's lines (the access line and the error line) and its spans share its ids", () => {
