@@ -100,6 +100,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       proxies,
       agents,
       pool: services.pool,
+      tasks: services.tasks,
     });
 
   let plan = makePlan(options.config);
@@ -145,6 +146,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     metrics,
     readiness,
     logger,
+    tasks: services.tasks,
     ...(options.builtins === undefined && options.config.userLookup.enabled
       ? {
           invalidateUser: async (id: string) => {

@@ -11,6 +11,7 @@ import type {
   MirrorOutcome,
   PoolStatsSource,
   RateLimitOutcome,
+  TaskEvent,
   TelemetryDropsSource,
   UpstreamErrorKind,
 } from '../telemetry/metrics.js';
@@ -69,6 +70,12 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     labelNames: ['route', 'outcome'],
     registers: [registry],
   });
+  const tasks = new Counter({
+    name: 'portico_async_tasks_total',
+    help: 'Async route tasks by route and event: accepted, duplicate, refused; attempts succeeded, retried, failed',
+    labelNames: ['route', 'event'],
+    registers: [registry],
+  });
   /** A gauge read on scrape: the sum over every source watched (one per pool or telemetry set-up in the process). */
   const summed = <T>(
     sources: ReadonlyArray<() => T>,
@@ -124,6 +131,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
       }
     },
     mirror: (route: string, outcome: MirrorOutcome) => mirrors.inc({ route, outcome }),
+    task: (route: string, event: TaskEvent) => tasks.inc({ route, event }),
     watchPool: (source: PoolStatsSource) => void sources.push(source),
     watchTelemetry: (source: TelemetryDropsSource) => void telemetrySources.push(source),
     render: () => registry.metrics(),

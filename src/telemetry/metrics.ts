@@ -8,6 +8,8 @@ export type RateLimitOutcome =
   'allowed' | 'limited' | 'shadow_limited' | 'store_error_allow' | 'store_error_deny' | 'store_error_local';
 export type MirrorOutcome =
   'sampled' | 'answered' | 'failed' | 'dropped_too_large' | 'dropped_incomplete' | 'dropped_queue_full';
+/** Async routes: accepts (accepted, duplicate, refused) and attempt outcomes (succeeded, retried, failed). */
+export type TaskEvent = 'accepted' | 'duplicate' | 'refused' | 'succeeded' | 'retried' | 'failed';
 export type CacheEvent = 'hit' | 'miss' | 'error' | 'stale_skip';
 
 /** Gauges read on scrape from a component that keeps its own counts (the worker pool). */
@@ -28,6 +30,7 @@ export interface Metrics {
   dbQuery(seconds: number, ok: boolean): void;
   configReload(ok: boolean, hash?: string): void;
   mirror(route: string, outcome: MirrorOutcome): void;
+  task(route: string, event: TaskEvent): void;
   /** Exposes the worker pool's figures on each scrape (ignored by the no-op implementation). */
   watchPool(source: PoolStatsSource): void;
   /** Exposes the span and log-line drops on each scrape (ignored by the no-op implementation). */
@@ -45,6 +48,7 @@ export const noopMetrics: Metrics = {
   dbQuery() {},
   configReload() {},
   mirror() {},
+  task() {},
   watchPool() {},
   watchTelemetry() {},
   render: async () => '',
