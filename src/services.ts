@@ -56,6 +56,7 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
     concurrency: config.workerPool.max,
     onEvent: (route, event) => metrics.task(route, event),
   });
+  await tasks.ready(config.redis.connectTimeout);
   let users: UserLookup | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;

@@ -12,6 +12,7 @@ import type { Config, RouteConfig } from '../config/schema.js';
 import type { BuiltinRoute } from '../middleware/kind.js';
 import type { TaskRunner } from '../pool/types.js';
 import { connectRedis, type RedisClient } from '../stores/connect.js';
+import { whenReady } from './redis-ready.js';
 import { redisMode } from '../stores/config.js';
 import type { TaskEvent } from '../telemetry/metrics.js';
 import { acceptTask } from './accept.js';
@@ -98,6 +99,17 @@ export class TaskService {
   async deleteDead(id: string): Promise<boolean> {
     for (const { store } of this.routes.values()) if (await store.deleteDead(id)) return true;
     return false;
+  }
+
+  /**
+   * With Redis and an async route in `config`: opens the command connection now and waits for it up to `ms`, so the
+   * first accepts do not meet a connection still in its handshake (commands fail at once then: no offline queue).
+   */
+  async ready(ms: number): Promise<void> {
+    const redis = this.options.config.redis;
+    if (redisMode(redis) === 'memory' || !this.options.config.routes.some((route) => route.async !== undefined)) return;
+    this.client ??= this.connect('tasks', redis);
+    await whenReady(this.client, ms);
   }
 
   /** Attempts under way now, over every route. */

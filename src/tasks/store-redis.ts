@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { PorticoError } from '../errors.js';
 import type { RedisClient } from '../stores/connect.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
+import { whenReady } from './redis-ready.js';
 import type { Accepted, Claim, DeadLetter, Finish, TaskRecord, TaskState, TaskStatus, TaskStore } from './types.js';
 
 const GROUP = 'portico';
@@ -161,6 +162,8 @@ export class RedisTaskStore implements TaskStore {
         claims.push(...(await this.begin(await this.claimIdle(max), now)));
       }
       if (claims.length < max) {
+        // A reader still connecting (at start, after a Redis restart) would fail the read at once: wait for it.
+        if (this.options.reader.status !== 'ready') await whenReady(this.options.reader, waitMs);
         const block = claims.length > 0 ? 0 : Math.max(1, Math.min(waitMs, this.nextPromote - Date.now()));
         claims.push(...(await this.begin(await this.read(max - claims.length, block), Date.now())));
       }
