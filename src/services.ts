@@ -37,14 +37,19 @@ export interface ServiceOptions {
 export async function startServices(options: ServiceOptions): Promise<Services> {
   const { config, logger, metrics } = options;
   const stores = options.stores ?? (await createStores(config.redis, logger));
-  const pool = createWorkerPool(config.workerPool, { logger });
+  const pool = createWorkerPool(config.workerPool, {
+    logger,
+    onSettle: (_outcome, seconds) => metrics.poolTaskSettled(seconds),
+  });
   metrics.watchPool(() => {
     const s = pool.stats();
     return {
+      workers: s.workers,
       queued: s.queued,
       running: s.busy,
       completed: s.completed,
       failed: s.failed,
+      timedOut: s.timedOut,
       rejected: s.rejected,
       dropped: s.dropped,
     };

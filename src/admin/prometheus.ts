@@ -94,12 +94,37 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
   const sources: PoolStatsSource[] = [];
   const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) =>
     summed(sources, name, help, pick);
+  poolGauge('portico_pool_workers', 'Live worker pool workers, busy or idle', (s) => s.workers);
   poolGauge('portico_pool_queue_depth', 'Tasks waiting in the worker pool queue', (s) => s.queued);
-  poolGauge('portico_pool_running_workers', 'Worker pool tasks running now', (s) => s.running);
-  poolGauge('portico_pool_tasks_completed', 'Worker pool tasks completed since start', (s) => s.completed);
-  poolGauge('portico_pool_tasks_failed', 'Worker pool tasks failed since start', (s) => s.failed);
-  poolGauge('portico_pool_tasks_rejected', 'Worker pool tasks rejected (queue full) since start', (s) => s.rejected);
-  poolGauge('portico_pool_tasks_dropped', 'Worker pool tasks dropped at shutdown', (s) => s.dropped);
+  poolGauge('portico_pool_tasks_running', 'Worker pool tasks running now', (s) => s.running);
+  // The pool keeps its own counts (it has no Metrics); the counter is set from them on each scrape.
+  const outcomes: ReadonlyArray<[string, (s: ReturnType<PoolStatsSource>) => number]> = [
+    ['completed', (s) => s.completed],
+    ['failed', (s) => s.failed - s.timedOut],
+    ['timed_out', (s) => s.timedOut],
+    ['rejected', (s) => s.rejected],
+    ['dropped', (s) => s.dropped],
+  ];
+  new Counter({
+    name: 'portico_pool_tasks_total',
+    help: 'Worker pool tasks by outcome: completed, failed, timed_out, rejected (queue full or shutting down), dropped at shutdown',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [outcome, pick] of outcomes)
+        this.inc(
+          { outcome },
+          sources.reduce((sum, source) => sum + pick(source()), 0),
+        );
+    },
+  });
+  const poolLatency = new Histogram({
+    name: 'portico_pool_task_duration_seconds',
+    help: 'Worker pool task time from submit to settle, queue wait included (completed and failed tasks)',
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30],
+    registers: [registry],
+  });
   const telemetrySources: TelemetryDropsSource[] = [];
   const dropGauge = (name: string, help: string, pick: (d: ReturnType<TelemetryDropsSource>) => number) =>
     summed(telemetrySources, name, help, pick);
@@ -133,6 +158,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     mirror: (route: string, outcome: MirrorOutcome) => mirrors.inc({ route, outcome }),
     task: (route: string, event: TaskEvent) => tasks.inc({ route, event }),
     watchPool: (source: PoolStatsSource) => void sources.push(source),
+    poolTaskSettled: (seconds: number) => poolLatency.observe(seconds),
     watchTelemetry: (source: TelemetryDropsSource) => void telemetrySources.push(source),
     render: () => registry.metrics(),
   };

@@ -33,22 +33,29 @@ function tooLarge(req: IncomingMessage, res: ServerResponse, options: AcceptOpti
   );
 }
 
-/** Reads the body whole; undefined when it was over the limit (answered 413) or the client went away. */
+/**
+ * Reads the body whole; undefined when it was over the limit (answered 413) or the client went away (the request
+ * context's signal: it also covers a body an Express parser read, whose replay stream never sees the socket close).
+ */
 function readBody(
   source: Readable,
   req: IncomingMessage,
   res: ServerResponse,
   options: AcceptOptions,
+  signal: AbortSignal,
 ): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    const gone = (): void => settle(undefined);
     const settle = (value: Buffer | undefined): void => {
       if (settled) return;
       settled = true;
+      signal.removeEventListener('abort', gone);
       resolve(value);
     };
+    signal.addEventListener('abort', gone, { once: true });
     source.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > options.maxBodySize) {
@@ -106,10 +113,13 @@ export async function acceptTask(
     tooLarge(req, res, options);
     return;
   }
-  const bytes = await readBody(body, req, res, options);
-  if (bytes === undefined || res.writableEnded || res.destroyed) return;
-  const id = randomUUID();
   const ctx = req.portico;
+  // Made only on async routes: a plain proxied request never creates its context's AbortController.
+  const signal = ctx?.signal ?? new AbortController().signal;
+  const bytes = await readBody(body, req, res, options, signal);
+  // A client gone before its 202 will send again: storing its task now would deliver it twice.
+  if (bytes === undefined || signal.aborted || res.writableEnded) return;
+  const id = randomUUID();
   const task: TaskRecord = {
     id,
     method: req.method as string,

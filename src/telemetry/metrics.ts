@@ -14,7 +14,16 @@ export type CacheEvent = 'hit' | 'miss' | 'error' | 'stale_skip';
 
 /** Gauges read on scrape from a component that keeps its own counts (the worker pool). */
 export interface PoolStatsSource {
-  (): { queued: number; running: number; completed: number; failed: number; rejected: number; dropped: number };
+  (): {
+    workers: number;
+    queued: number;
+    running: number;
+    completed: number;
+    failed: number;
+    timedOut: number;
+    rejected: number;
+    dropped: number;
+  };
 }
 
 /** What the process's own telemetry had to drop so that requests were never slowed (read on scrape). */
@@ -33,6 +42,8 @@ export interface Metrics {
   task(route: string, event: TaskEvent): void;
   /** Exposes the worker pool's figures on each scrape (ignored by the no-op implementation). */
   watchPool(source: PoolStatsSource): void;
+  /** One pool task settled (completed or failed), `seconds` from submit to settle, queue wait included. */
+  poolTaskSettled(seconds: number): void;
   /** Exposes the span and log-line drops on each scrape (ignored by the no-op implementation). */
   watchTelemetry(source: TelemetryDropsSource): void;
   /** Prometheus text exposition; empty for the no-op implementation. */
@@ -50,6 +61,7 @@ export const noopMetrics: Metrics = {
   mirror() {},
   task() {},
   watchPool() {},
+  poolTaskSettled() {},
   watchTelemetry() {},
   render: async () => '',
   contentType: 'text/plain; version=0.0.4; charset=utf-8',

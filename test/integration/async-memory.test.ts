@@ -4,6 +4,8 @@
  * calls, idempotent accepts, 413, a full queue, the status endpoint, and the drain at shutdown.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import { request, waitFor } from '../helpers/http.js';
 import { startTestPortico } from '../helpers/portico.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
@@ -191,6 +193,27 @@ describe('async route, in process', () => {
     expect(fits.status).toBe(202);
     await waitFor(() => up.seen.length === 1);
     expect(up.seen[0]?.url).toBe('/fits');
+  });
+
+  it('stores nothing for a client that went away before its body ended (the context signal)', async () => {
+    const up = await scriptedUpstream(ok);
+    upstream = up.upstream;
+    portico = await startTestPortico(routeYaml(upstream.url));
+    const socket = net.connect(Number(new URL(portico.proxyUrl).port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /hooks/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n');
+    // Node answers 100 Continue as it hands the request to Portico: the accept is reading the body now.
+    const [chunk] = (await once(socket, 'data')) as [Buffer];
+    expect(chunk.toString()).toContain('100 Continue');
+    socket.write('0123456789');
+    socket.destroy();
+    const later = await post(portico, '/hooks/later');
+    expect(later.status).toBe(202);
+    await waitFor(() => up.seen.length === 1);
+    await waitFor(
+      async () => (await statusOf(portico as Portico, later.json?.location as string)).status === 'succeeded',
+    );
+    expect(up.seen.map((s) => s.url)).toEqual(['/later']); // FIFO: a stored /gone would have gone first
   });
 
   it('answers 503 with Retry-After when the queue is full, and accepts again once it drains', async () => {
