@@ -19,6 +19,7 @@ interface Seen {
   readonly requestId: string;
   readonly url: string;
   readonly body: string;
+  readonly traceparent: string | undefined;
 }
 
 /** An upstream whose answer is chosen per attempt; records every attempt. */
@@ -35,6 +36,7 @@ async function scriptedUpstream(
         requestId: String(req.headers['x-request-id']),
         url: req.url ?? '',
         body: body.toString(),
+        traceparent: req.headers.traceparent,
       });
       answer(req, res, seen.length);
     },
@@ -86,7 +88,12 @@ describe('async route, in process', () => {
     const up = await scriptedUpstream(ok);
     upstream = up.upstream;
     portico = await startTestPortico(routeYaml(upstream.url));
-    const accepted = await post(portico, '/hooks/order?x=1', '{"order":7}', { 'x-request-id': 'req-abc-123' });
+    // Tracing off: the accepting request's traceparent is what each attempt carries.
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const accepted = await post(portico, '/hooks/order?x=1', '{"order":7}', {
+      'x-request-id': 'req-abc-123',
+      traceparent,
+    });
     expect(accepted.status).toBe(202);
     expect(accepted.json?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(accepted.headers.location).toBe(`/_portico/tasks/hooks/${accepted.json?.id}`);
@@ -96,6 +103,7 @@ describe('async route, in process', () => {
       requestId: 'req-abc-123',
       url: '/order?x=1',
       body: '{"order":7}',
+      traceparent,
     });
     const status = await waitFor(async () => {
       const doc = await statusOf(portico as Portico, accepted.headers.location as string);
