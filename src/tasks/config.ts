@@ -43,7 +43,7 @@ export const asyncSchema = z
     retention: duration({ min: 1000 })
       .default(86_400_000)
       .describe(
-        'How long a task, its status, its `Idempotency-Key` and its dead letter are kept after acceptance. A retried request with the same key within it gets the first task.',
+        'How long a task, its status, its `Idempotency-Key` and its dead letter are kept after acceptance; a repeated request with the same key within it gets the first task. On Redis a task still unfinished at the end of it is dropped.',
       ),
     claimIdle: duration({ min: 1000 })
       .default(60_000)

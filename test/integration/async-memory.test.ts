@@ -36,7 +36,7 @@ async function scriptedUpstream(
         requestId: String(req.headers['x-request-id']),
         url: req.url ?? '',
         body: body.toString(),
-        traceparent: req.headers.traceparent,
+        traceparent: req.headers.traceparent as string | undefined,
       });
       answer(req, res, seen.length);
     },
