@@ -103,6 +103,8 @@ export class RedisTaskStore implements TaskStore {
   private nextPromote = 0;
   private nextClaim = 0;
   private groupReady = false;
+  /** Where the next XAUTOCLAIM scan of the pending list starts: each call scans a bounded window of it. */
+  private claimCursor = '0-0';
 
   constructor(private readonly options: RedisStoreOptions) {
     this.base = `${options.keyPrefix}{${options.route}}:`;
@@ -192,10 +194,11 @@ export class RedisTaskStore implements TaskStore {
       GROUP,
       this.consumer,
       this.options.claimIdle,
-      '0-0',
+      this.claimCursor,
       'COUNT',
       max,
     )) as [string, Array<[string, string[] | null]>, string[]];
+    this.claimCursor = reply[0];
     return reply[1].map(entryOf);
   }
 

@@ -110,6 +110,9 @@ describe('async route, in process', () => {
       return doc.status === 'succeeded' ? doc : undefined;
     });
     expect(status).toMatchObject({ id: accepted.json?.id, attempts: 1, lastStatus: 200, lastError: null });
+    const metrics = await request(`${portico.adminUrl}/metrics`);
+    expect(metrics.body).toContain('portico_async_tasks_total{route="hooks",event="accepted"} 1');
+    expect(metrics.body).toContain('portico_async_tasks_total{route="hooks",event="succeeded"} 1');
     const missing = await request(`${portico.proxyUrl}/_portico/tasks/hooks/nope`);
     expect(missing.status).toBe(404);
     expect(missing.headers['content-type']).toBe('application/problem+json');
