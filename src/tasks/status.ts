@@ -4,9 +4,9 @@
  * it runs the global middleware chain like any built-in.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { BuiltinRoute, Next } from '../middleware/kind.js';
+import type { BuiltinRoute } from '../middleware/kind.js';
 import { isPorticoError, sendProblem } from '../errors.js';
-import type { TaskStore } from './types.js';
+import type { TaskStatus, TaskStore } from './types.js';
 
 function matcher(prefix: string): BuiltinRoute['matches'] {
   return (method, path) =>
@@ -16,22 +16,32 @@ function matcher(prefix: string): BuiltinRoute['matches'] {
     !path.includes('/', prefix.length);
 }
 
+/** The id from the path; undefined for malformed percent-encoding (no task has such an id: 404). */
+function decoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export function statusRoute(route: string, statusPath: string, store: () => TaskStore | undefined): BuiltinRoute {
   const prefix = `${statusPath}/`;
   const name = `${route}.status`;
-  const handler = async (req: IncomingMessage, res: ServerResponse, next: Next): Promise<void> => {
+  // Errors other than the store's reject, and the built-in's runner hands them to the chain's error sink.
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const fields = { requestId: req.portico?.id, route: name };
     const url = req.url as string;
     const query = url.indexOf('?');
-    const id = decodeURIComponent(url.slice(prefix.length, query === -1 ? undefined : query));
-    const status = await store()
-      ?.status(id)
-      .catch((err: unknown) => {
-        if (!isPorticoError(err)) throw err;
-        sendProblem(res, err.code, fields, { headers: err.headers });
-        return null;
-      });
-    if (status === null) return;
+    const id = decoded(url.slice(prefix.length, query === -1 ? undefined : query));
+    let status: TaskStatus | undefined;
+    try {
+      status = id === undefined ? undefined : await store()?.status(id);
+    } catch (err) {
+      if (!isPorticoError(err)) throw err;
+      sendProblem(res, err.code, fields, { headers: err.headers }); // the store is down: 503, Retry-After
+      return;
+    }
     if (status === undefined) {
       sendProblem(res, 'PORTICO_TASK_NOT_FOUND', fields, { detail: 'no such task, or past its retention' });
       return;
@@ -43,7 +53,6 @@ export function statusRoute(route: string, statusPath: string, store: () => Task
       'cache-control': 'no-store',
     });
     res.end(body);
-    void next; // errors other than the store's propagate to the chain's sink by rejection
   };
   return { name, matches: matcher(prefix), middleware: [], handler, template: `${statusPath}/:id` };
 }

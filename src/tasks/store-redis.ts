@@ -305,7 +305,9 @@ export class RedisTaskStore implements TaskStore {
   }
 }
 
+/** The task hash as HSET arguments: field, value, field, value… (one pair a line). */
 function taskFields(task: TaskRecord, now: number): Array<string | Buffer | number> {
+  // prettier-ignore
   return [
     'method', task.method,
     'path', task.path,
@@ -321,7 +323,7 @@ function taskFields(task: TaskRecord, now: number): Array<string | Buffer | numb
     'attempts', 0,
     'lastStatus', '',
     'lastError', '',
-  ]; // prettier-ignore
+  ];
 }
 
 function claimOf(id: string, entry: string, fields: Map<string, Buffer>): Claim {

@@ -116,6 +116,7 @@ describe('async route, in process', () => {
     const missing = await request(`${portico.proxyUrl}/_portico/tasks/hooks/nope`);
     expect(missing.status).toBe(404);
     expect(missing.headers['content-type']).toBe('application/problem+json');
+    expect((await request(`${portico.proxyUrl}/_portico/tasks/hooks/%ZZ`)).status).toBe(404);
   });
 
   it('retries 5xx with backoff and honours Retry-After', async () => {

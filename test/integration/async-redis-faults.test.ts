@@ -141,6 +141,9 @@ describe('async route on Redis, when something dies', () => {
       redis = undefined;
       const during = await accept(portico.proxyUrl, '/hooks/outage');
       expect(during.status).toBe(503);
+      const status = await request(`${portico.proxyUrl}/_portico/tasks/hooks/${acknowledged[0]}`);
+      expect(status.status).toBe(503);
+      expect(status.headers['retry-after']).toBe('1');
       redis = await launch(port, { args });
       const proxy = portico.proxyUrl;
       const after = await waitFor(async () => {
