@@ -13,11 +13,12 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RouteForwarding } from './proxy/forward.js';
-import type { RequestTrace } from './tracing/request-trace.js';
+import { traceFields, type RequestTrace } from './tracing/request-trace.js';
 import type { LoggingEntry } from './middleware/logging.js';
 import type { RequestLimits } from './middleware/rate-limit/enforce.js';
 import type { BodyCapture } from './middleware/express/body.js';
 import type { Plan } from './plan/build.js';
+import type { RequestMeter } from './telemetry/metrics.js';
 
 export interface RequestContext {
   readonly id: string;
@@ -51,6 +52,10 @@ export interface RequestContext {
   forwarding: RouteForwarding | undefined;
   /** The current upstream request, once it has a socket. */
   proxyReq: ClientRequest | undefined;
+  /** performance.now() when the forward began (0: not forwarded). */
+  forwardedAt: number;
+  /** Seconds from the forward to the upstream response head, once it arrived. */
+  upstreamSeconds: number | undefined;
   /** The request was replayed once on a fresh socket (stale keep-alive socket). */
   retried: boolean;
   /** The timer bounding the wait for a pooled upstream socket, while the upstream request waits in the queue. */
@@ -64,6 +69,9 @@ export interface RequestContext {
   bytesOut: number | undefined;
   /** The client socket's `bytesWritten` when the upstream body started to flow into the response. */
   socketOut: number | undefined;
+
+  // Metrics (src/main.ts): the route's meter, from routing to the end of the response (in-flight count).
+  meter: RequestMeter | undefined;
 
   // `rateLimit` kind (src/middleware/rate-limit/enforce.ts).
   rateLimits: RequestLimits | undefined;
@@ -101,14 +109,17 @@ class Context implements RequestContext {
   upgradeHead: Buffer | undefined = undefined;
   forwarding: RouteForwarding | undefined = undefined;
   proxyReq: ClientRequest | undefined = undefined;
+  forwardedAt = 0;
+  upstreamSeconds: number | undefined = undefined;
   retried = false;
   queueTimer: NodeJS.Timeout | undefined = undefined;
   loggingEntry: LoggingEntry | undefined = undefined;
   bytesIn: number | undefined = undefined;
   bytesOut: number | undefined = undefined;
   socketOut: number | undefined = undefined;
+  meter: RequestMeter | undefined = undefined;
   rateLimits: RequestLimits | undefined = undefined;
-  trace: RequestTrace | undefined = undefined;
+  private traced: RequestTrace | undefined = undefined;
   bodyCapture: BodyCapture | undefined = undefined;
 
   private child: Logger | undefined = undefined;
@@ -120,10 +131,25 @@ class Context implements RequestContext {
     private readonly res: ServerResponse,
   ) {}
 
-  /** The request's logger, carrying its id; made on first use (most requests log one line or none). */
+  /**
+   * The request's logger, carrying its id and, once the request is traced, its trace ids (so every line about the
+   * request, an upstream failure or a store error, can be joined to its spans); made on first use (most requests log
+   * one line or none).
+   */
   get log(): Logger {
-    this.child ??= this.logger.child({ reqId: this.id });
+    this.child ??= this.logger.child(
+      this.traced === undefined ? { reqId: this.id } : { reqId: this.id, ...traceFields(this.traced) },
+    );
     return this.child;
+  }
+
+  get trace(): RequestTrace | undefined {
+    return this.traced;
+  }
+
+  set trace(record: RequestTrace | undefined) {
+    this.traced = record;
+    this.child = undefined; // lines from here on carry the trace ids
   }
 
   set log(logger: Logger) {

@@ -23,6 +23,7 @@ import type { Stores } from './stores/stores.js';
 import { startServices } from './services.js';
 import { PorticoError } from './errors.js';
 import { storeErrorFallbacks } from './middleware/rate-limit/index.js';
+import { requestMetering, webSocketReport } from './telemetry/request-metering.js';
 
 export interface PorticoOptions {
   readonly config: Config;
@@ -61,7 +62,8 @@ async function listen(server: http.Server, host: string, port: number): Promise<
 
 export async function startPortico(options: PorticoOptions): Promise<Portico> {
   const logger = options.logger ?? pino({ level: options.config.telemetry.logs.level });
-  const metrics = options.metrics ?? createPrometheusMetrics();
+  const metrics =
+    options.metrics ?? createPrometheusMetrics({ exemplars: options.config.telemetry.traces.exporter !== 'none' });
   if (options.telemetryDrops !== undefined) metrics.watchTelemetry(options.telemetryDrops);
   const registry = options.registry ?? defaultRegistry;
   const services = await startServices({
@@ -79,6 +81,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
   // `proxy` is created below, once the plan exists; the hooks read it only per request, when it does.
   const hooks = {
     draining: () => proxy.draining(),
+    onWebSocket: webSocketReport(metrics, logger),
     onUpstreamError: (err: PorticoError, req: http.IncomingMessage) => {
       const ctx = req.portico;
       metrics.upstreamError(ctx?.route ?? '-', upstreamErrorKind(err));
@@ -104,24 +107,14 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     });
 
   let plan = makePlan(options.config);
-  const observe =
-    metrics === noopMetrics
-      ? undefined
-      : (req: http.IncomingMessage, res: http.ServerResponse) => {
-          const ctx = req.portico;
-          if (ctx)
-            metrics.observeRequest(
-              ctx.route,
-              req.method ?? 'GET',
-              res.statusCode,
-              (performance.now() - ctx.startedAt) / 1000,
-            );
-        };
+  const meters = metrics === noopMetrics ? undefined : requestMetering(metrics);
   const proxy = createProxyServer({
     currentPlan: () => plan,
     logger,
     server: options.config.server,
-    onResponse: observe,
+    onResponse: meters?.closed,
+    onRouted: meters?.routed,
+    onRefused: meters?.refused,
   });
   metrics.configReload(true, plan.hash);
   const readiness = (): ReadinessCheck[] => [

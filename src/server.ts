@@ -30,14 +30,22 @@ import {
   type StripOptions,
 } from './proxy/headers.js';
 import { hostIssue, safePath } from './proxy/path.js';
+import { edgeLogging, logWhenClosed } from './middleware/logging.js';
 
 export interface ProxyServerOptions {
   /** The plan in force for new requests; each request keeps the one it started with. */
   readonly currentPlan: () => Plan;
   readonly logger: Logger;
   readonly server: ServerConfig;
-  /** Called once per finished proxy-port response (metrics); undefined costs nothing per request. */
+  /**
+   * Called once per proxy-port response when it closes, completed or cut short (metrics); undefined costs nothing
+   * per request.
+   */
   readonly onResponse?: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  /** Called when a request was matched to a route or built-in (its route is set): metrics count it in flight. */
+  readonly onRouted?: ((req: IncomingMessage) => void) | undefined;
+  /** A request refused by Node's parser before it became a request (400, 408, 431): metrics count it. */
+  readonly onRefused?: ((status: number) => void) | undefined;
 }
 
 export interface ProxyServer {
@@ -110,7 +118,9 @@ function refuseVersion(req: IncomingMessage, res: ServerResponse): void {
 }
 
 export function createProxyServer(options: ProxyServerOptions): ProxyServer {
-  const { logger, onResponse } = options;
+  const { logger, onResponse, onRouted, onRefused } = options;
+  // Requests refused at the edge run no chain, so no `logging` entry: they get the access line with the defaults.
+  const refusedEntry = edgeLogging(logger);
   const finished =
     onResponse === undefined
       ? undefined
@@ -139,14 +149,16 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const plan = options.currentPlan();
     const refused = transferCodingIssue(req) ?? hostIssue(req); // before prepare() rewrites the framing headers
     const admitted = prepare(req, res, plan, logger, false, cap);
-    if (finished !== undefined) res.on('finish', finished); // fires once; a shared function, no closure per request
+    if (finished !== undefined) res.on('close', finished); // fires once; a shared function, no closure per request
     if (draining) res.setHeader('connection', 'close');
     if (req.httpVersionMajor !== 1) {
+      logWhenClosed(req, res, refusedEntry);
       refuseVersion(req, res);
       return;
     }
     const path = safePath(req.url as string); // always set on a server-side request
     if (path === undefined || refused !== undefined) {
+      logWhenClosed(req, res, refusedEntry);
       res.setHeader('connection', 'close');
       sendProblem(
         res,
@@ -157,6 +169,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       return;
     }
     if (!admitted) {
+      logWhenClosed(req, res, refusedEntry);
       tooManyInFlight(req, res, plan);
       return;
     }
@@ -167,7 +180,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     } finally {
       endSyncDispatch();
     }
-    if (dispatched) return;
+    if (dispatched) {
+      onRouted?.(req);
+      return;
+    }
     const ctx = req.portico as RequestContext; // set by prepare()
     ctx.fallbackPlan = plan;
     ctx.fallbackPath = path;
@@ -205,10 +221,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     res.on('finish', () => socket.destroySoon());
     const admitted = prepare(req, res, plan, logger, true, cap);
     if (refused !== undefined) {
+      logWhenClosed(req, res, refusedEntry);
       sendProblem(res, 'PORTICO_BAD_REQUEST', { requestId: req.portico?.id }, { detail: refused });
       return;
     }
     if (!admitted) {
+      logWhenClosed(req, res, refusedEntry);
       tooManyInFlight(req, res, plan);
       return;
     }
@@ -224,6 +242,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    onRefused?.(status);
+    logger.warn(
+      { status, code: err.code, clientIp: normalizeAddress(socket.remoteAddress ?? ''), route: '-' },
+      'request refused before parsing completed',
+    );
     const reason =
       status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     const body = JSON.stringify({ type: 'about:blank', title: reason, status });

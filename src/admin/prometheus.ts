@@ -1,102 +1,107 @@
 /**
  * Metrics in Prometheus text format (prom-client), one registry per Portico instance so tests and several
- * instances in one process do not share counters. Labels are bounded: route and policy names come from the config,
- * methods outside the standard set collapse to OTHER, statuses to their class. The two per-request metrics are
- * kept by request-metrics.ts (no per-request label hashing).
+ * instances in one process do not share counters. Every metric is declared in src/telemetry/metric-catalogue.ts and
+ * registered here from that entry. The per-request metrics are kept by request-metrics.ts (no per-request label
+ * hashing).
+ *
+ * With `exemplars` (tracing on) the registry speaks OpenMetrics: histogram buckets carry the trace id of a sampled
+ * request as an exemplar. Prometheus reads either format; exemplars need OpenMetrics.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import type {
   CacheEvent,
   Metrics,
   MirrorOutcome,
   PoolStatsSource,
   RateLimitOutcome,
+  RequestMeter,
   TaskEvent,
   TelemetryDropsSource,
   UpstreamErrorKind,
+  WebSocketOutcome,
 } from '../telemetry/metrics.js';
-import { registerRequestMetrics } from './request-metrics.js';
-
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+import {
+  LATENCY_BUCKETS,
+  LIFETIME_BUCKETS,
+  METRICS,
+  POOL_TASK_BUCKETS,
+  type MetricDefinition,
+} from '../telemetry/metric-catalogue.js';
+import { registerRequestMetrics, type RouteMeter } from './request-metrics.js';
 
 export interface PrometheusMetrics extends Metrics {
-  readonly registry: Registry;
+  readonly registry: Registry<RegistryContentType>;
 }
 
-export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = {}): PrometheusMetrics {
-  const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'portico_' });
-  const requests = registerRequestMetrics(registry, LATENCY_BUCKETS);
-  const upstreamErrors = new Counter({
-    name: 'portico_upstream_errors_total',
-    help: 'Failed upstream exchanges by kind (refused, reset, timeout)',
-    labelNames: ['route', 'kind'],
-    registers: [registry],
-  });
-  const rateLimit = new Counter({
-    name: 'portico_rate_limit_decisions_total',
-    help: 'Rate-limit decisions by policy and outcome',
-    labelNames: ['policy', 'outcome'],
-    registers: [registry],
-  });
-  const cache = new Counter({
-    name: 'portico_user_cache_events_total',
-    help: 'User cache hits, misses and errors',
-    labelNames: ['event'],
-    registers: [registry],
-  });
-  const db = new Histogram({
-    name: 'portico_db_query_duration_seconds',
-    help: 'User lookup database query time',
-    labelNames: ['outcome'],
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const reloads = new Counter({
-    name: 'portico_config_reloads_total',
-    help: 'Config reloads by result',
-    labelNames: ['result'],
-    registers: [registry],
-  });
-  const configInfo = new Gauge({
-    name: 'portico_config_info',
-    help: 'The loaded config (value 1), labelled with its hash',
-    labelNames: ['hash'],
-    registers: [registry],
-  });
-  const mirrors = new Counter({
-    name: 'portico_mirror_copies_total',
-    help: 'Mirrored request copies by route and outcome',
-    labelNames: ['route', 'outcome'],
-    registers: [registry],
-  });
-  const tasks = new Counter({
-    name: 'portico_async_tasks_total',
-    help: 'Async route tasks by route and event: accepted, duplicate, refused; attempts succeeded, retried, failed',
-    labelNames: ['route', 'event'],
-    registers: [registry],
-  });
-  /** A gauge read on scrape: the sum over every source watched (one per pool or telemetry set-up in the process). */
+export interface PrometheusOptions {
+  /** prom-client's process_* and nodejs_* collectors (default on). */
+  readonly defaultMetrics?: boolean;
+  /** OpenMetrics exposition with trace-id exemplars on the request histograms (default off). */
+  readonly exemplars?: boolean;
+}
+
+const MISNAMED_DEFAULTS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** prom-client options for a catalogue entry. */
+const from = (definition: MetricDefinition, registry: Registry<RegistryContentType>) => ({
+  name: definition.name,
+  help: definition.help,
+  labelNames: definition.labelNames,
+  registers: [registry],
+});
+
+export function createPrometheusMetrics(options: PrometheusOptions = {}): PrometheusMetrics {
+  const exemplars = options.exemplars === true;
+  const registry = new Registry<RegistryContentType>();
+  if (exemplars) registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+  if (options.defaultMetrics !== false) {
+    collectDefaultMetrics({ register: registry });
+    // Gauges named `_total` break the naming rule promtool checks; each is the sum of the labelled gauge of the same
+    // name without the suffix (`nodejs_active_handles{type}`), which stays.
+    for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name);
+  }
+  const requests = registerRequestMetrics(registry, { bounds: LATENCY_BUCKETS, exemplars });
+  const upstreamErrors = new Counter(from(METRICS.upstreamErrors, registry));
+  const rateLimit = new Counter(from(METRICS.rateLimitDecisions, registry));
+  const cache = new Counter(from(METRICS.userCacheEvents, registry));
+  const db = new Histogram({ ...from(METRICS.dbQueryDuration, registry), buckets: [...LATENCY_BUCKETS] });
+  const reloads = new Counter(from(METRICS.configReloads, registry));
+  const configInfo = new Gauge(from(METRICS.configInfo, registry));
+  const mirrors = new Counter(from(METRICS.mirrorCopies, registry));
+  const upgrades = new Counter(from(METRICS.websocketUpgrades, registry));
+  const websockets = new Gauge(from(METRICS.websocketConnections, registry));
+  const lifetimes = new Histogram({ ...from(METRICS.websocketDuration, registry), buckets: [...LIFETIME_BUCKETS] });
+  /** Read on scrape: the sum over every source watched (one per pool or telemetry set-up in the process). */
   const summed = <T>(
     sources: ReadonlyArray<() => T>,
-    name: string,
-    help: string,
+    definition: MetricDefinition,
     pick: (figures: T) => number,
-  ): Gauge =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(sources.reduce((sum, source) => sum + pick(source()), 0));
-      },
-    });
+  ): void => {
+    const total = (): number => sources.reduce((sum, source) => sum + pick(source()), 0);
+    if (definition.type === 'counter')
+      new Counter({
+        ...from(definition, registry),
+        collect() {
+          this.reset();
+          this.inc(total());
+        },
+      });
+    else
+      new Gauge({
+        ...from(definition, registry),
+        collect() {
+          this.set(total());
+        },
+      });
+  };
   const sources: PoolStatsSource[] = [];
-  const poolGauge = (name: string, help: string, pick: (s: ReturnType<PoolStatsSource>) => number) =>
-    summed(sources, name, help, pick);
-  poolGauge('portico_pool_workers', 'Live worker pool workers, busy or idle', (s) => s.workers);
-  poolGauge('portico_pool_queue_depth', 'Tasks waiting in the worker pool queue', (s) => s.queued);
-  poolGauge('portico_pool_tasks_running', 'Worker pool tasks running now', (s) => s.running);
+  summed(sources, METRICS.poolWorkers, (s) => s.workers);
+  summed(sources, METRICS.poolQueueDepth, (s) => s.queued);
+  summed(sources, METRICS.poolRunning, (s) => s.running);
   // The pool keeps its own counts (it has no Metrics); the counter is set from them on each scrape.
   const outcomes: ReadonlyArray<[string, (s: ReturnType<PoolStatsSource>) => number]> = [
     ['completed', (s) => s.completed],
@@ -106,10 +111,7 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
     ['dropped', (s) => s.dropped],
   ];
   new Counter({
-    name: 'portico_pool_tasks_total',
-    help: 'Worker pool tasks by outcome: completed, failed, timed_out, rejected (queue full or shutting down), dropped at shutdown',
-    labelNames: ['outcome'],
-    registers: [registry],
+    ...from(METRICS.poolTasks, registry),
     collect() {
       this.reset();
       for (const [outcome, pick] of outcomes)
@@ -119,31 +121,34 @@ export function createPrometheusMetrics(options: { defaultMetrics?: boolean } = 
         );
     },
   });
-  const poolLatency = new Histogram({
-    name: 'portico_pool_task_duration_seconds',
-    help: 'Worker pool task time from submit to settle, queue wait included (completed and failed tasks)',
-    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30],
-    registers: [registry],
-  });
+  const poolLatency = new Histogram({ ...from(METRICS.poolTaskDuration, registry), buckets: [...POOL_TASK_BUCKETS] });
+  const tasks = new Counter(from(METRICS.asyncTasks, registry));
   const telemetrySources: TelemetryDropsSource[] = [];
-  const dropGauge = (name: string, help: string, pick: (d: ReturnType<TelemetryDropsSource>) => number) =>
-    summed(telemetrySources, name, help, pick);
-  dropGauge(
-    'portico_trace_spans_dropped',
-    'Spans lost since start: dropped at a full export queue or in a failed export (collector slow or down)',
-    (d) => d.spans,
-  );
-  dropGauge(
-    'portico_log_lines_dropped',
-    'Log lines dropped since start because the log destination fell behind',
-    (d) => d.logLines,
-  );
+  summed(telemetrySources, METRICS.spansDropped, (d) => d.spans);
+  summed(telemetrySources, METRICS.logLinesDropped, (d) => d.logLines);
 
   return {
     registry,
     contentType: registry.contentType,
-    observeRequest: (route: string, method: string, status: number, seconds: number) =>
-      requests.observe(route, method, status, seconds),
+    meter: (route: string) => requests.meter(route),
+    observeRequest: (
+      meter: RequestMeter,
+      method: string,
+      status: number,
+      seconds: number,
+      completed: boolean,
+      traceId: string | undefined,
+    ) => requests.observe(meter as RouteMeter, method, status, seconds, completed, traceId),
+    observeUpstream: (meter: RequestMeter, seconds: number, traceId: string | undefined) =>
+      requests.observeUpstream(meter as RouteMeter, seconds, traceId),
+    websocketUpgrade(route: string, outcome: WebSocketOutcome) {
+      upgrades.inc({ route, outcome });
+      if (outcome === 'accepted') websockets.inc({ route });
+    },
+    websocketClosed(route: string, seconds: number) {
+      websockets.dec({ route });
+      lifetimes.observe({ route }, seconds);
+    },
     upstreamError: (route: string, kind: UpstreamErrorKind) => upstreamErrors.inc({ route, kind }),
     rateLimitDecision: (policy: string, outcome: RateLimitOutcome) => rateLimit.inc({ policy, outcome }),
     cache: (event: CacheEvent) => cache.inc({ event }),

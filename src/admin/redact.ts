@@ -50,6 +50,7 @@ function maskChain(chain: unknown): void {
 export function redactConfig(config: Config): unknown {
   const out = walk(config, '') as Json;
   maskValues((out.telemetry as Json | undefined)?.resourceAttributes);
+  maskValues(((out.telemetry as Json | undefined)?.traces as Json | undefined)?.headers);
   maskChain(out.middleware);
   for (const route of (out.routes as Json[] | undefined) ?? []) maskChain(route.middleware);
   maskChain((out.userLookup as Json | undefined)?.middleware);

@@ -5,14 +5,14 @@
  * reachable through the proxy port: the two servers share no router.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Logger, LevelWithSilent } from 'pino';
-import { pinoHttp } from 'pino-http';
 import type { Config } from '../config/schema.js';
 import { isPorticoError, sendError, sendProblem } from '../errors.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { redactConfig } from './redact.js';
 import { pathOf } from '../proxy/path.js';
+import { normalizeAddress } from '../proxy/client-ip.js';
 import type { TaskService } from '../tasks/index.js';
 
 export interface ReadinessCheck {
@@ -44,28 +44,48 @@ function adminLevel(req: IncomingMessage, res: ServerResponse, err?: Error): Lev
   return ROUTINE.has(pathOf(req.url)) ? 'debug' : 'info';
 }
 
+/** The error a failed admin call ended with, for its access line (kept on that response only). */
+const FAILURE = Symbol('portico.adminFailure');
+
+interface AdminResponse extends ServerResponse {
+  [FAILURE]?: Error;
+  [STARTED]?: number;
+}
+
+const STARTED = Symbol('portico.adminStarted');
+
 /**
- * The admin port's access log, with pino-http: who read the config, invalidated a cached user or was refused (401 at
- * warn). Admin traffic is a few calls a minute, so pino-http's generic per-request work costs nothing that matters
- * here, unlike on the proxy port (src/middleware/logging.ts). Only method, path, status, time and the peer address
- * are logged: never headers (the bearer token) or the query string.
+ * The admin port's access log: who read the config, invalidated a cached user or was refused (401 at warn). The
+ * line uses the proxy access log's field names (src/middleware/logging.ts), `component: admin` told apart: reqId,
+ * method, path, route (`admin`), status, durationMs, clientIp, and `err` (with its cause chain) for a 500. Never
+ * headers (the bearer token) or the query string.
  */
 function accessLog(logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
-  return pinoHttp({
-    logger: logger.child({ component: 'admin' }),
-    customLogLevel: adminLevel,
-    customSuccessMessage: () => 'admin request completed',
-    customErrorMessage: () => 'admin request failed',
-    serializers: {
-      req: (req: { method?: string; url?: string; remoteAddress?: string }) => ({
+  const log = logger.child({ component: 'admin' });
+  function onClose(this: AdminResponse): void {
+    const req = this.req;
+    const err = this[FAILURE];
+    const level = adminLevel(req, this, err);
+    if (!log.isLevelEnabled(level)) return;
+    log[level](
+      {
+        reqId: this.getHeader('x-request-id'),
         method: req.method,
         path: pathOf(req.url),
-        remoteAddress: req.remoteAddress,
-      }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-    },
-    quietReqLogger: true,
-  });
+        route: 'admin',
+        status: this.headersSent ? this.statusCode : undefined,
+        durationMs: Math.round((performance.now() - (this[STARTED] ?? 0)) * 1000) / 1000,
+        clientIp: normalizeAddress(req.socket.remoteAddress ?? ''),
+        err,
+      },
+      err === undefined ? 'admin request completed' : 'admin request failed',
+    );
+  }
+  return (req, res) => {
+    (res as AdminResponse)[STARTED] = performance.now();
+    res.setHeader('x-request-id', randomUUID());
+    res.on('close', onClose);
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -198,9 +218,9 @@ export function createAdminServer(options: AdminOptions): http.Server {
     (req, res) => {
       log?.(req, res);
       route(req, res, options).catch((err: unknown) => {
-        // pino-http logs `res.err` (with its cause chain) on the access line instead of a bare "status code 500".
+        // The access line carries the error (with its cause chain) instead of a bare "status code 500".
         if (!isPorticoError(err) || err.status >= 500)
-          res.err = err instanceof Error ? err : new Error(String(err), { cause: err });
+          (res as AdminResponse)[FAILURE] = err instanceof Error ? err : new Error(String(err), { cause: err });
         sendError(res, err, {});
       });
     },

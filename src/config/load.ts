@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError, formatPath, type ConfigIssue } from './config-error.js';
 import { interpolate, retype, type Env } from './interpolate.js';
+import { withOtelEnvironment } from '../telemetry/environment.js';
 import { allowedKeys, closest } from './suggest.js';
 import { crossCheck, type PathIssue } from './cross-check.js';
 import { loadEntries, type KindRegistry } from '../middleware/entries.js';
@@ -177,7 +178,8 @@ function parseConfig(text: string, file: string, options: LoadOptions): { config
   if (raw === null || raw === undefined) throw new ConfigError([positions.at(undefined, [], 'the file is empty')]);
   if (typeof raw !== 'object' || Array.isArray(raw))
     throw new ConfigError([positions.at(doc.contents?.range?.[0], [], 'the top level must be a map of sections')]);
-  const parsed = configSchema.safeParse(raw);
+  const withEnv = withOtelEnvironment(raw, options.env ?? process.env); // the file wins; OTEL_* fill what it leaves out
+  const parsed = configSchema.safeParse(withEnv);
   if (!parsed.success) {
     const readable = salvage(raw);
     const semantic = readable === undefined ? [] : besides(crossCheck(readable, options.registry), parsed.error);

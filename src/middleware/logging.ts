@@ -9,15 +9,17 @@
  * how many there are. If a chain holds two `logging` entries (global and route), the last one sets the options and
  * the request still logs once.
  *
- * Fields: reqId, method, path (no query string: it may carry secrets), route, status, durationMs, bytesIn and
- * bytesOut (body bytes; for an aborted response, those put on the socket before it was cut), upstream, clientIp, userAgent, traceId/spanId when the request is traced.
+ * Fields: reqId, method, path (no query string: it may carry secrets), route, status (absent when the client left
+ * before a status was sent), durationMs, bytesIn and bytesOut (body bytes; for an aborted response, those put on the
+ * socket before it was cut), upstream, clientIp, userAgent; `trace_id`, `span_id`, `trace_flags` (OpenTelemetry log
+ * data model names) when the request is traced, `span_id` only for a sampled one; `aborted` (`client_closed`, or
+ * `client_closed_before_status`) when the client went away first. The admin port's access log uses the same names.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { logLevel } from '../telemetry/config.js';
-import { requestTrace } from '../tracing/request-trace.js';
 import { pathOf } from '../proxy/path.js';
 import { headerNamesSet } from './headers.js';
 import { defineKind } from './kind.js';
@@ -77,7 +79,8 @@ function declaredLength(value: unknown): number | undefined {
   return Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : undefined;
 }
 
-function bytesIn(req: IncomingMessage): number {
+/** Request body bytes: counted (chunked bodies on a logged route), else the declared Content-Length. */
+export function bytesIn(req: IncomingMessage): number {
   return req.portico?.bytesIn ?? declaredLength(req.headers['content-length']) ?? 0;
 }
 
@@ -94,7 +97,8 @@ function sentBody(req: IncomingMessage, res: ServerResponse): number | undefined
   return Math.max(0, now - before - Buffer.byteLength(head, 'latin1'));
 }
 
-function bytesOut(req: IncomingMessage, res: ServerResponse, status: number, done: boolean): number {
+/** Response body bytes: counted (piped without Content-Length on a logged route), else declared; cut short, what was sent. */
+export function bytesOut(req: IncomingMessage, res: ServerResponse, status: number, done: boolean): number {
   if (req.method === 'HEAD' || EMPTY_BODY_STATUS.has(status) || !res.headersSent) return 0;
   const counted = req.portico?.bytesOut ?? declaredLength(res.getHeader('content-length')) ?? 0;
   if (done) return counted;
@@ -115,33 +119,52 @@ function logExchange(this: ServerResponse): void {
   const ctx = req.portico;
   const entry = ctx?.loggingEntry;
   if (ctx === undefined || entry === undefined) return;
-  const status = req.headers.upgrade !== undefined && !this.headersSent ? 101 : this.statusCode;
-  const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+  const upgraded = req.headers.upgrade !== undefined && !this.headersSent;
+  const status = upgraded ? 101 : this.statusCode;
+  const completed = this.writableFinished || upgraded;
+  // Cut short before the head went out: no status reached the client, so none is logged (not Node's default 200).
+  const sent = completed || this.headersSent;
+  const level = !sent ? 'warn' : status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
   const log = entry.log;
   if (!log.isLevelEnabled(level)) return;
-  const spanContext = requestTrace(req)?.span.spanContext();
-  const completed = this.writableFinished || status === 101;
+  const trace = ctx.trace;
+  const spanContext = trace?.span.spanContext();
   log[level](
     {
       reqId: ctx.id,
       method: req.method,
       path: pathOf((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url),
       route: ctx.route,
-      status,
+      status: sent ? status : undefined,
       durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
       bytesIn: bytesIn(req),
       bytesOut: bytesOut(req, this, status, completed),
       upstream: ctx.upstream,
       clientIp: ctx.clientIp,
       userAgent: req.headers['user-agent'],
-      traceId: spanContext?.traceId,
-      spanId: spanContext?.spanId,
-      aborted: completed ? undefined : true,
+      trace_id: spanContext?.traceId,
+      // only a span that is exported is named; an unsampled request says so with its flags
+      span_id: trace?.traceparent === null ? undefined : spanContext?.spanId,
+      trace_flags: spanContext === undefined ? undefined : (spanContext.traceFlags & 1) === 1 ? '01' : '00',
+      aborted: completed ? undefined : sent ? 'client_closed' : 'client_closed_before_status',
       req: entry.headers ? { headers: maskHeaders(req.headers, entry.masked) } : undefined,
       res: entry.headers ? { headers: maskHeaders(this.getHeaders(), entry.masked) } : undefined,
     },
-    completed ? 'request completed' : 'request aborted',
+    completed ? 'request completed' : 'request aborted by the client',
   );
+}
+
+/** The entry for requests the edge refuses before any chain runs (bad request line, client cap): the process logger's level, no headers. */
+export function edgeLogging(logger: Logger): LoggingEntry {
+  return { log: logger, headers: false, masked: new Set() };
+}
+
+/** Logs the request's line when its response closes, as the `logging` kind does (for requests that run no chain). */
+export function logWhenClosed(req: IncomingMessage, res: ServerResponse, entry: LoggingEntry): void {
+  const ctx = req.portico;
+  if (ctx === undefined || ctx.loggingEntry !== undefined) return;
+  ctx.loggingEntry = entry;
+  res.on('close', logExchange);
 }
 
 const optionsSchema = z.strictObject({ level: logLevel.optional() }).optional();

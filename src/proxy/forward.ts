@@ -23,7 +23,14 @@ export interface ForwardHooks {
   readonly draining: () => boolean;
   /** Called once per failed upstream exchange, with the classified error (for logs and metrics). */
   readonly onUpstreamError?: (err: PorticoError, req: IncomingMessage) => void;
+  /**
+   * A WebSocket upgrade's course: `accepted` (101 relayed), `refused` (the upstream answered otherwise), `closed`
+   * (an accepted connection ended; `value` is its lifetime in seconds). Failures go to `onUpstreamError`.
+   */
+  readonly onWebSocket?: (event: WebSocketEvent, req: IncomingMessage, value: number) => void;
 }
+
+export type WebSocketEvent = 'accepted' | 'refused' | 'closed';
 
 /**
  * What a route tells the shared upstream proxy about one request: set in the request's context
@@ -191,6 +198,8 @@ interface HintCarrier {
 
 function onProxyRes(hooks: ForwardHooks, proxyRes: IncomingMessage & HintCarrier, req: IncomingMessage): void {
   headArrived(proxyRes.socket);
+  const ctx = req.portico;
+  if (ctx !== undefined && ctx.forwardedAt !== 0) ctx.upstreamSeconds = (performance.now() - ctx.forwardedAt) / 1000;
   const hint = proxyRes.headers['keep-alive'];
   if (hint !== undefined) proxyRes[KEEP_ALIVE_HINT] = hint;
   stripHopByHop(proxyRes.headers, BLANK);
@@ -317,7 +326,8 @@ export function createUpstreamProxies(hooks: ForwardHooks, agentFor: (url: URL) 
       origin: target.origin,
       web: (req, res) => forwardWeb(req, res, proxyOptions),
       webWithBody: (req, res, body) => forwardWeb(req, res, { ...proxyOptions, buffer: body }),
-      upgrade: (route, req, res, socket, head) => forwardUpgrade(target, route, failUpgrade, req, res, socket, head),
+      upgrade: (route, req, res, socket, head) =>
+        forwardUpgrade(target, route, failUpgrade, hooks.onWebSocket, req, res, socket, head),
     };
   };
   return {
@@ -351,6 +361,7 @@ export function createForwarder(options: ForwardOptions): Forwarder {
     if (ctx !== undefined) {
       ctx.forwarding = route;
       ctx.upstream = chosen.origin;
+      ctx.forwardedAt = performance.now();
     }
     return chosen;
   };

@@ -18,6 +18,9 @@ import type { Socket } from 'node:net';
 import { PorticoError } from '../errors.js';
 import { forwarding } from './forward-scope.js';
 import { stripHopByHop } from './headers.js';
+import type { WebSocketEvent } from './forward.js';
+
+type WebSocketHook = ((event: WebSocketEvent, req: IncomingMessage, value: number) => void) | undefined;
 
 /** Bytes a client may send before the 101; past this the connection is closed. */
 const EARLY_BYTES_MAX = 65_536;
@@ -79,9 +82,17 @@ function relayRefusal(proxyRes: IncomingMessage, res: ServerResponse): void {
 }
 
 /** The 101: its head is written as the upstream sent it, then bytes flow both ways until either side closes. */
-function splice(socket: Socket, proxyRes: IncomingMessage, proxySocket: Socket, proxyHead: Buffer, early: Buffer[]) {
+function splice(
+  socket: Socket,
+  proxyRes: IncomingMessage,
+  proxySocket: Socket,
+  proxyHead: Buffer,
+  early: Buffer[],
+  closed: () => void,
+) {
   if (socket.destroyed) {
     proxySocket.destroy();
+    closed();
     return;
   }
   let head = 'HTTP/1.1 101 Switching Protocols\r\n';
@@ -99,9 +110,13 @@ function splice(socket: Socket, proxyRes: IncomingMessage, proxySocket: Socket, 
   proxySocket.on('error', closeBoth);
   // Either side finishing (FIN or close) ends the connection: both go once what is queued is flushed. Passing a
   // half-close on instead would hold the other side open for as long as its peer does not close too.
+  let ended = false;
   const finish = (): void => {
     socket.destroySoon();
     proxySocket.destroySoon();
+    if (ended) return;
+    ended = true;
+    closed();
   };
   socket.once('end', finish);
   socket.once('close', finish);
@@ -116,6 +131,7 @@ export function forwardUpgrade(
   target: URL,
   route: UpgradeRoute,
   fail: UpgradeFailure,
+  report: WebSocketHook,
   req: IncomingMessage,
   res: ServerResponse,
   socket: Socket,
@@ -167,6 +183,7 @@ export function forwardUpgrade(
   });
   upstream.on('response', (proxyRes: IncomingMessage) => {
     settle();
+    report?.('refused', req, proxyRes.statusCode ?? 0);
     relayRefusal(proxyRes, res);
   });
   upstream.on('upgrade', (proxyRes: IncomingMessage, proxySocket: Socket, proxyHead: Buffer) => {
@@ -174,7 +191,11 @@ export function forwardUpgrade(
     socket.off('data', onClientData);
     socket.off('end', clientGone);
     socket.off('close', clientGone);
-    splice(socket, proxyRes, proxySocket, proxyHead, early);
+    report?.('accepted', req, 101);
+    const opened = performance.now();
+    splice(socket, proxyRes, proxySocket, proxyHead, early, () =>
+      report?.('closed', req, (performance.now() - opened) / 1000),
+    );
   });
   upstream.end();
 }

@@ -79,8 +79,10 @@ function processorFor(
   if (injected !== undefined) return batched(injected);
   if (traces.exporter === 'otlp') {
     if (traces.protocol === 'http/json')
-      return batched(new JsonTraceExporter({ url: traces.endpoint, timeoutMillis: traces.timeout }));
-    return new EncodingSpanProcessor(otlpProtobufExporter(traces.endpoint, traces.timeout), QUEUE);
+      return batched(
+        new JsonTraceExporter({ url: traces.endpoint, timeoutMillis: traces.timeout, headers: { ...traces.headers } }),
+      );
+    return new EncodingSpanProcessor(otlpProtobufExporter(traces.endpoint, traces.timeout, traces.headers), QUEUE);
   }
   if (traces.exporter === 'console') return batched(new ConsoleSpanExporter());
   return undefined;

@@ -22,6 +22,12 @@ export const telemetrySchema = z
       .strictObject({
         level: logLevel.default('info').describe('Lowest level written.'),
         destination: z.string().min(1).default('stdout').describe('`stdout`, or a file path (appended to).'),
+        levelFormat: z
+          .enum(['number', 'label'])
+          .default('number')
+          .describe(
+            '`level` as pino writes it and its tools read it (`number`: 30 for info, 50 for error; `pino-pretty --minimumLevel` works), or as a `label` (`"info"`).',
+          ),
         redact: z
           .array(redactPath)
           .default([])
@@ -52,6 +58,15 @@ export const telemetrySchema = z
           .describe(
             'Parent-based: a sampled (or unsampled) parent decides; requests without one are sampled at this ratio.',
           ),
+        headers: z
+          .record(
+            z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'must be an HTTP header name' }),
+            z.string(),
+          )
+          .default({})
+          .describe(
+            'Headers on every export request, e.g. an API key for a vendor collector (`x-api-key: ${OTLP_KEY}`); values are redacted in `/config`.',
+          ),
         timeout: duration({ min: 1 })
           .default(10_000)
           .describe(
@@ -62,7 +77,9 @@ export const telemetrySchema = z
       .describe('OpenTelemetry traces (the `tracing` middleware kind).'),
   })
   .prefault({})
-  .describe('Process logs, request logs and traces.');
+  .describe(
+    'Process logs, request logs and traces. The standard `OTEL_*` variables (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_EXPORTER`, `OTEL_TRACES_SAMPLER`/`_ARG`, `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`/`_HEADERS`/`_PROTOCOL`/`_TIMEOUT`, `OTEL_SDK_DISABLED`) fill the keys this section leaves out; a key in the file takes precedence.',
+  );
 
 export type TelemetryConfig = z.output<typeof telemetrySchema>;
 export type LogLevel = z.output<typeof logLevel>;

@@ -137,7 +137,9 @@ export function createLogger(telemetry: TelemetryConfig, options: LoggerOptions 
     {
       level: telemetry.logs.level,
       base: { service: telemetry.serviceName, pid: process.pid },
-      formatters: { level: (label) => ({ level: label }) },
+      ...(telemetry.logs.levelFormat === 'label'
+        ? { formatters: { level: (label: string) => ({ level: label }) } }
+        : {}),
       serializers: { err: pino.stdSerializers.errWithCause },
       redact: { paths: [...DEFAULT_REDACT, ...telemetry.logs.redact], censor: '[Redacted]' },
     },

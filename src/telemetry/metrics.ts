@@ -31,8 +31,41 @@ export interface TelemetryDropsSource {
   (): { spans: number; logLines: number };
 }
 
+export type WebSocketOutcome = 'accepted' | 'refused' | 'failed';
+
+/**
+ * One route's per-request figures, got once per route name (`Metrics.meter`) and kept in the request's context from
+ * routing to the end of its response, so the per-request calls below do no lookup by name.
+ */
+export interface RequestMeter {
+  readonly route: string;
+  /** Requests routed here whose response has not ended. */
+  inFlight: number;
+  /** Body bytes, added per request at its end. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
 export interface Metrics {
-  observeRequest(route: string, method: string, status: number, seconds: number): void;
+  /** The meter of a route (or `-`), made once per name. */
+  meter(route: string): RequestMeter;
+  /**
+   * The end of one exchange. `completed` false: the client went away before the response was complete (counted as
+   * aborted, not by status). `traceId`: a sampled request's trace id, kept as an exemplar.
+   */
+  observeRequest(
+    meter: RequestMeter,
+    method: string,
+    status: number,
+    seconds: number,
+    completed: boolean,
+    traceId: string | undefined,
+  ): void;
+  /** Time from the forward to the upstream response head. */
+  observeUpstream(meter: RequestMeter, seconds: number, traceId: string | undefined): void;
+  /** A WebSocket upgrade's outcome; an accepted one is open until `websocketClosed`. */
+  websocketUpgrade(route: string, outcome: WebSocketOutcome): void;
+  websocketClosed(route: string, seconds: number): void;
   upstreamError(route: string, kind: UpstreamErrorKind): void;
   rateLimitDecision(policy: string, outcome: RateLimitOutcome): void;
   cache(event: CacheEvent): void;
@@ -51,8 +84,14 @@ export interface Metrics {
   readonly contentType: string;
 }
 
+const NOOP_METER: RequestMeter = { route: '-', inFlight: 0, bytesIn: 0, bytesOut: 0 };
+
 export const noopMetrics: Metrics = {
+  meter: () => NOOP_METER,
   observeRequest() {},
+  observeUpstream() {},
+  websocketUpgrade() {},
+  websocketClosed() {},
   upstreamError() {},
   rateLimitDecision() {},
   cache() {},

@@ -155,9 +155,13 @@ export class EncodingSpanProcessor implements SpanProcessor {
 }
 
 /** OTLP/HTTP with `application/x-protobuf` bodies, as @opentelemetry/exporter-trace-otlp-proto sends them. */
-export function otlpProtobufExporter(url: string, timeoutMillis: number): EncodedSpanExporter {
+export function otlpProtobufExporter(
+  url: string,
+  timeoutMillis: number,
+  headers: Readonly<Record<string, string>> = {},
+): EncodedSpanExporter {
   const delegate = createOtlpHttpExportDelegate(
-    convertLegacyHttpOptions({ url, timeoutMillis }, 'TRACES', 'v1/traces', {
+    convertLegacyHttpOptions({ url, timeoutMillis, headers: { ...headers } }, 'TRACES', 'v1/traces', {
       'Content-Type': 'application/x-protobuf',
     }),
     {

@@ -1,5 +1,8 @@
 /**
- * `tracing`: one SERVER span per request, named after the route, with the HTTP semantic-convention attributes; the
+ * `tracing`: one SERVER span per request, named `{method} {route template}`, with the HTTP semantic-convention
+ * attributes (stable names: `http.route`, `url.path`, `url.query` with its values redacted, `url.scheme`,
+ * `client.address`, `server.address`/`server.port`, `user_agent.original`, `http.response.status_code`, `error.type`
+ * on a 5xx or an abandoned request) and the route's name as `portico.route`; the
  * client's W3C `traceparent`/`tracestate` continue the trace, and the upstream call gets a CLIENT span child
  * (src/tracing/upstream-spans.ts) whose id the upstream receives as its parent.
  *
@@ -34,6 +37,7 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_URL_PATH,
+  ATTR_URL_QUERY,
   ATTR_URL_SCHEME,
   ATTR_USER_AGENT_ORIGINAL,
 } from '@opentelemetry/semantic-conventions';
@@ -46,11 +50,13 @@ import {
   type UpstreamAttributes,
 } from './request-trace.js';
 import { watchUpstreamCalls } from './upstream-spans.js';
+import { redactedQuery } from './query.js';
 import { removeHeader } from '../proxy/headers.js';
 import { pathOf } from '../proxy/path.js';
 import { defineKind } from '../middleware/kind.js';
+import { TRACER_NAME, TRACER_VERSION } from './scope.js';
 
-const tracer = trace.getTracer('portico');
+const tracer = trace.getTracer(TRACER_NAME, TRACER_VERSION);
 const propagator = new W3CTraceContextPropagator();
 const headerGetter = {
   keys: (carrier: IncomingMessage['headers']) => Object.keys(carrier),
@@ -77,6 +83,7 @@ function serverAttributes(req: IncomingMessage, route: string, template: string 
     [ATTR_HTTP_REQUEST_METHOD]: known ? method : '_OTHER',
     [ATTR_HTTP_REQUEST_METHOD_ORIGINAL]: known ? undefined : method,
     [ATTR_URL_PATH]: pathOf(req.url),
+    [ATTR_URL_QUERY]: redactedQuery(req.url),
     [ATTR_URL_SCHEME]: 'encrypted' in req.socket ? 'https' : 'http',
     [ATTR_HTTP_ROUTE]: template,
     [ATTR_SERVER_ADDRESS]: hasPort ? host.slice(0, colon) : host,
@@ -111,6 +118,9 @@ export const tracingKind = defineKind({
     const route = scope.route;
     // The route's details come from its scope (src/plan/build.ts): `http.route` is its path template.
     const template = scope.template;
+    // `{method} {http.route}` (HTTP semantic conventions), made once per method; another method is `HTTP`.
+    const spanNames = new Map([...METHODS].map((m) => [m, template === undefined ? m : `${m} ${template}`]));
+    const otherName = template === undefined ? 'HTTP' : `HTTP ${template}`;
     const upstreams = upstreamAttributes(scope.upstreams ?? []);
     const extra = options?.attributes ?? {};
     const hasExtra = Object.keys(extra).length > 0;
@@ -130,7 +140,7 @@ export const tracingKind = defineKind({
       // tracestate is meaningless without the traceparent it belongs to
       if (!remote) removeHeader(req.headers, 'tracestate');
       const span = tracer.startSpan(
-        route === '-' ? (req.method ?? 'HTTP') : route,
+        spanNames.get(req.method ?? '') ?? otherName,
         {
           kind: SpanKind.SERVER,
           startTime: req.portico?.startedAt,

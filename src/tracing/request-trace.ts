@@ -38,6 +38,23 @@ export function requestTrace(req: IncomingMessage): RequestTrace | undefined {
 
 const HEX = '0123456789abcdef';
 
+/** Trace correlation fields of a log line, named as the OpenTelemetry log data model names them in JSON. */
+export interface TraceFields {
+  readonly trace_id: string;
+  /** Only for a span that is exported: an unsampled request's line names none. */
+  readonly span_id?: string;
+  /** `01` sampled, `00` not. */
+  readonly trace_flags: string;
+}
+
+export function traceFields(record: RequestTrace): TraceFields {
+  const context = record.span.spanContext();
+  const sampled = (context.traceFlags & 1) === 1;
+  return record.traceparent === null
+    ? { trace_id: context.traceId, trace_flags: sampled ? '01' : '00' }
+    : { trace_id: context.traceId, span_id: context.spanId, trace_flags: sampled ? '01' : '00' };
+}
+
 /** W3C Trace Context `traceparent` (version 00) for a span context. */
 export function formatTraceparent(context: SpanContext): string {
   const flags = context.traceFlags & 0xff;

@@ -22,12 +22,16 @@ import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
   ATTR_URL_FULL,
 } from '@opentelemetry/semantic-conventions';
 import { pathOf } from '../proxy/path.js';
+import { redactedQuery } from './query.js';
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
+import { TRACER_NAME, TRACER_VERSION } from './scope.js';
 
-const tracer = trace.getTracer('portico');
+const tracer = trace.getTracer(TRACER_NAME, TRACER_VERSION);
 /**
  * State of the upstream ClientRequest, not of the incoming request: the diagnostics channels and the `close` and
  * `upgrade` listeners (shared functions, no closure per call) are given that ClientRequest alone, and a request
@@ -47,6 +51,12 @@ interface Carrier {
 }
 
 let subscribed = false;
+
+/** `url.full`: origin, path and the query with its values redacted (as `url.query` on the server span). */
+function fullUrl(origin: string | undefined, path: string): string {
+  const query = redactedQuery(path);
+  return `${origin ?? ''}${pathOf(path)}${query === undefined ? '' : `?${query}`}`;
+}
 
 /** Subscribes to the client channels, once per process; until then no client request pays for them. */
 export function watchUpstreamCalls(): void {
@@ -74,7 +84,7 @@ function onCreated(message: unknown): void {
       attributes: {
         ...base,
         [ATTR_HTTP_REQUEST_METHOD]: request.method,
-        [ATTR_URL_FULL]: `${origin ?? ''}${pathOf(request.path)}`,
+        [ATTR_URL_FULL]: fullUrl(origin, request.path),
       },
     },
     record.context,
@@ -91,6 +101,12 @@ function onResponse(message: unknown): void {
   if (call === undefined) return;
   const status = response.statusCode ?? 0;
   call.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  // The peer the response came from: only now is the socket's address known (a pooled socket, or a fresh one).
+  const socket = response.socket;
+  if (socket !== null && socket.remoteAddress !== undefined) {
+    call.span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, socket.remoteAddress);
+    if (socket.remotePort !== undefined) call.span.setAttribute(ATTR_NETWORK_PEER_PORT, socket.remotePort);
+  }
   // Client spans mark 4xx and 5xx as errors (semantic conventions, HTTP client span status).
   if (status >= 400) {
     call.span.setAttribute(ATTR_ERROR_TYPE, String(status));

@@ -81,6 +81,7 @@ export async function createUserLookup(deps: UserLookupDeps): Promise<UserLookup
   const cache = chooseCache(config, stores);
   const service = createUserService({
     repository,
+    table: userSql(config.userLookup).target,
     cache,
     runner: deps.runner ?? deferredRunner(options.fillTimeout),
     metrics,

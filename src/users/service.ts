@@ -7,6 +7,11 @@
  * once per interval, and the lookup goes to the database (without a write-back, as the version is unknown).
  */
 import type { Logger } from 'pino';
+import {
+  ATTR_DB_COLLECTION_NAME,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_SYSTEM_NAME,
+} from '@opentelemetry/semantic-conventions';
 import type { Metrics } from '../telemetry/metrics.js';
 import { wrapError } from '../errors.js';
 import { ttlWithJitter, type CacheRead, type UserCache } from './cache.js';
@@ -47,6 +52,8 @@ export interface UserServiceOptions {
 
 export interface UserServiceDeps {
   readonly repository: UserRepository;
+  /** The table the repository reads (`schema.table`), for `db.collection.name` on the query span. */
+  readonly table?: string;
   /** undefined: caching is off, every lookup queries the database. */
   readonly cache: UserCache | undefined;
   readonly runner: BackgroundRunner;
@@ -77,6 +84,15 @@ function share(value: Lookup, outcome: CacheOutcome, stored: boolean): Shared {
 export function createUserService(deps: UserServiceDeps): UserService {
   const { repository, cache, runner, metrics, options } = deps;
   const random = deps.random ?? Math.random;
+  // Span attributes, made once: database semantic conventions; never the user's id or fields.
+  const queryAttributes = {
+    [ATTR_DB_SYSTEM_NAME]: 'postgresql',
+    [ATTR_DB_OPERATION_NAME]: 'SELECT',
+    [ATTR_DB_COLLECTION_NAME]: deps.table,
+  };
+  const cacheSystem = cache?.kind === 'redis' ? { [ATTR_DB_SYSTEM_NAME]: 'redis' } : {};
+  const cacheGetAttributes = { ...cacheSystem, [ATTR_DB_OPERATION_NAME]: 'GET' };
+  const cacheSetAttributes = { ...cacheSystem, [ATTR_DB_OPERATION_NAME]: 'SET' };
   const flights = new Map<string, Promise<Shared>>();
   const fills = new Set<Promise<void>>();
   const warnCache = throttledWarn(
@@ -94,9 +110,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
   const query = async (id: string): Promise<Lookup> => {
     const started = performance.now();
     try {
-      const user = await traced('db.query', { 'db.operation.name': 'SELECT', 'portico.user.id': id }, () =>
-        repository.findById(id),
-      );
+      const user = await traced('db.query', queryAttributes, () => repository.findById(id));
       metrics.dbQuery((performance.now() - started) / 1000, true);
       return user === undefined ? null : entryOf(user);
     } catch (err) {
@@ -110,7 +124,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     const ttl = ttlWithJitter(value === null ? options.negativeTtl : options.ttl, options.jitter, random);
     const task = async (signal: AbortSignal): Promise<void> => {
       if (signal.aborted) return;
-      const written = await traced('cache.set', { 'portico.user.id': id }, () => active.set(id, value, ttl, version));
+      const written = await traced('cache.set', cacheSetAttributes, () => active.set(id, value, ttl, version));
       deps.cacheHealth?.success();
       if (!written) metrics.cache('stale_skip');
     };
@@ -125,7 +139,7 @@ export function createUserService(deps: UserServiceDeps): UserService {
     if (cache === undefined) return { shared: share(await query(id), 'bypass', false) };
     let read: CacheRead | undefined;
     try {
-      read = await traced('cache.get', { 'portico.user.id': id }, () => cache.get(id));
+      read = await traced('cache.get', cacheGetAttributes, () => cache.get(id));
       deps.cacheHealth?.success();
     } catch (err) {
       cacheFailed(err, 'get');

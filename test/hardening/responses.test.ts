@@ -91,9 +91,11 @@ describe('the request log of an aborted download', () => {
       });
       req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
     });
-    await settlesTo(() => lines.some((line) => line.msg === 'request aborted'), true, 'the aborted request line');
-    const line = lines.find((entry) => entry.msg === 'request aborted') as { bytesOut: number; status: number };
-    expect(line.status).toBe(200);
+    const aborted = 'request aborted by the client';
+    await settlesTo(() => lines.some((line) => line.msg === aborted), true, 'the aborted request line');
+    const line = lines.find((entry) => entry.msg === aborted) as { bytesOut: number; status: number; aborted: string };
+    expect(line.status).toBe(200); // sent before the client left
+    expect(line.aborted).toBe('client_closed');
     expect(line.bytesOut).toBeGreaterThanOrEqual(got);
     expect(line.bytesOut).toBeLessThan(declared / 2);
   });

@@ -112,7 +112,7 @@ describe('process logger flush', () => {
     expect(code).toBe(1);
     expectAllInOrder(lines);
     const fatal = lines.at(-1);
-    expect(fatal).toMatchObject({ level: 'fatal', origin: 'uncaughtException', msg: 'fatal error, exiting' });
+    expect(fatal).toMatchObject({ level: 60, origin: 'uncaughtException', msg: 'fatal error, exiting' });
     expect((fatal?.err as { message?: string } | undefined)?.message).toBe('boom');
   }, 90_000);
 

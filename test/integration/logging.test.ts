@@ -12,7 +12,7 @@ import { startTestPortico } from '../helpers/portico.js';
 import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { request, waitFor } from '../helpers/http.js';
 
-type Line = Record<string, unknown> & { msg: string; level: string };
+type Line = Record<string, unknown> & { msg: string; level: number };
 
 const lines: Line[] = [];
 const capture = { write: (text: string) => void lines.push(JSON.parse(text) as Line) };
@@ -31,7 +31,7 @@ let portico: Portico;
 
 function completed(path: string): Line[] {
   return lines.filter(
-    (line) => line.path === path && (line.msg === 'request completed' || line.msg === 'request aborted'),
+    (line) => line.path === path && (line.msg === 'request completed' || line.msg === 'request aborted by the client'),
   );
 }
 
@@ -101,7 +101,7 @@ describe('logging', () => {
     expect(res.status).toBe(200);
     const line = await lineFor('/plain/items');
     expect(line).toMatchObject({
-      level: 'info',
+      level: 30,
       service: 'logging-test',
       reqId: res.headers['x-request-id'],
       method: 'POST',
@@ -127,10 +127,23 @@ describe('logging', () => {
     await telemetry.flush();
     const server = exporter
       .getFinishedSpans()
-      .find((span) => span.attributes['url.path'] === '/plain/traced' && span.name === 'plain');
+      .find((span) => span.attributes['url.path'] === '/plain/traced' && span.name === 'GET /plain');
     expect(server).toBeDefined();
-    expect(line.traceId).toBe(server?.spanContext().traceId);
-    expect(line.spanId).toBe(server?.spanContext().spanId);
+    expect(line).toMatchObject({
+      trace_id: server?.spanContext().traceId,
+      span_id: server?.spanContext().spanId,
+      trace_flags: '01',
+    });
+  });
+
+  it('an unsampled request says so: its trace id and flags 00, no id of a span that was never exported', async () => {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    await request(`${portico.proxyUrl}/plain/unsampled`, {
+      headers: { traceparent: `00-${traceId}-b7ad6b7169203331-00` },
+    });
+    const line = await lineFor('/plain/unsampled');
+    expect(line).toMatchObject({ trace_id: traceId, trace_flags: '00' });
+    expect(line.span_id).toBeUndefined();
   });
 
   it('keeps a sane client request id and replaces an unsafe one', async () => {
@@ -146,15 +159,20 @@ describe('logging', () => {
     await request(`${portico.proxyUrl}/missing`);
     const res = await request(`${portico.proxyUrl}/dead/x`);
     expect(res.status).toBe(502);
-    expect(await lineFor('/missing')).toMatchObject({ level: 'warn', status: 404, route: '-' });
+    expect(await lineFor('/missing')).toMatchObject({ level: 40, status: 404, route: '-' });
     expect(await lineFor('/dead/x')).toMatchObject({
-      level: 'error',
+      level: 50,
       status: 502,
       route: 'dead',
       bytesOut: expect.any(Number) as unknown,
     });
     const related = lines.filter((line) => line.reqId === res.headers['x-request-id']);
     expect(related.length).toBeGreaterThanOrEqual(2); // the upstream failure and the request line
+    // the error line carries the request's trace too
+    const failure = related.find((line) => line.msg === 'upstream failed');
+    const access = related.find((line) => line.msg === 'request completed');
+    expect(failure).toMatchObject({ level: 40, trace_id: access?.trace_id, span_id: access?.span_id });
+    expect(access?.trace_id).toEqual(expect.stringMatching(/^[0-9a-f]{32}$/));
   });
 
   it('counts chunked bodies in both directions', async () => {
@@ -209,7 +227,14 @@ describe('logging', () => {
     await waitFor(() => held.length === 1, { message: 'upstream to hold the request' });
     req.destroy();
     const line = await lineFor('/slow/x');
-    expect(line).toMatchObject({ msg: 'request aborted', aborted: true, route: 'slow' });
+    // no status was sent: none is logged (not Node's default 200), and the line says what happened
+    expect(line).toMatchObject({
+      msg: 'request aborted by the client',
+      aborted: 'client_closed_before_status',
+      route: 'slow',
+      level: 40,
+    });
+    expect(line.status).toBeUndefined();
     held[0]?.end();
     held = [];
   }, 10_000);

@@ -38,7 +38,7 @@ describe('admin surface', () => {
     expect(res.text).toMatch(/portico_requests_total\{route="-",method="GET",status="4xx"\} 1/);
     expect(res.text).toMatch(/portico_request_duration_seconds_bucket\{/);
     expect(res.text).toMatch(/portico_config_info\{hash="[0-9a-f]{12}"\} 1/);
-    expect(res.text).toMatch(/portico_process_resident_memory_bytes/);
+    expect(res.text).toMatch(/^process_resident_memory_bytes \d/m);
     expect(res.text).not.toMatch(/orders\/12345|unknown\/777|route="\//);
   });
 
@@ -47,12 +47,12 @@ describe('admin surface', () => {
     const p = await startTestPortico('routes: []\n', { telemetryDrops: () => drops });
     cleanup.push(() => p.shutdown());
     const scrape = async (): Promise<string> => (await supertest(p.adminUrl).get('/metrics').expect(200)).text;
-    expect(await scrape()).toMatch(/^portico_trace_spans_dropped 0$/m);
+    expect(await scrape()).toMatch(/^portico_trace_spans_dropped_total 0$/m);
     drops.spans = 1024;
     drops.logLines = 7;
     const text = await scrape();
-    expect(text).toMatch(/^portico_trace_spans_dropped 1024$/m);
-    expect(text).toMatch(/^portico_log_lines_dropped 7$/m);
+    expect(text).toMatch(/^portico_trace_spans_dropped_total 1024$/m);
+    expect(text).toMatch(/^portico_log_lines_dropped_total 7$/m);
   });
 
   it('counts mirrored copies by route and outcome', async () => {
@@ -108,7 +108,7 @@ describe('admin surface', () => {
     await supertest(p.adminUrl).delete('/cache/users/1').expect(401);
   });
 
-  it('logs each admin call with pino-http: refusals at warn, routine probes at debug, never the token or the query', async () => {
+  it('logs each admin call with the proxy access log field names: refusals at warn, routine probes at debug, never the token or the query', async () => {
     const { logger, lines } = captureLogs();
     const p = await startTestPortico(
       `server:\n  listen: 127.0.0.1:0\n  admin: 127.0.0.1:0\n  adminToken: s3cret-token-0123456789\n`,
@@ -127,16 +127,16 @@ describe('admin surface', () => {
       expect.objectContaining({
         level: 30,
         msg: 'admin request completed',
-        req: expect.objectContaining({ method: 'GET', path: '/config' }) as unknown,
-        res: { statusCode: 200 },
+        method: 'GET',
+        path: '/config',
+        route: 'admin',
+        status: 200,
+        clientIp: '127.0.0.1',
+        reqId: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
       }),
-      expect.objectContaining({
-        level: 40,
-        req: expect.objectContaining({ method: 'GET', path: '/metrics' }) as unknown,
-        res: { statusCode: 401 },
-      }),
+      expect.objectContaining({ level: 40, method: 'GET', path: '/metrics', status: 401 }),
     ]);
-    expect(typeof admin()[0]?.responseTime).toBe('number');
+    expect(typeof admin()[0]?.durationMs).toBe('number');
     expect(JSON.stringify(lines)).not.toMatch(/s3cret|wrong-token|authorization/i);
   });
 

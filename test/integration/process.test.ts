@@ -131,8 +131,8 @@ describe('the serving process', () => {
       expect((await request(`${running.proxy}/`)).body).toBe('A');
       // The CLI wires its own logger's and tracer's drop counts into /metrics.
       const metrics = (await request(`${running.admin}/metrics`)).body;
-      expect(metrics).toMatch(/^portico_trace_spans_dropped 0$/m);
-      expect(metrics).toMatch(/^portico_log_lines_dropped 0$/m);
+      expect(metrics).toMatch(/^portico_trace_spans_dropped_total 0$/m);
+      expect(metrics).toMatch(/^portico_log_lines_dropped_total 0$/m);
 
       writeFileSync(file, 'routes:\n  - name: api\n    upstream: not a url\n');
       running.child.kill('SIGHUP');

@@ -23,6 +23,7 @@ const BOUND = COMMAND_TIMEOUT + 3000;
 
 interface LogLine {
   msg: string;
+  reqId?: string;
   client?: string;
   policy?: string;
   fallback?: string;
@@ -140,6 +141,8 @@ test('Redis killed under traffic, then restarted: bounded answers, configured fa
     ['open', 'allow'],
     ['shared', 'local (50%)'],
   ]);
+  // each was logged through the request that met the failure: its id is on the line
+  for (const line of policyLogs('rate-limit store failing')) expect(line.reqId).toEqual(expect.any(String));
 
   // Redis returns (empty: no persistence). Recovery is automatic and logged once.
   await redis.restart();

@@ -180,7 +180,7 @@ describe('telemetry bootstrap (child process, OTLP/HTTP receiver)', () => {
     expect(resource).toMatchObject({ 'service.name': 'bootstrap-test', 'deployment.environment': 'test' });
 
     const spans = exportedSpans();
-    const server = spans.find((span) => span.name === 'orders');
+    const server = spans.find((span) => span.name === 'GET /orders');
     const client = spans.find((span) => span.kind === 3 && !isRedisSpan(span));
     const redis = spans.filter(isRedisSpan);
     expect(server).toMatchObject({ traceId: TRACE_ID, parentSpanId: '00f067aa0ba902b7', kind: 2 });
@@ -194,7 +194,7 @@ describe('telemetry bootstrap (child process, OTLP/HTTP receiver)', () => {
     const { code } = await run('server-first', endpoint);
     expect(code).toBe(0);
     const spans = exportedSpans();
-    expect(spans.find((span) => span.name === 'orders')).toBeDefined(); // hand-made spans do not depend on the order
+    expect(spans.find((span) => span.name === 'GET /orders')).toBeDefined(); // hand-made spans do not depend on the order
     expect(spans.filter(isRedisSpan)).toEqual([]);
   }, 90_000);
 

@@ -26,7 +26,9 @@ test('a context has all its per-request fields from the start: setting state add
   ctx.upstream = 'http://127.0.0.1:1';
   ctx.route = 'api';
   expect(Object.keys(ctx)).toEqual(before);
-  expect(before).toEqual(expect.arrayContaining(['forwarding', 'proxyReq', 'loggingEntry', 'rateLimits', 'trace']));
+  expect(before).toEqual(
+    expect.arrayContaining(['forwarding', 'proxyReq', 'loggingEntry', 'rateLimits', 'traced', 'meter', 'forwardedAt']),
+  );
 });
 
 test('contextOf finds the context the edge set, and refuses a request that has none', () => {

@@ -42,12 +42,18 @@ describe('logging kind options', () => {
 });
 
 describe('process logger', () => {
-  it('writes JSON lines with a level label, epoch time and the service', () => {
+  it('writes JSON lines with a numeric level (as pino tools expect), epoch time and the service', () => {
     const { lines, log } = capture();
     log.logger.info({ route: 'orders' }, 'hello');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', service: 'unit', route: 'orders', msg: 'hello' });
+    expect(lines[0]).toMatchObject({ level: 30, service: 'unit', route: 'orders', msg: 'hello' });
     expect(lines[0]?.time).toEqual(expect.any(Number));
+  });
+
+  it('writes the level as a label with `levelFormat: label`', () => {
+    const { lines, log } = capture({ levelFormat: 'label' });
+    log.logger.warn('hello');
+    expect(lines[0]).toMatchObject({ level: 'warn', msg: 'hello' });
   });
 
   it('honours the configured level', () => {
@@ -112,7 +118,7 @@ describe('process logger', () => {
       logFatalAndExit(log, new Error('boom'), 'uncaughtException', resolve),
     );
     expect(code).toBe(1);
-    expect(lines[0]).toMatchObject({ level: 'fatal', origin: 'uncaughtException', msg: 'fatal error, exiting' });
+    expect(lines[0]).toMatchObject({ level: 60, origin: 'uncaughtException', msg: 'fatal error, exiting' });
     expect((lines[0]?.err as { message: string }).message).toBe('boom');
   });
 });

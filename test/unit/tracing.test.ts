@@ -113,7 +113,7 @@ describe('with the SDK', () => {
       active = trace.getActiveSpan()?.spanContext().spanId;
     });
     const [span] = await finished(x);
-    expect(span?.name).toBe('orders');
+    expect(span?.name).toBe('GET /api/orders');
     expect(span?.kind).toBe(SpanKind.SERVER);
     expect(active).toBe(span?.spanContext().spanId);
     expect(x.req.headers.traceparent).toBe(`00-${TRACE_ID}-${span?.spanContext().spanId}-01`);

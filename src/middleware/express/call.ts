@@ -12,8 +12,9 @@ import { sendProblem } from '../../errors.js';
 import { requestTrace } from '../../tracing/request-trace.js';
 import type { Next } from '../kind.js';
 import type { LoadedMiddleware } from './loader.js';
+import { TRACER_NAME, TRACER_VERSION } from '../../tracing/scope.js';
 
-const tracer = trace.getTracer('portico');
+const tracer = trace.getTracer(TRACER_NAME, TRACER_VERSION);
 
 export interface CallSite {
   readonly loaded: LoadedMiddleware;

@@ -3,6 +3,7 @@
  * turned into the policy's onStoreError behaviour here (never a 429, never a silent allow: it is reported to the
  * stores' health and, by the caller, to metrics).
  */
+import type { IncomingMessage } from 'node:http';
 import type { RateLimitOutcome } from '../../telemetry/metrics.js';
 import type { Stores } from '../../stores/stores.js';
 import type { CompiledPolicy } from './compile.js';
@@ -30,17 +31,27 @@ function fromDecision(policy: CompiledPolicy, decision: Decision, local: boolean
   return { policy, outcome, action, remaining: decision.remaining, resetMs: decision.resetMs };
 }
 
-function onStoreError(policy: CompiledPolicy, key: string, err: unknown, stores: Stores): Verdict | Promise<Verdict> {
+function onStoreError(
+  policy: CompiledPolicy,
+  key: string,
+  err: unknown,
+  stores: Stores,
+  req: IncomingMessage | undefined,
+): Verdict | Promise<Verdict> {
   stores.reportFailure('limit', err);
   const change = policy.episode.failure();
+  // Logged once per episode, through the request that met it: the line carries its id and trace ids.
+  const requestLog = req?.portico?.log;
+  const log = requestLog ?? policy.log;
+  const named = requestLog === undefined ? undefined : policy.name; // policy.log has it bound already
   if (change === 'degraded')
-    policy.log.warn(
-      { err, fallback: policy.fallbackLabel },
+    log.warn(
+      { err, policy: named, fallback: policy.fallbackLabel },
       'rate-limit store failing: policy runs on its onStoreError fallback',
     );
   else if (change === 'flapping') {
-    policy.log.warn(
-      { err, fallback: policy.fallbackLabel, flaps: policy.episode.reported },
+    log.warn(
+      { err, policy: named, fallback: policy.fallbackLabel, flaps: policy.episode.reported },
       'rate-limit store flapping: some calls fail (a partly failed cluster?); those run on the fallback, the rest count in the store',
     );
   }
@@ -59,8 +70,11 @@ function onStoreError(policy: CompiledPolicy, key: string, err: unknown, stores:
   return { policy, outcome: 'store_error_allow', action: 'pass', remaining: undefined, resetMs: 0 };
 }
 
-/** Resolves with the verdict; rejects only on a bug (the in-memory limiters cannot fail). */
-export function decide(policy: CompiledPolicy, key: string, stores: Stores): Promise<Verdict> {
+/**
+ * Resolves with the verdict; rejects only on a bug (the in-memory limiters cannot fail). `req`: the request being
+ * decided, whose logger reports a store failure.
+ */
+export function decide(policy: CompiledPolicy, key: string, stores: Stores, req?: IncomingMessage): Promise<Verdict> {
   if (!policy.shared) return policy.limiter.consume(key).then((decision) => fromDecision(policy, decision, false));
   return policy.limiter.consume(key).then(
     (decision) => {
@@ -74,7 +88,7 @@ export function decide(policy: CompiledPolicy, key: string, stores: Stores): Pro
       }
       return fromDecision(policy, decision, false);
     },
-    (err: unknown) => onStoreError(policy, key, err, stores),
+    (err: unknown) => onStoreError(policy, key, err, stores, req),
   );
 }
 

@@ -113,7 +113,7 @@ function single(policy: CompiledPolicy, deps: KindDeps): Handler {
     if (applied(req, policy)) return next();
     const key = policy.keyOf(req);
     if (key === undefined) return rejectMissingKey(req, res, policy);
-    return decide(policy, key, stores).then((verdict) => respond(req, res, next, record(req, verdict, metrics)));
+    return decide(policy, key, stores, req).then((verdict) => respond(req, res, next, record(req, verdict, metrics)));
   };
 }
 
@@ -131,7 +131,7 @@ function several(policies: readonly CompiledPolicy[], deps: KindDeps): Handler {
     }
     if (pending.length === 0) return next();
     // Independent counters: their store calls run concurrently.
-    return Promise.all(pending.map((policy, i) => decide(policy, keys[i] as string, stores))).then((verdicts) => {
+    return Promise.all(pending.map((policy, i) => decide(policy, keys[i] as string, stores, req))).then((verdicts) => {
       let state: RequestLimits | undefined;
       for (const verdict of verdicts) state = record(req, verdict, metrics);
       respond(req, res, next, state as RequestLimits);
