@@ -136,7 +136,8 @@ export class DeliveryLoop {
     if ('error' in result && this.stopAttempts.signal.aborted) return; // shutdown: left for the next owner
     let finish: Finish;
     if ('error' in result && result.error instanceof QueueFullError) {
-      // Not attempted: the pool is saturated by other work. Back off without spending the task's attempts.
+      // Not attempted: the pool is saturated by other work. Back off; this never dead-letters the task (the store
+      // counted the attempt when it was taken, so the next real one reports a higher number).
       finish = { kind: 'retry', delayMs: settings.async.backoff, status: null, error: errorText(result.error) };
     } else {
       finish = finishOf(result, claim.attempt, settings.async, this.random, Date.now());
