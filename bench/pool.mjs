@@ -29,8 +29,6 @@ const poolOf = (overrides = {}) =>
     queue: TASKS,
     idleTimeout: 30_000,
     taskTimeout: 10_000,
-    backoff: 100,
-    maxBackoff: 10_000,
     ...overrides,
   });
 

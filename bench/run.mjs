@@ -107,8 +107,9 @@ try {
   // Checked last: span exports are batched, so only now has every tracing target surely exported.
   for (const entry of live) {
     const response = await get(entry.url).catch((err) => ({ status: 0, headers: {}, body: err.message }));
+    const expected = entry.target.status ?? 200;
     entry.result.check =
-      response.status !== 200
+      response.status !== expected
         ? `status ${response.status}`
         : await entry.target.check?.({ ...ctx, adminUrl: entry.adminUrl }, response);
     if (entry.result.check) log(`${entry.target.id}: CHECK FAILED: ${entry.result.check}`);

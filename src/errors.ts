@@ -51,6 +51,7 @@ export const ERRORS = {
   PORTICO_INVALID_USER_ID: { status: 400, title: 'Invalid user id', type: 'invalid-user-id' },
   PORTICO_QUEUE_FULL: { status: 503, title: 'Worker pool queue is full', type: 'queue-full' },
   PORTICO_TASK_TIMEOUT: { status: 504, title: 'Background task timed out', type: 'task-timeout' },
+  PORTICO_TASK_NOT_FOUND: { status: 404, title: 'No such task', type: 'task-not-found' },
   PORTICO_SHUTTING_DOWN: { status: 503, title: 'Portico is shutting down', type: 'shutting-down' },
   PORTICO_UNAUTHORIZED: { status: 401, title: 'Missing or wrong admin token', type: 'unauthorized' },
   PORTICO_MIDDLEWARE_FAILED: {

@@ -108,6 +108,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
       agents,
       pool: services.pool,
       states,
+      tasks: services.tasks,
     });
 
   let plan = makePlan(options.config);
@@ -154,6 +155,7 @@ export async function startPortico(options: PorticoOptions): Promise<Portico> {
     metrics,
     readiness,
     logger,
+    tasks: services.tasks,
     ...(options.builtins === undefined && options.config.userLookup.enabled
       ? {
           invalidateUser: async (id: string) => {

@@ -10,14 +10,17 @@ import { createWorkerPool, type WorkerPool } from './pool/pool.js';
 import { createStores, type Stores } from './stores/stores.js';
 import { createUserLookup, type UserLookup } from './users/index.js';
 import { pendingLookupRoute } from './users/http.js';
+import { TaskService } from './tasks/index.js';
 
 export interface Services {
   readonly stores: Stores;
   readonly pool: WorkerPool;
   readonly users: UserLookup | undefined;
+  /** Async routes' stores and delivery loops (idle until a route sets `async`). */
+  readonly tasks: TaskService;
   /** Built-in routes for a plan of `config` (the user lookup with that config's middleware entries). */
   builtins(config: Config): readonly BuiltinRoute[];
-  /** Drains the pool within `drainMs`, then closes the user lookup and (unless injected) the stores. */
+  /** Drains async deliveries and the pool within `drainMs`, then closes the user lookup and (unless injected) the stores. */
   close(drainMs: number): Promise<void>;
 }
 
@@ -34,18 +37,31 @@ export interface ServiceOptions {
 export async function startServices(options: ServiceOptions): Promise<Services> {
   const { config, logger, metrics } = options;
   const stores = options.stores ?? (await createStores(config.redis, logger));
-  const pool = createWorkerPool(config.workerPool, { logger });
+  const pool = createWorkerPool(config.workerPool, {
+    logger,
+    onSettle: (_outcome, seconds) => metrics.poolTaskSettled(seconds),
+  });
   metrics.watchPool(() => {
     const s = pool.stats();
     return {
+      workers: s.workers,
       queued: s.queued,
       running: s.busy,
       completed: s.completed,
       failed: s.failed,
+      timedOut: s.timedOut,
       rejected: s.rejected,
       dropped: s.dropped,
     };
   });
+  const tasks = new TaskService({
+    config,
+    logger,
+    pool,
+    concurrency: config.workerPool.max,
+    onEvent: (route, event) => metrics.task(route, event),
+  });
+  await tasks.ready(config.redis.connectTimeout);
   let users: UserLookup | undefined;
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -68,18 +84,22 @@ export async function startServices(options: ServiceOptions): Promise<Services> 
   return {
     stores,
     pool,
+    tasks,
     get users() {
       return users;
     },
     builtins(current) {
-      if (options.builtins !== undefined) return options.builtins;
-      if (!wanted) return [];
-      return [pendingLookupRoute(current.userLookup, () => users?.service)];
+      const own = tasks.builtins(current);
+      if (options.builtins !== undefined) return [...options.builtins, ...own];
+      if (!wanted) return own;
+      return [pendingLookupRoute(current.userLookup, () => users?.service), ...own];
     },
     async close(drainMs) {
       closed = true;
       if (retryTimer !== undefined) clearTimeout(retryTimer);
-      await pool.shutdown(drainMs); // logs and counts what it had to drop
+      const deadline = performance.now() + drainMs;
+      await tasks.close(drainMs); // delivers (in process) or hands back (Redis) first: it runs on the pool
+      await pool.shutdown(Math.max(0, deadline - performance.now())); // logs and counts what it had to drop
       await users?.close();
       if (options.stores === undefined) await stores.close();
     },

@@ -56,6 +56,10 @@ export function porticoConfig(spec, ctx) {
   }
   // Mirrored copies go to the same upstream: the cost measured is Portico's (tee, pool, second request).
   if (spec.mirror) config.routes[0].mirror = { upstream: ctx.upstreamUrl, sampleRatio: spec.mirror };
+  // An async route: every request is stored and answered 202, and delivered to the same upstream meanwhile (the
+  // deliveries share the proxy's core, as they would in production). A queue and retention sized for a run.
+  if (spec.async)
+    config.routes[0].async = { queue: 2_000_000, retention: '10m', backoff: '50ms', keyPrefix: 'portico-bench:tasks:' };
   if (spec.users) {
     config.userLookup = {
       enabled: true,

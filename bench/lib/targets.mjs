@@ -189,6 +189,19 @@ export const TARGETS = [
     { middleware: [], resilience: true },
     { check: resilienceRan },
   ),
+  // Async routes: 202s per second (every request stored, then delivered to the upstream on the same core).
+  {
+    ...portico('portico-async-memory', 'async route accepts, in-process (202/s)', { middleware: [], async: true }),
+    status: 202,
+  },
+  {
+    ...portico('portico-async-redis', 'async route accepts, redis streams (202/s)', {
+      middleware: [],
+      async: true,
+      redis: true,
+    }),
+    status: 202,
+  },
   portico('users-hit', 'user lookup, cache hit (redis)', { users: 'hit', redis: true }),
   portico('users-miss', 'user lookup, miss (cache off, db)', { users: 'miss', redis: true }),
 ];

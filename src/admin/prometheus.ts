@@ -15,11 +15,18 @@ import type {
   PoolStatsSource,
   RateLimitOutcome,
   RequestMeter,
+  TaskEvent,
   TelemetryDropsSource,
   UpstreamErrorKind,
   WebSocketOutcome,
 } from '../telemetry/metrics.js';
-import { LATENCY_BUCKETS, LIFETIME_BUCKETS, METRICS, type MetricDefinition } from '../telemetry/metric-catalogue.js';
+import {
+  LATENCY_BUCKETS,
+  LIFETIME_BUCKETS,
+  METRICS,
+  POOL_TASK_BUCKETS,
+  type MetricDefinition,
+} from '../telemetry/metric-catalogue.js';
 import { registerRequestMetrics, type RouteMeter } from './request-metrics.js';
 import { registerUpstreamMetrics } from './upstream-metrics.js';
 import { metricOptions as from } from './metric-options.js';
@@ -88,12 +95,30 @@ export function createPrometheusMetrics(options: PrometheusOptions = {}): Promet
       });
   };
   const sources: PoolStatsSource[] = [];
+  summed(sources, METRICS.poolWorkers, (s) => s.workers);
   summed(sources, METRICS.poolQueueDepth, (s) => s.queued);
   summed(sources, METRICS.poolRunning, (s) => s.running);
-  summed(sources, METRICS.poolCompleted, (s) => s.completed);
-  summed(sources, METRICS.poolFailed, (s) => s.failed);
-  summed(sources, METRICS.poolRejected, (s) => s.rejected);
-  summed(sources, METRICS.poolDropped, (s) => s.dropped);
+  // The pool keeps its own counts (it has no Metrics); the counter is set from them on each scrape.
+  const outcomes: ReadonlyArray<[string, (s: ReturnType<PoolStatsSource>) => number]> = [
+    ['completed', (s) => s.completed],
+    ['failed', (s) => s.failed - s.timedOut],
+    ['timed_out', (s) => s.timedOut],
+    ['rejected', (s) => s.rejected],
+    ['dropped', (s) => s.dropped],
+  ];
+  new Counter({
+    ...from(METRICS.poolTasks, registry),
+    collect() {
+      this.reset();
+      for (const [outcome, pick] of outcomes)
+        this.inc(
+          { outcome },
+          sources.reduce((sum, source) => sum + pick(source()), 0),
+        );
+    },
+  });
+  const poolLatency = new Histogram({ ...from(METRICS.poolTaskDuration, registry), buckets: [...POOL_TASK_BUCKETS] });
+  const tasks = new Counter(from(METRICS.asyncTasks, registry));
   const telemetrySources: TelemetryDropsSource[] = [];
   summed(telemetrySources, METRICS.spansDropped, (d) => d.spans);
   summed(telemetrySources, METRICS.logLinesDropped, (d) => d.logLines);
@@ -132,7 +157,9 @@ export function createPrometheusMetrics(options: PrometheusOptions = {}): Promet
       }
     },
     mirror: (route: string, outcome: MirrorOutcome) => mirrors.inc({ route, outcome }),
+    task: (route: string, event: TaskEvent) => tasks.inc({ route, event }),
     watchPool: (source: PoolStatsSource) => void sources.push(source),
+    poolTaskSettled: (seconds: number) => poolLatency.observe(seconds),
     watchTelemetry: (source: TelemetryDropsSource) => void telemetrySources.push(source),
     upstreams: registerUpstreamMetrics(registry),
     render: () => registry.metrics(),

@@ -14,6 +14,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { redactConfig } from './redact.js';
 import { pathOf } from '../proxy/path.js';
 import { normalizeAddress } from '../proxy/client-ip.js';
+import type { TaskService } from '../tasks/index.js';
 
 export interface ReadinessCheck {
   readonly name: string;
@@ -29,6 +30,8 @@ export interface AdminOptions {
   readonly readiness: () => readonly ReadinessCheck[];
   /** Invalidates one cached user; undefined when the user lookup is off. */
   readonly invalidateUser?: (id: string) => Promise<void>;
+  /** Async routes' dead letters: list, retry, delete. */
+  readonly tasks?: Pick<TaskService, 'deadLetters' | 'retryDead' | 'deleteDead'>;
   /** Receives one line per admin call (see `accessLog`); none when absent. */
   readonly logger?: Logger;
 }
@@ -200,7 +203,43 @@ async function route(req: IncomingMessage, res: ServerResponse, options: AdminOp
     res.writeHead(204).end();
     return;
   }
+  if (options.tasks !== undefined && path.startsWith('/tasks/dead'))
+    return deadLetters(method, path, res, options.tasks);
   sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', problemFields(req));
+}
+
+/** Listed at most per call. */
+const DEAD_LETTER_PAGE = 1000;
+
+/**
+ * `GET /tasks/dead` lists dead letters (newest first per route); `POST /tasks/dead/retry` requeues all of them,
+ * `POST /tasks/dead/<id>/retry` one; `DELETE /tasks/dead/<id>` removes one. A requeued task starts with its attempts
+ * reset.
+ */
+async function deadLetters(
+  method: string,
+  path: string,
+  res: ServerResponse,
+  tasks: NonNullable<AdminOptions['tasks']>,
+): Promise<void> {
+  if (method === 'GET' && path === '/tasks/dead')
+    return sendJson(res, 200, { deadLetters: await tasks.deadLetters(DEAD_LETTER_PAGE) });
+  if (method === 'POST' && path === '/tasks/dead/retry')
+    return sendJson(res, 200, { retried: await tasks.retryDead() });
+  const one = /^\/tasks\/dead\/([^/]+)(\/retry)?$/.exec(path);
+  const id = one ? decodedId(one[1] as string) : undefined;
+  if (id !== undefined && method === 'POST' && one?.[2] !== undefined) {
+    if ((await tasks.retryDead(id)) > 0) return sendJson(res, 200, { retried: 1 });
+  } else if (id !== undefined && method === 'DELETE' && one?.[2] === undefined) {
+    if (await tasks.deleteDead(id)) {
+      res.writeHead(204).end();
+      return;
+    }
+  } else {
+    sendProblem(res, 'PORTICO_ROUTE_NOT_FOUND', {});
+    return;
+  }
+  sendProblem(res, 'PORTICO_TASK_NOT_FOUND', {}, { detail: 'no dead letter with this task id' });
 }
 
 export function createAdminServer(options: AdminOptions): http.Server {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { telemetrySchema } from '../telemetry/config.js';
 import { redisSchema } from '../stores/config.js';
 import { workerPoolSchema } from '../pool/config.js';
+import { asyncSchema } from '../tasks/config.js';
 import { databaseSchema, userLookupSchema } from '../users/config.js';
 import { rateLimitsSchema } from '../middleware/rate-limit/policy.js';
 import { duration } from './duration.js';
@@ -104,6 +105,7 @@ const routeSchema = z.strictObject({
     })
     .optional()
     .describe('Copy sampled requests to a shadow upstream on the worker pool, without touching the primary request.'),
+  async: asyncSchema.optional(),
 });
 
 const serverSchema = z

@@ -15,6 +15,7 @@ import { createForwarder, classifyUpstreamError, type UpstreamProxies } from '..
 import type { AgentPool } from '../proxy/agents.js';
 import { createMirror } from '../proxy/mirror.js';
 import type { TaskRunner } from '../pool/pool.js';
+import type { TaskService } from '../tasks/index.js';
 import { bodyToForward, captureBody } from '../middleware/express/body.js';
 import { EXPRESS_KIND } from '../middleware/express/index.js';
 import { compose, type Terminal } from './chain.js';
@@ -34,6 +35,8 @@ export interface PlanDeps extends KindDeps {
   readonly pool?: TaskRunner;
   /** What is known of each upstream, shared across plans (health, ejections); a plan of its own without it. */
   readonly states?: UpstreamStates;
+  /** Stores and delivers the requests of routes with `async`; without it such a route is proxied as usual. */
+  readonly tasks?: Pick<TaskService, 'acceptor'>;
 }
 
 interface CompiledRoute {
@@ -196,6 +199,31 @@ function compileRoute(
           metrics: deps.metrics,
         })
       : undefined;
+  const asyncRoute = route.async === undefined ? undefined : deps.tasks?.acceptor({ ...route, async: route.async });
+  if (asyncRoute !== undefined) {
+    // An async route stores the request and answers 202; nothing is forwarded, mirrored or limited here (the
+    // accept bounds the body by `async.maxBodySize`). Routes without `async` never reach this branch.
+    const accept: Terminal = (req, res) => {
+      watchBody(req, res, bodyDeadlines);
+      if (strip) req.url = stripPrefix(req.url as string, prefix);
+      const body = bodyToForward(req);
+      if (body === 'overflow') tooLarge(req, res, max, route.name);
+      else asyncRoute(req, res, body ?? req);
+    };
+    const asyncRun = runsExpress(route.middleware, route.excludeMiddleware, deps)
+      ? withBodyCapture(compose(handlers, accept, onError), route.async?.maxBodySize ?? max)
+      : compose(handlers, accept, onError);
+    const noUpgrade: Terminal = (req, res) =>
+      sendProblem(
+        res,
+        'PORTICO_BAD_REQUEST',
+        { requestId: req.portico?.id, route: route.name },
+        {
+          detail: 'an async route does not take protocol upgrades',
+        },
+      );
+    return { name: route.name, prefix, strip, maxBodySize: max, run: asyncRun, upgradeChain: noUpgrade, set };
+  }
   // A server-side IncomingMessage always has `url` and `method` (Node types them optional for client responses).
   const terminal: Terminal = (req, res) => {
     if (max > 0 && !bodyLimit(req, res, max, route.name)) return;

@@ -34,7 +34,6 @@ export function runAttempt<T>(task: Task<T>, timeoutMs: number, done: (outcome: 
     controller.abort(reason);
   };
   if (Number.isFinite(timeoutMs)) {
-    // A timeout is retryable: the next attempt may meet a faster dependency.
     timer = setTimeout(() => abort(new TaskTimeoutError(timeoutMs), true), timeoutMs);
     timer.unref();
   }
@@ -45,13 +44,4 @@ export function runAttempt<T>(task: Task<T>, timeoutMs: number, done: (outcome: 
     (error: unknown) => finish({ ok: false, error, retryable: true }),
   );
   return { abort };
-}
-
-/**
- * Retry delay for the given retry number (0 for the first retry): exponential, capped, with "equal jitter"
- * (half fixed, half random) so tasks that failed together spread out yet each still waits at least half its step.
- */
-export function backoffDelay(retry: number, baseMs: number, maxMs: number, random: () => number): number {
-  const step = Math.min(maxMs, baseMs * 2 ** retry);
-  return Math.round(step / 2 + random() * (step / 2));
 }

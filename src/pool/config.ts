@@ -20,14 +20,12 @@ export const workerPoolSchema = z
     idleTimeout: duration().default(30_000).describe('A worker above `min` that sits idle this long stops.'),
     taskTimeout: duration({ min: 1 })
       .default(10_000)
-      .describe('Default per-task timeout when the submitter gives none.'),
-    backoff: duration()
-      .default(100)
-      .describe('First retry delay; each further retry doubles it (with jitter), capped at `maxBackoff`.'),
-    maxBackoff: duration().default(10_000).describe('Ceiling of the retry delay.'),
+      .describe(
+        'Timeout of a task whose submitter gives none; every task has one (a task that never ends must not hold a worker forever).',
+      ),
   })
   .prefault({})
   .refine((pool) => pool.min <= pool.max, { message: 'workerPool.min must not exceed workerPool.max', path: ['min'] })
-  .describe('The in-process pool that runs background work (cache fills, mirrored requests).');
+  .describe('The in-process pool that runs background work (cache fills, mirrored requests, async route deliveries).');
 
 export type WorkerPoolConfig = z.output<typeof workerPoolSchema>;

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { WorkerPoolConfig } from './config.js';
-import { runAttempt, backoffDelay, type AttemptOutcome, type Task } from './attempt.js';
+import { runAttempt, type AttemptOutcome, type Task } from './attempt.js';
 import { isPorticoError } from '../errors.js';
 import { QueueFullError, TaskTimeoutError, poolShuttingDown } from './errors.js';
 import { Fifo } from './fifo.js';
@@ -24,14 +24,12 @@ export type { Task, SubmitOptions, TaskRunner, WorkerPoolOptions, PoolEvents, Sh
 
 export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
   private readonly options: WorkerPoolOptions;
-  private readonly random: () => number;
   private readonly queue = new Fifo<Job>();
   private readonly workers = new Set<Worker>();
   /** Idle workers, most recently idle last. */
   private readonly idle: Worker[] = [];
-  private readonly waiting = new Set<Job>();
   private readonly latency = new LatencyRecorder();
-  private readonly counts = { busy: 0, completed: 0, failed: 0, timedOut: 0, retried: 0, rejected: 0, dropped: 0 };
+  private readonly counts = { busy: 0, completed: 0, failed: 0, timedOut: 0, rejected: 0, dropped: 0 };
   private closed = false;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
   private onQuiet: (() => void) | undefined;
@@ -39,7 +37,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
   constructor(options: WorkerPoolOptions) {
     super();
     this.options = options;
-    this.random = options.random ?? Math.random;
     for (let i = 0; i < options.min; i++) this.parkIdle(this.spawn());
   }
 
@@ -66,8 +63,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
         resolve: resolve as (value: unknown) => void,
         reject,
         state: 'queued',
-        retriesLeft: options.retries ?? 0,
-        retry: 0,
       };
       if (options.signal !== undefined) this.link(job, options.signal);
       this.dispatch(job);
@@ -75,16 +70,14 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
   }
 
   stats(): PoolStats {
-    const { busy, completed, failed, timedOut, retried, rejected, dropped } = this.counts;
+    const { busy, completed, failed, timedOut, rejected, dropped } = this.counts;
     return {
       workers: this.workers.size,
       busy,
       queued: this.queue.length,
-      retrying: this.waiting.size,
       completed,
       failed,
       timedOut,
-      retried,
       rejected,
       dropped,
       latency: this.latency.snapshot(),
@@ -125,14 +118,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
     const reason = poolShuttingDown('drain timeout passed');
     const left = this.counts.dropped;
     for (const job of this.queue.takeAll()) this.settle(job, reason, 'dropped');
-    for (const job of [...this.waiting]) this.settle(job, reason, 'dropped');
     // Running attempts are aborted; their outcome (not retryable) settles them as dropped in `afterAttempt`.
     for (const worker of this.workers) worker.job?.attempt?.abort(reason, false);
     return this.counts.dropped - left;
   }
 
   private pending(): number {
-    return this.queue.length + this.counts.busy + this.waiting.size;
+    return this.queue.length + this.counts.busy;
   }
 
   private dispatch(job: Job): void {
@@ -161,7 +153,6 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
     worker.job = undefined;
     job.attempt = undefined;
     if (outcome.ok) this.settle(job, undefined, 'completed', outcome.value);
-    else if (outcome.retryable && job.retriesLeft > 0) this.scheduleRetry(job);
     else this.settle(job, outcome.error, this.closed && isShutdown(outcome.error) ? 'dropped' : 'failed');
     const next = this.queue.shift();
     if (next !== undefined) this.start(worker, next);
@@ -169,39 +160,29 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
     if (this.onQuiet !== undefined && this.pending() === 0) this.onQuiet();
   }
 
-  private scheduleRetry(job: Job): void {
-    const delay = backoffDelay(job.retry, this.options.backoff, this.options.maxBackoff, this.random);
-    job.retriesLeft--;
-    job.retry++;
-    job.state = 'backoff';
-    this.counts.retried++;
-    this.waiting.add(job);
-    job.backoffTimer = setTimeout(() => {
-      this.waiting.delete(job);
-      job.backoffTimer = undefined;
-      this.dispatch(job); // already admitted: a retry is not refused by a full queue
-    }, delay);
-    job.backoffTimer.unref();
-  }
-
   private settle(job: Job, error: unknown, as: 'completed' | 'failed' | 'dropped', value?: unknown): void {
     if (job.state === 'settled') return;
     job.state = 'settled';
-    clearTimeout(job.backoffTimer);
-    this.waiting.delete(job);
     job.unlink?.();
     this.counts[as]++;
     if (as === 'dropped') {
       job.reject(error);
       return;
     }
-    if (as === 'failed' && error instanceof TaskTimeoutError) this.counts.timedOut++;
-    this.latency.observe((performance.now() - job.submittedAt) / 1000);
+    const timedOut = as === 'failed' && error instanceof TaskTimeoutError;
+    if (timedOut) this.counts.timedOut++;
+    const seconds = (performance.now() - job.submittedAt) / 1000;
+    this.latency.observe(seconds);
+    this.options.onSettle?.(timedOut ? 'timed_out' : as, seconds);
     if (as === 'completed') job.resolve(value);
     else job.reject(error);
   }
 
-  /** The submitter's signal: removes a waiting task, aborts a running one; never retried. */
+  /**
+   * The submitter's signal: a task still queued when its submitter gives up (the requester went away, the owner
+   * is shutting down) is removed before it starts, so no worker is spent on work nobody waits for; a running one is
+   * aborted.
+   */
   private link(job: Job, signal: AbortSignal): void {
     const onAbort = (): void => {
       if (job.state === 'queued') this.queue.remove(job);
@@ -216,6 +197,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
   private spawn(): Worker {
     const worker: Worker = { idleTimer: undefined, job: undefined };
     this.workers.add(worker);
+    this.options.logger?.debug({ workers: this.workers.size }, 'worker pool scaled up');
     this.emit('workerStart', this.workers.size);
     return worker;
   }
@@ -235,7 +217,10 @@ export class WorkerPool extends EventEmitter<PoolEvents> implements TaskRunner {
     worker.idleTimer = undefined;
     const index = this.idle.indexOf(worker);
     if (index !== -1) this.idle.splice(index, 1);
-    if (this.workers.delete(worker)) this.emit('workerStop', this.workers.size);
+    if (this.workers.delete(worker)) {
+      this.options.logger?.debug({ workers: this.workers.size }, 'worker pool scaled down');
+      this.emit('workerStop', this.workers.size);
+    }
   }
 }
 
@@ -246,7 +231,7 @@ function isShutdown(err: unknown): boolean {
 /** Builds the pool from the validated `workerPool` section. */
 export function createWorkerPool(
   config: WorkerPoolConfig,
-  extra: Pick<WorkerPoolOptions, 'logger' | 'random'> = {},
+  extra: Pick<WorkerPoolOptions, 'logger' | 'onSettle'> = {},
 ): WorkerPool {
   return new WorkerPool({ ...config, ...extra });
 }

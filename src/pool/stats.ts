@@ -18,13 +18,10 @@ export interface PoolStats {
   readonly busy: number;
   /** Tasks waiting for a worker. */
   readonly queued: number;
-  /** Tasks waiting out a retry backoff. */
-  readonly retrying: number;
   readonly completed: number;
   /** Tasks that ended in an error after their last attempt (timeouts included). */
   readonly failed: number;
   readonly timedOut: number;
-  readonly retried: number;
   /** Submits refused: queue full or pool shutting down. */
   readonly rejected: number;
   /** Tasks aborted or never started because the drain timeout passed at shutdown. */

@@ -8,8 +8,6 @@ export type { Task } from './attempt.js';
 export interface SubmitOptions {
   /** Deadline of each attempt in ms; defaults to `taskTimeout`. `Infinity` disables it. */
   readonly timeout?: number;
-  /** Further attempts after a failure or timeout (never after an abort). Default 0. */
-  readonly retries?: number;
   /** The submitter's cancellation: a waiting task is removed, a running one aborted; either rejects with the reason. */
   readonly signal?: AbortSignal;
 }
@@ -21,8 +19,8 @@ export interface TaskRunner {
 
 export interface WorkerPoolOptions extends WorkerPoolConfig {
   readonly logger?: Logger;
-  /** Jitter source in [0, 1); tests pass a fixed one. */
-  readonly random?: () => number;
+  /** Called as each task settles (completed or failed, not dropped), with its submit-to-settle time. */
+  readonly onSettle?: (outcome: 'completed' | 'failed' | 'timed_out', seconds: number) => void;
 }
 
 export interface PoolEvents {
@@ -43,11 +41,8 @@ export interface Job {
   readonly submittedAt: number;
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: unknown) => void;
-  state: 'queued' | 'running' | 'backoff' | 'settled';
-  retriesLeft: number;
-  retry: number;
+  state: 'queued' | 'running' | 'settled';
   attempt?: Attempt;
-  backoffTimer?: NodeJS.Timeout;
   unlink?: () => void;
 }
 

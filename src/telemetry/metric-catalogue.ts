@@ -24,6 +24,8 @@ export interface MetricDefinition {
 export const LATENCY_BUCKETS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+/** Upper bounds of the pool task histogram, in seconds: background tasks run from sub-millisecond to their timeout. */
+export const POOL_TASK_BUCKETS: readonly number[] = [0.001, 0.005, 0.025, 0.1, 0.25, 1, 2.5, 10, 30];
 /** Upper bounds of the WebSocket lifetime histogram, in seconds (a second to a day). */
 export const LIFETIME_BUCKETS: readonly number[] = [1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
 
@@ -140,20 +142,26 @@ export const METRICS = define({
     help: 'Mirrored request copies by route and outcome',
     labelNames: ['route', 'outcome'],
   },
+  poolWorkers: { name: 'portico_pool_workers', type: 'gauge', help: 'Live worker pool workers, busy or idle' },
   poolQueueDepth: { name: 'portico_pool_queue_depth', type: 'gauge', help: 'Tasks waiting in the worker pool queue' },
-  poolRunning: { name: 'portico_pool_running_workers', type: 'gauge', help: 'Worker pool tasks running now' },
-  poolCompleted: {
-    name: 'portico_pool_tasks_completed',
-    type: 'gauge',
-    help: 'Worker pool tasks completed since start',
+  poolRunning: { name: 'portico_pool_tasks_running', type: 'gauge', help: 'Worker pool tasks running now' },
+  poolTasks: {
+    name: 'portico_pool_tasks_total',
+    type: 'counter',
+    help: 'Worker pool tasks by outcome: completed, failed, timed_out, rejected (queue full or shutting down), dropped at shutdown',
+    labelNames: ['outcome'],
   },
-  poolFailed: { name: 'portico_pool_tasks_failed', type: 'gauge', help: 'Worker pool tasks failed since start' },
-  poolRejected: {
-    name: 'portico_pool_tasks_rejected',
-    type: 'gauge',
-    help: 'Worker pool tasks rejected (queue full) since start',
+  poolTaskDuration: {
+    name: 'portico_pool_task_duration_seconds',
+    type: 'histogram',
+    help: 'Worker pool task time from submit to settle, queue wait included (completed and failed tasks)',
   },
-  poolDropped: { name: 'portico_pool_tasks_dropped', type: 'gauge', help: 'Worker pool tasks dropped at shutdown' },
+  asyncTasks: {
+    name: 'portico_async_tasks_total',
+    type: 'counter',
+    help: 'Async route tasks by route and event: accepted, duplicate, refused; attempts succeeded, retried, failed',
+    labelNames: ['route', 'event'],
+  },
   upstreamHealthy: {
     name: 'portico_upstream_healthy',
     type: 'gauge',

@@ -8,11 +8,22 @@ export type RateLimitOutcome =
   'allowed' | 'limited' | 'shadow_limited' | 'store_error_allow' | 'store_error_deny' | 'store_error_local';
 export type MirrorOutcome =
   'sampled' | 'answered' | 'failed' | 'dropped_too_large' | 'dropped_incomplete' | 'dropped_queue_full';
+/** Async routes: accepts (accepted, duplicate, refused) and attempt outcomes (succeeded, retried, failed). */
+export type TaskEvent = 'accepted' | 'duplicate' | 'refused' | 'succeeded' | 'retried' | 'failed';
 export type CacheEvent = 'hit' | 'miss' | 'error' | 'stale_skip';
 
 /** Gauges read on scrape from a component that keeps its own counts (the worker pool). */
 export interface PoolStatsSource {
-  (): { queued: number; running: number; completed: number; failed: number; rejected: number; dropped: number };
+  (): {
+    workers: number;
+    queued: number;
+    running: number;
+    completed: number;
+    failed: number;
+    timedOut: number;
+    rejected: number;
+    dropped: number;
+  };
 }
 
 /** The health of every resilient route's upstreams (src/upstream/), read on scrape. */
@@ -75,8 +86,11 @@ export interface Metrics {
   dbQuery(seconds: number, ok: boolean): void;
   configReload(ok: boolean, hash?: string): void;
   mirror(route: string, outcome: MirrorOutcome): void;
+  task(route: string, event: TaskEvent): void;
   /** Exposes the worker pool's figures on each scrape (ignored by the no-op implementation). */
   watchPool(source: PoolStatsSource): void;
+  /** One pool task settled (completed or failed), `seconds` from submit to settle, queue wait included. */
+  poolTaskSettled(seconds: number): void;
   /** Exposes the span and log-line drops on each scrape (ignored by the no-op implementation). */
   watchTelemetry(source: TelemetryDropsSource): void;
   readonly upstreams: UpstreamMetrics;
@@ -99,7 +113,9 @@ export const noopMetrics: Metrics = {
   dbQuery() {},
   configReload() {},
   mirror() {},
+  task() {},
   watchPool() {},
+  poolTaskSettled() {},
   watchTelemetry() {},
   upstreams: { ejected() {}, retried() {}, rejected() {}, watch() {} },
   render: async () => '',

@@ -22,9 +22,6 @@ export const BASE: WorkerPoolOptions = {
   queue: 2,
   idleTimeout: 1000,
   taskTimeout: 60_000,
-  backoff: 100,
-  maxBackoff: 10_000,
-  random: () => 0.5,
 };
 
 export function pool(overrides: Partial<WorkerPoolOptions> = {}): WorkerPool {

@@ -50,7 +50,10 @@ export function staleOnSecondRequest(handler: UpstreamHandler = echo): UpstreamH
 /** Starts an upstream. The default handler echoes the request as JSON. Bodies are counted, not kept. */
 export async function startUpstream(
   handler: UpstreamHandler = echo,
-  options: { keepAliveTimeout?: number } = {},
+  options: {
+    keepAliveTimeout?: number;
+    /** A given port (one that was down), else an ephemeral one. */ port?: number;
+  } = {},
 ): Promise<TestUpstream> {
   const received: Received[] = [];
   const aborted: Received[] = [];
@@ -76,7 +79,7 @@ export async function startUpstream(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(options.port ?? 0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {

@@ -18,7 +18,16 @@ const isStandard = (name: string): boolean => STANDARD_PREFIXES.some((prefix) =>
 /** `# TYPE` lines of a scrape: family name to type. */
 async function scrapedFamilies(): Promise<Map<string, { type: string; help: string }>> {
   const metrics = createPrometheusMetrics();
-  metrics.watchPool(() => ({ queued: 0, running: 0, completed: 1, failed: 0, rejected: 0, dropped: 0 }));
+  metrics.watchPool(() => ({
+    workers: 1,
+    queued: 0,
+    running: 0,
+    completed: 1,
+    failed: 0,
+    timedOut: 0,
+    rejected: 0,
+    dropped: 0,
+  }));
   metrics.watchTelemetry(() => ({ spans: 2, logLines: 3 }));
   const text = await metrics.render();
   const families = new Map<string, { type: string; help: string }>();

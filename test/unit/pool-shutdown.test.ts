@@ -61,21 +61,6 @@ describe('worker pool: shutdown', () => {
     });
   });
 
-  it('drops a task waiting out a retry backoff when the drain timeout passes', async () => {
-    const p = pool({ backoff: 60_000 });
-    const task = jest.fn(async () => {
-      throw new Error('fails');
-    });
-    const result = p.submit(task, { retries: 1 }).catch((err: unknown) => err);
-    await jest.advanceTimersByTimeAsync(0);
-    const stopping = p.shutdown(100);
-    await jest.advanceTimersByTimeAsync(100);
-    await expect(stopping).resolves.toEqual({ finished: 0, dropped: 1 });
-    await expect(result).resolves.toMatchObject({ code: 'PORTICO_SHUTTING_DOWN' });
-    expect(task).toHaveBeenCalledTimes(1);
-    expect(jest.getTimerCount()).toBe(0);
-  });
-
   it('is idempotent: a second call returns the same report', async () => {
     const p = pool();
     const a = p.shutdown(10);
