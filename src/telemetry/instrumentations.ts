@@ -56,11 +56,26 @@ const ENABLED: Readonly<Record<Name, boolean>> = {
   '@opentelemetry/instrumentation-winston': false,
 };
 
+/**
+ * The `db.query.text` of a Redis span: the command and how many arguments it had, never the arguments. The
+ * instrumentation's default writes every argument of EVALSHA, and the rate limit's EVALSHA carries its key: the
+ * client address, or the API key a `header:` policy counts by, would reach the trace backend with every request. It
+ * also runs a list of regular expressions over the command name and joins the arguments, per command: with a key
+ * per request (many clients) that is one Redis span per request (bench/README.md, "Issue 22").
+ */
+export function redisStatement(cmdName: string, cmdArgs: readonly unknown[]): string {
+  return cmdArgs.length === 0 ? cmdName : `${cmdName} [${cmdArgs.length} arguments]`;
+}
+
 /** Creates (and thereby enables: their require hooks are installed now) the instrumentations Portico uses. */
 export function createInstrumentations(): Instrumentation[] {
   const config: InstrumentationConfigMap = {};
   for (const [name, enabled] of Object.entries(ENABLED) as [Name, boolean][]) config[name] = { enabled };
-  config['@opentelemetry/instrumentation-ioredis'] = { enabled: true, requireParentSpan: true };
+  config['@opentelemetry/instrumentation-ioredis'] = {
+    enabled: true,
+    requireParentSpan: true,
+    dbStatementSerializer: redisStatement,
+  };
   config['@opentelemetry/instrumentation-pg'] = { enabled: true, requireParentSpan: true };
   return getNodeAutoInstrumentations(config);
 }
