@@ -3,11 +3,12 @@
 // moves with whatever else runs). Each variant is a Portico target id (bench/lib/targets.mjs), optionally with
 // another built checkout after `:` (as in ab.mjs). Per variant: start it under callgrind with instrumentation off,
 // send a warm-up (JIT, pools, caches), switch instrumentation on (`callgrind_control -i on`), send `N` requests
-// (8 at a time, keep-alive, the target's per-request header when it has one), switch it off, stop, and read the
+// (one at a time unless BENCH_INSTR_CONCURRENCY says otherwise, keep-alive, the target's per-request header when it has one), switch it off, stop, and read the
 // instruction total of the window (every thread: GC helpers and the thread pool's log writes count too).
 // Rounds alternate the variants; the report is instructions per request, median and range.
 //
-// Knobs (env): BENCH_INSTR_REQUESTS (2000), BENCH_INSTR_WARMUP (4000), BENCH_INSTR_ROUNDS (2), plus BENCH_REDIS_URL.
+// Knobs (env): BENCH_INSTR_REQUESTS (2000), BENCH_INSTR_WARMUP (4000), BENCH_INSTR_ROUNDS (2),
+// BENCH_INSTR_CONCURRENCY (1), plus BENCH_REDIS_URL.
 // Needs valgrind (apt-get install valgrind). Slow: about a minute per variant and round.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,9 @@ const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) :
 const requests = num('BENCH_INSTR_REQUESTS', 2000);
 const warmup = num('BENCH_INSTR_WARMUP', 4000);
 const rounds = num('BENCH_INSTR_ROUNDS', 2);
+// One request at a time by default: with several in flight, how many share an event-loop turn (and so a batched
+// write or a coalesced Redis command) depends on timing, which valgrind and a busy machine change from run to run.
+const concurrency = num('BENCH_INSTR_CONCURRENCY', 1);
 
 if (!which('valgrind') || !which('callgrind_control')) {
   process.stderr.write('valgrind with callgrind_control is needed (apt-get install valgrind)\n');
@@ -41,7 +45,7 @@ if (variants.length === 0) {
 }
 
 /** `count` GETs, `concurrency` at a time; resolves the number of non-2xx answers. */
-async function drive(url, target, count, concurrency = 8) {
+async function drive(url, target, count) {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   let sent = 0;
   let bad = 0;
@@ -151,5 +155,5 @@ for (const [i, v] of variants.entries()) {
   lines.push(`| ${v.label} | ${k(median(rs))} | ${k(Math.min(...rs))}-${k(Math.max(...rs))} |`);
 }
 process.stdout.write(
-  `${lines.join('\n')}\n(${requests} requests per measurement after ${warmup} of warm-up, 8 at a time; every thread of the process)\n`,
+  `${lines.join('\n')}\n(${requests} requests per measurement after ${warmup} of warm-up, ${concurrency} at a time; every thread of the process)\n`,
 );
