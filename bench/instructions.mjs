@@ -8,7 +8,7 @@
 // Rounds alternate the variants; the report is instructions per request, median and range.
 //
 // Knobs (env): BENCH_INSTR_REQUESTS (2000), BENCH_INSTR_WARMUP (4000), BENCH_INSTR_ROUNDS (2),
-// BENCH_INSTR_CONCURRENCY (1), plus BENCH_REDIS_URL.
+// BENCH_INSTR_CONCURRENCY (1), BENCH_INSTR_NODE_FLAGS (see STEADY_FLAGS), plus BENCH_REDIS_URL.
 // Needs valgrind (apt-get install valgrind). Slow: about a minute per variant and round.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -28,6 +28,15 @@ const rounds = num('BENCH_INSTR_ROUNDS', 2);
 // One request at a time by default: with several in flight, how many share an event-loop turn (and so a batched
 // write or a coalesced Redis command) depends on timing, which valgrind and a busy machine change from run to run.
 const concurrency = num('BENCH_INSTR_CONCURRENCY', 1);
+// V8 work that runs by the clock rather than by the program: the memory reducer starts full GCs when the allocation
+// rate per wall-clock second looks idle (it always does under valgrind, more or less so with the machine's load), and
+// background compilation and GC threads finish when the scheduler lets them. Off, the count of one build repeats;
+// the same flags apply to every variant. BENCH_INSTR_NODE_FLAGS replaces them.
+const STEADY_FLAGS = ['--no-memory-reducer', '--single-threaded-gc', '--no-concurrent-recompilation'];
+const steadyFlags =
+  process.env.BENCH_INSTR_NODE_FLAGS === undefined
+    ? STEADY_FLAGS
+    : process.env.BENCH_INSTR_NODE_FLAGS.split(/\s+/).filter(Boolean);
 
 if (!which('valgrind') || !which('callgrind_control')) {
   process.stderr.write('valgrind with callgrind_control is needed (apt-get install valgrind)\n');
@@ -108,6 +117,7 @@ async function measureOnce(variant, ctx, round) {
       `--callgrind-out-file=${join(dir, 'callgrind.%p')}`,
       process.execPath,
       ...PORTICO_NODE_FLAGS,
+      ...steadyFlags,
       join(variant.root, 'dist', 'cli.js'),
       'serve',
       '--config',
@@ -126,6 +136,7 @@ async function measureOnce(variant, ctx, round) {
     callgrindControl(['-i', 'off', String(child.pid)]);
     await stop(child, { graceMs: 60_000 });
     const total = instructions(dir, child.pid);
+    if (total === 0 || bad > 0) throw new Error(`${variant.label}: ${total} instructions, ${bad} failed requests`);
     return { perRequest: total / requests, bad: bad + warmBad };
   } finally {
     await stop(child, { graceMs: 5000 });
