@@ -7,9 +7,10 @@
 // lookups come from 250 loopback addresses (127.0.0.2-251) in turn: the 200s and 404s of real lookups, not 429s.
 //
 // Knobs (env): BENCH_START_RUNS (5), BENCH_START_LOOKUP_S (60), BENCH_START_RATE (200),
-// BENCH_START_IDLE_MS (2000, the wait before "idle RSS"), BENCH_PORTICO_NODE_FLAGS (as for npm run bench).
+// BENCH_START_IDLE_MS (2000, the wait before "idle RSS"), BENCH_PORTICO_NODE_FLAGS (as for npm run bench),
+// BENCH_KEEP_TMP=1 (keep the logs).
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { freePort, get, rssBytes, spawnPinned, stop } from './lib/proc.mjs';
@@ -129,7 +130,10 @@ async function start(index, withLookups) {
 
 const results = [];
 for (let i = 0; i < runs; i++) {
-  const r = await start(i, i === runs - 1);
+  const r = await start(i, i === runs - 1).catch((err) => {
+    process.stderr.write(`start ${i + 1}/${runs} failed: ${err.message} (logs in ${dir})\n`);
+    process.exit(1);
+  });
   results.push(r);
   process.stderr.write(
     `start ${i + 1}/${runs}: ready ${r.readyMs.toFixed(0)} ms, RSS ${mb(r.readyRss)} MB at ready, ${mb(r.idleRss)} MB idle; ` +
@@ -150,3 +154,4 @@ if (last.lookups !== undefined) {
   );
 }
 process.stdout.write(lines.join('\n') + '\n');
+if (process.env.BENCH_KEEP_TMP !== '1') rmSync(dir, { recursive: true, force: true });
