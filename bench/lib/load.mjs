@@ -1,5 +1,5 @@
 // The load generator: wrk when installed (native, cheap per request), autocannon otherwise. Both run pinned to
-// the load core and report the same shape: { rps, p50Ms, p99Ms, requests, errors, non2xx }.
+// the load core and report the same shape: { rps, p50Ms, p99Ms, p999Ms, requests, errors, non2xx }.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,7 @@ export async function measure(
       rps: r.requests / (r.durationUs / 1e6),
       p50Ms: r.p50Us / 1000,
       p99Ms: r.p99Us / 1000,
+      p999Ms: r.p999Us / 1000,
       requests: r.requests,
       errors: r.errors,
       non2xx: r.non2xx,
@@ -84,6 +85,7 @@ export async function measure(
     rps: r.requests / r.seconds,
     p50Ms: r.p50Ms,
     p99Ms: r.p99Ms,
+    p999Ms: r.p999Ms,
     requests: r.requests,
     errors: r.errors,
     non2xx: r.non2xx,

@@ -14,7 +14,8 @@ export async function measureTarget(generator, entry, { connections, seconds, pi
   try {
     const r = await measure(generator, {
       url: entry.url,
-      connections,
+      // A target may fix its own connection count (the 256-connection rows); the c=1 latency pass passes 1.
+      connections: connections === 1 ? 1 : (entry.target.connections ?? connections),
       seconds,
       pin,
       headers: entry.target.headers,

@@ -26,7 +26,8 @@ export const PER_REQUEST_KEY_POLICY = {
 /**
  * The config of one Portico target. `spec` says which pieces are on:
  * { middleware: [...entries], redis: bool, tracing: bool, logging: bool, users: false | 'hit' | 'miss', mirror: ratio,
- *   resilience: bool }.
+ *   resilience: bool,
+ *   server: { ...server keys }, connections: n (the load's, when not BENCH_CONNECTIONS) }.
  */
 export function porticoConfig(spec, ctx) {
   const telemetry = {
@@ -37,7 +38,12 @@ export function porticoConfig(spec, ctx) {
       : { exporter: 'none' },
   };
   const config = {
-    server: { listen: `127.0.0.1:${ctx.port}`, admin: `127.0.0.1:${ctx.adminPort}`, drainTimeout: '3s' },
+    server: {
+      listen: `127.0.0.1:${ctx.port}`,
+      admin: `127.0.0.1:${ctx.adminPort}`,
+      drainTimeout: '3s',
+      ...spec.server,
+    },
     redis: { url: spec.redis ? ctx.redisUrl : '' },
     telemetry,
     rateLimits: { ...NEVER_HIT_POLICY, ...PER_REQUEST_KEY_POLICY },

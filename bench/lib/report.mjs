@@ -23,6 +23,8 @@ export function summarize(results) {
       rps: median(rounds.map((r) => r.rps)),
       p50Ms: median(rounds.map((r) => r.p50Ms)),
       p99Ms: median(rounds.map((r) => r.p99Ms)),
+      p999Ms: median(rounds.map((r) => r.p999Ms)),
+      connections: t.connections,
       cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
       busyPct: median(rounds.map((r) => r.busyPct)),
       othersPct: median(rounds.map((r) => r.othersPct)),
@@ -58,6 +60,7 @@ export function table(rows, connections) {
     'req/s',
     'p50 ms',
     'p99 ms',
+    'p99.9 ms',
     'x engine',
     'x nginx',
     'CPU us/req',
@@ -68,12 +71,13 @@ export function table(rows, connections) {
   ];
   const lines = rows.map((r) =>
     r.unavailable
-      ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${shorten(r.unavailable)}`]
+      ? [r.label, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `unavailable: ${shorten(r.unavailable)}`]
       : [
           r.label,
           int(r.rps),
           fmt(r.p50Ms),
           fmt(r.p99Ms),
+          fmt(r.p999Ms),
           fmt(r.xEngine),
           fmt(r.xNginx),
           int(r.cpuUsPerReq),
@@ -93,7 +97,7 @@ export function table(rows, connections) {
     widths.map((w, i) => (i === 0 || i === widths.length - 1 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') +
     '|';
   return [
-    `(${connections} connections; median of rounds; CPU, busy % (of one core) and peak RSS are the proxy process's own, from /proc)`,
+    `(${connections} connections unless the row says otherwise; median of rounds; CPU, busy % (of one core) and peak RSS are the proxy process's own, from /proc)`,
     render(header),
     rule,
     ...lines.map(render),
@@ -149,10 +153,36 @@ export function comparisons(rows) {
       met: c1 < target,
     });
   };
+  // Tail latency: the row's p99 over the engine's in the same run; lower is better.
+  const tail = (name, a, b, target) => {
+    if (!by[a] || !by[b] || !by[a].p99Ms || !by[b].p99Ms)
+      return out.push({ name, value: undefined, target: `<= ${target}x`, met: undefined });
+    const value = by[a].p99Ms / by[b].p99Ms;
+    const p999 = by[a].p999Ms && by[b].p999Ms ? by[a].p999Ms / by[b].p999Ms : undefined;
+    out.push({
+      name,
+      value: `${value.toFixed(2)}x (${by[a].p99Ms.toFixed(2)} / ${by[b].p99Ms.toFixed(2)} ms${p999 === undefined ? '' : `; p99.9 ${p999.toFixed(2)}x`})`,
+      ratio: value,
+      target: `<= ${target}x`,
+      met: value <= target,
+    });
+  };
+  // Issue 22's targets first.
   ratio('portico, no middleware / engine', 'portico', 'engine', 0.95);
   ratio('portico + logging + rateLimit(redis) / engine', 'portico-log-rl', 'engine', 0.8);
   ratio('portico full chain / engine', 'portico-full', 'engine', 0.6);
   ratio('portico full chain / nginx', 'portico-full', 'nginx', 0.2);
+  ratio('full chain, a key per request / engine', 'portico-full-keys', 'engine', 0.5);
+  tail('p99, no middleware / engine p99', 'portico', 'engine', 1.5);
+  tail('p99, full chain / engine p99', 'portico-full', 'engine', 2.5);
+  tail('p99, full chain keyed / engine p99', 'portico-full-keys', 'engine', 2.5);
+  ratio('full chain / Express same chain', 'portico-full', 'express-chain', 1.0);
+  ratio('full chain / fastify same chain', 'portico-full', 'fastify-chain', 1.0);
+  ratio('no middleware / fastify + http-proxy', 'portico', 'fastify-bare');
+  ratio('256 conn.: no middleware / engine', 'portico-c256', 'engine-c256', 0.95);
+  ratio('256 conn.: full chain keyed / engine', 'portico-full-keys-c256', 'engine-c256', 0.5);
+  tail('256 conn.: p99 no middleware / engine', 'portico-c256', 'engine-c256', 1.5);
+  tail('256 conn.: p99 full chain keyed / engine', 'portico-full-keys-c256', 'engine-c256', 2.5);
   ratio('full chain, a key per request / one key', 'portico-full-keys', 'portico-full');
   addsP50('rateLimit on redis adds at p50', 'portico-rl-redis', 'portico', 0.5);
   addsP50('rateLimit in-process adds at p50', 'portico-rl-memory', 'portico', 0.5);
@@ -175,7 +205,7 @@ export function comparisonText(list) {
   return list
     .map(
       (c) =>
-        `  ${c.met === undefined ? '  ' : c.met ? 'ok' : '!!'} ${c.name.padEnd(46)} ${String(c.value ?? 'n/a').padEnd(40)} ${c.target}`,
+        `  ${c.met === undefined ? '  ' : c.met ? 'ok' : '!!'} ${c.name.padEnd(46)} ${String(c.value ?? 'n/a').padEnd(48)} ${c.target}`,
     )
     .join('\n');
 }

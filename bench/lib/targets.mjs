@@ -19,6 +19,9 @@ import {
 
 const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
 const EXPRESS_CORS = fileURLToPath(new URL('../servers/express-cors.mjs', import.meta.url));
+const server = (file) => fileURLToPath(new URL(`../servers/${file}`, import.meta.url));
+/** Connections of the many-clients rows (BENCH_CONNECTIONS sets the others). */
+export const MANY_CONNECTIONS = 256;
 
 const has = (headers, name) => headers[name] !== undefined;
 
@@ -38,6 +41,7 @@ const portico = (id, label, spec, extra = {}) => ({
   id,
   label,
   group: 'portico',
+  connections: spec.connections,
   path: spec.users ? '/users/1' : '/api/bench',
   // Many ids, so a miss is a database query and not a single-flight join on one hot id.
   randomPath: spec.users ? { prefix: '/users/', count: SAMPLE_USERS } : undefined,
@@ -66,6 +70,62 @@ const portico = (id, label, spec, extra = {}) => ({
   },
   spec,
 });
+
+/** Keys under `prefix` in the bench's Redis: proof that a peer's rate limit talked to Redis. */
+async function redisKeys(ctx, prefix) {
+  const { default: Redis } = await import('ioredis');
+  const redis = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const [, keys] = await redis.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 10_000);
+    return keys.length;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The same-chain peers' checks: a request log on stdout, spans at the sink, counters in Redis. */
+const peerChainRan = (id, prefix) => async (ctx) => {
+  if (!loggedRequests(ctx, id)) return 'no "request completed" line on its stdout';
+  const stats = JSON.parse((await get(`${ctx.sinkUrl}/stats`)).body);
+  if (!stats.byPath[new URL(sinkEndpoint(ctx, id)).pathname]?.exports) return 'the OTLP sink received no span export';
+  if ((await redisKeys(ctx, prefix)) === 0) return `no Redis key under ${prefix}: the rate limit did not use Redis`;
+  return undefined;
+};
+
+/** A peer in its own Node process on the proxy core; `args(ctx)` after the script. */
+const nodePeer = (id, label, file, { args = () => [], preload = [], env = () => ({}), needs = [], check } = {}) => ({
+  id,
+  label,
+  group: 'peer',
+  path: '/api/bench',
+  needs,
+  check,
+  start: (ctx) =>
+    spawnPinned({
+      cpu: ctx.proxyCpu,
+      pinning: ctx.pinning,
+      command: process.execPath,
+      args: [...(ctx.nodeFlags ?? []), ...preload, server(file), String(ctx.port), ctx.upstreamUrl, ...args(ctx)],
+      logFile: join(ctx.dir, `${id}.stdout.log`),
+      env: env(ctx),
+    }),
+});
+
+/** The same-chain peers trace with otel-peer.cjs, preloaded; their metrics and logs exporters stay off. */
+const tracedPeer = (id, label, file, peer, prefix) =>
+  nodePeer(id, label, file, {
+    needs: ['redis'],
+    preload: ['--require', server('otel-peer.cjs')],
+    args: (ctx) => [ctx.redisUrl],
+    env: (ctx) => ({
+      BENCH_OTEL_PEER: peer,
+      BENCH_OTLP_URL: sinkEndpoint(ctx, id),
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    }),
+    check: peerChainRan(id, prefix),
+  });
 
 /** cors with its defaults answers `Access-Control-Allow-Origin: *` on every response: proof that it ran. */
 const corsRan = (_ctx, response) =>
@@ -142,6 +202,39 @@ export const TARGETS = [
         logFile: join(ctx.dir, 'express-cors.log'),
       }),
   },
+  // Peers of the full chain, each built as its ecosystem documents it (bench/servers/*-chain.cjs), and the bare
+  // fastify proxy.
+  tracedPeer(
+    'express-chain',
+    'Express 5 + pino-http + rate-limiter-flexible + hpm + OTel auto',
+    'express-chain.cjs',
+    'express',
+    'bench-express-chain',
+  ),
+  tracedPeer(
+    'fastify-chain',
+    'fastify 5 + logger + rate-limit redis + http-proxy + otel',
+    'fastify-chain.cjs',
+    'fastify',
+    'bench-fastify-chain-',
+  ),
+  nodePeer('fastify-bare', 'fastify 5 + @fastify/http-proxy, no plugins', 'fastify-bare.mjs'),
+  {
+    id: 'engine-c256',
+    label: `engine, ${MANY_CONNECTIONS} connections`,
+    group: 'peer',
+    path: '/api/bench',
+    needs: [],
+    connections: MANY_CONNECTIONS,
+    start: (ctx) =>
+      spawnPinned({
+        cpu: ctx.proxyCpu,
+        pinning: ctx.pinning,
+        command: process.execPath,
+        args: [...(ctx.nodeFlags ?? []), ENGINE, String(ctx.port), ctx.upstreamUrl],
+        logFile: join(ctx.dir, 'engine-c256.log'),
+      }),
+  },
   portico('portico', 'portico, no middleware', { middleware: [] }),
   // The express kind's price: Express objects for the request, one timer and listener per call, cors itself.
   portico(
@@ -179,6 +272,23 @@ export const TARGETS = [
     redis: true,
     clientHeader: true,
   }),
+  // Many clients: 256 connections from one address, so the per-client cap (server.maxRequestsPerClient, 256 in
+  // flight by default) is raised above it; it still counts every request.
+  portico('portico-c256', `portico, no middleware, ${MANY_CONNECTIONS} connections`, {
+    middleware: [],
+    connections: MANY_CONNECTIONS,
+    server: { maxRequestsPerClient: 4 * MANY_CONNECTIONS },
+  }),
+  portico('portico-full-keys-c256', `portico full chain, a key per request, ${MANY_CONNECTIONS} conn.`, {
+    middleware: [logging, tracing, rateLimitPerRequest],
+    logging: true,
+    tracing: true,
+    rateLimit: true,
+    redis: true,
+    clientHeader: true,
+    connections: MANY_CONNECTIONS,
+    server: { maxRequestsPerClient: 4 * MANY_CONNECTIONS },
+  }),
   portico('portico-rl-redis', 'portico + rateLimit (redis)', { middleware: [rateLimit], rateLimit: true, redis: true }),
   portico('portico-rl-memory', 'portico + rateLimit (in-process)', { middleware: [rateLimit], rateLimit: true }),
   portico('portico-mirror', 'portico + 10% mirror', { middleware: [], mirror: 0.1 }),
@@ -205,3 +315,44 @@ export const TARGETS = [
   portico('users-hit', 'user lookup, cache hit (redis)', { users: 'hit', redis: true }),
   portico('users-miss', 'user lookup, miss (cache off, db)', { users: 'miss', redis: true }),
 ];
+
+/**
+ * Named subsets for BENCH_ONLY (mixable with target ids): `issue22` is what issue 22 compares (its targets, the
+ * tail, the many-clients rows, the peers), `peers` the peers with the rows they are compared with, `tail` the
+ * 256-connection rows with their 32-connection counterparts.
+ */
+export const SETS = {
+  issue22: [
+    'nginx',
+    'engine',
+    'express-chain',
+    'fastify-chain',
+    'fastify-bare',
+    'engine-c256',
+    'portico',
+    'portico-log-rl',
+    'portico-full',
+    'portico-full-keys',
+    'portico-c256',
+    'portico-full-keys-c256',
+  ],
+  peers: ['engine', 'express-chain', 'fastify-chain', 'fastify-bare', 'portico', 'portico-full'],
+  tail: ['engine', 'engine-c256', 'portico', 'portico-c256', 'portico-full-keys', 'portico-full-keys-c256'],
+};
+
+/** BENCH_ONLY's comma list, with set names expanded; undefined (everything) when empty. */
+export function selectTargets(only) {
+  const names = only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!names || names.length === 0) return TARGETS;
+  const ids = new Set(names.flatMap((name) => SETS[name] ?? [name]));
+  const unknown = [...ids].filter((id) => !TARGETS.some((t) => t.id === id));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_ONLY: unknown ${unknown.join(', ')} (sets: ${Object.keys(SETS).join(', ')}; targets: ${TARGETS.map((t) => t.id).join(', ')})`,
+    );
+  }
+  return TARGETS.filter((t) => ids.has(t.id));
+}

@@ -35,6 +35,7 @@ process.stdout.write(
     seconds: result.duration,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    p999Ms: result.latency.p99_9,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   }) + '\n',

@@ -99,7 +99,11 @@ export function keyShape(key: string): string {
 
 const SCRIPT_COMMANDS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
 
-/** `db.query.text` of a Redis command: its name and the shape of its first key, never a value. */
+/**
+ * `db.query.text` of a Redis command: its name and the shape of its first key, never a value. The instrumentation's
+ * default writes every argument, and the rate limit's EVALSHA carries its key: the client address, or the API key a
+ * `header:` policy counts by, would reach the trace backend with every request.
+ */
 export function redisStatement(command: string, args: ReadonlyArray<unknown>): string {
   const name = command.toLowerCase();
   // Scripts: `EVALSHA sha numkeys key…`; everything else takes its key first.

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { middlewareEntrySchema } from '../config/middleware-entry.js';
 
-/** `database`: empty url means the embedded database (PGlite), migrated and seeded at start. */
+/** `database`: empty url means the embedded database (SQLite, `node:sqlite`), migrated and seeded at start. */
 export const databaseSchema = z
   .strictObject({
     url: z
@@ -23,11 +23,13 @@ export const databaseSchema = z
     embeddedDataDir: z
       .string()
       .default('')
-      .describe('Embedded database only: directory to persist to; empty keeps it in memory (and seeds it at start).'),
+      .describe(
+        'Embedded database only: directory to persist to (SQLite files `portico.sqlite` and `<schema>.sqlite`); empty keeps it in memory (and seeds it at start).',
+      ),
   })
   .prefault({})
   .describe(
-    'The users database: PostgreSQL, or with no url an embedded database (PGlite), migrated and seeded at start.',
+    "The users database: PostgreSQL, or with no url an embedded database (SQLite through Node's built-in `node:sqlite`), migrated and seeded at start.",
   );
 
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain SQL identifier');

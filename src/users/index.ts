@@ -56,7 +56,7 @@ async function prepareRepository(config: Config, logger: Logger): Promise<SqlUse
   const db: Database = await openDatabase(config.database, (err) =>
     logger.warn({ err }, 'idle database connection failed'),
   );
-  const repository = new SqlUserRepository(db, userSql(config.userLookup));
+  const repository = new SqlUserRepository(db, userSql(config.userLookup, db.kind));
   try {
     if (config.database.migrate) {
       const applied = await repository.migrate();

@@ -64,6 +64,7 @@ export class SqlUserRepository implements UserRepository {
   /** Fails fast at start when the table or a configured column does not exist. */
   async verify(): Promise<void> {
     try {
+      await this.db.useSchema?.(this.sql.schema); // embedded, migrations off: the schema's file is not attached yet
       await this.db.query(this.sql.verify);
     } catch (err) {
       throw unavailable(err, 'users table check failed', { table: this.sql.target });

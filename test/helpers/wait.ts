@@ -12,10 +12,10 @@
 export const WAIT_TIMEOUT_MS = 10_000;
 
 /**
- * Timeout (ms) for a hook or test that starts something heavy: the embedded database (PGlite's WebAssembly and
- * initdb in a worker: 3 s idle, 12 s with both cores busy, 60 s measured at a load average of 14), a Redis Cluster
- * or Sentinel set (several processes, a cluster create, replica syncs). jest's 20 s default was exceeded in a
- * loaded CI run.
+ * Timeout (ms) for a hook or test that starts something heavy: a Redis Cluster or Sentinel set (several processes,
+ * a cluster create, replica syncs), a whole Portico. jest's 20 s default was exceeded in a loaded CI run when the
+ * embedded database was PGlite (WebAssembly and initdb: 3 s idle, 60 s at a load average of 14); SQLite opens in
+ * milliseconds, but the bound stays for the rest.
  */
 export const START_TIMEOUT_MS = 180_000;
 

@@ -1,7 +1,10 @@
 /**
- * The repository and migrations on both backends (real PostgreSQL in a schema of its own, embedded PGlite), then
+ * The repository and migrations on both backends (real PostgreSQL in a schema of its own, embedded SQLite), then
  * PostgreSQL's failure bounds: a slow statement, a refused connection, a host that never answers.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { databaseSchema, userLookupSchema } from '../../src/users/config.js';
 import { openDatabase, type Database } from '../../src/users/database.js';
@@ -11,11 +14,10 @@ import { START_TIMEOUT_MS } from '../helpers/wait.js';
 import { dropSchema, PG_URL, sparePort, sql, startBlackHole, uniqueName } from './users-fixtures.js';
 
 /*
- * Opening the embedded database compiles PGlite's WebAssembly and runs initdb in a worker: about 3 s on an idle
- * machine, 12 s and far more with both cores busy, past jest's 20 s default in a loaded CI run. So the file opens
- * its databases once, together, in one hook with START_TIMEOUT_MS. The bounds below are outcomes (the error code,
- * an order) or generous multiples of the configured timeout, so scheduling delay on a busy machine cannot fail
- * them; only a missing bound can.
+ * The file opens its databases once, together, in one hook with START_TIMEOUT_MS (the embedded one opens in
+ * milliseconds now; PostgreSQL's pool may wait on a busy machine). The bounds below are outcomes (the error code, an
+ * order) or generous multiples of the configured timeout, so scheduling delay on a busy machine cannot fail them;
+ * only a missing bound can.
  */
 const SLACK_MS = 3000;
 
@@ -38,7 +40,7 @@ afterAll(async () => {
 });
 
 function repositoryOn(db: Database, table = 'people'): SqlUserRepository {
-  return new SqlUserRepository(db, userSql(userLookupSchema.parse({ schema, table })));
+  return new SqlUserRepository(db, userSql(userLookupSchema.parse({ schema, table }), db.kind));
 }
 
 describe.each(['postgres', 'embedded'] as const)('user repository on %s', (name) => {
@@ -75,7 +77,7 @@ describe.each(['postgres', 'embedded'] as const)('user repository on %s', (name)
   it('fails verify with PORTICO_DATABASE_UNAVAILABLE when a configured column does not exist', async () => {
     const wrong = new SqlUserRepository(
       db,
-      userSql(userLookupSchema.parse({ schema, table: 'people', columns: { email: 'mail' } })),
+      userSql(userLookupSchema.parse({ schema, table: 'people', columns: { email: 'mail' } }), db.kind),
     );
     await expect(wrong.verify()).rejects.toMatchObject({
       code: 'PORTICO_DATABASE_UNAVAILABLE',
@@ -89,9 +91,12 @@ describe('embedded database failure bounds', () => {
     const db = opened.embeddedQuick as Database;
     const stalls = monitorEventLoopDelay({ resolution: 10 });
     try {
-      const sleepMs = 5000;
+      // SQLite has no sleep: counting to 3*10^7 in a recursive CTE takes seconds (~1.2 s per 10^7 on an idle core).
+      const sleepMs = 3000;
       const started = Date.now();
-      const slow = db.query(`SELECT pg_sleep(${sleepMs / 1000})`);
+      const slow = db.query(
+        'WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 30000000) SELECT count(*) AS k FROM c',
+      );
       stalls.enable();
       await expect(slow).rejects.toMatchObject({ code: '57014' });
       stalls.disable();
@@ -102,6 +107,34 @@ describe('embedded database failure bounds', () => {
       expect(stalls.max / 1e6).toBeLessThan(sleepMs / 2);
     } finally {
       await db.close(); // the statement still runs: the worker is stopped after the close grace
+    }
+  });
+});
+
+describe('embedded database on disk (embeddedDataDir)', () => {
+  it('keeps migrated and seeded users across a close and a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-embedded-'));
+    try {
+      const config = databaseSchema.parse({ embeddedDataDir: dir, statementTimeout: 5000 });
+      const first = await openDatabase(config);
+      try {
+        const repository = repositoryOn(first, 'kept');
+        expect(await repository.migrate()).toEqual([1]);
+        expect(await repository.seed(3)).toBe(3);
+      } finally {
+        await first.close();
+      }
+      const second = await openDatabase(config);
+      try {
+        const repository = repositoryOn(second, 'kept');
+        await repository.verify(); // migrations off: verify alone attaches the schema's file
+        expect(await repository.migrate()).toEqual([]);
+        expect(await repository.findById('3')).toMatchObject({ id: 3, createdAt: '2024-01-01T03:00:00.000Z' });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

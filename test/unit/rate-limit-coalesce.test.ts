@@ -2,7 +2,8 @@
  * Same-key coalescing (src/middleware/rate-limit/coalesce.ts) over rate-limiter-flexible's in-process limiter, with a
  * counter of the calls that reach it. The Redis backend's contract, coalesced, is in the integration tests.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { context, createContextKey, ROOT_CONTEXT } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { coalescing, type Consumer } from '../../src/middleware/rate-limit/coalesce.js';
 import { flushGroup } from '../../src/turn.js';
@@ -11,7 +12,15 @@ interface Counted extends Consumer {
   readonly calls: Array<{ key: string; points: number; store: unknown }>;
 }
 
-const als = new AsyncLocalStorage<string>();
+/** The store call carries the first caller's trace context: a value in it names the request. */
+const REQUEST = createContextKey('test request');
+const inRequest = <T>(name: string, fn: () => T): T => context.with(ROOT_CONTEXT.setValue(REQUEST, name), fn);
+const contextManager = new AsyncLocalStorageContextManager();
+beforeAll(() => context.setGlobalContextManager(contextManager.enable()));
+afterAll(() => {
+  contextManager.disable();
+  context.disable();
+});
 
 function counted(inner: Consumer): Counted {
   const calls: Counted['calls'] = [];
@@ -19,7 +28,7 @@ function counted(inner: Consumer): Counted {
     calls,
     points: inner.points,
     consume: (key: string | number, points = 1) => {
-      calls.push({ key: String(key), points, store: als.getStore() });
+      calls.push({ key: String(key), points, store: context.active().getValue(REQUEST) });
       return inner.consume(key, points);
     },
   } as Counted;
@@ -104,13 +113,13 @@ test('a store call that throws instead of rejecting fails its callers, and the o
   expect(inner.calls.map((c) => c.key)).toEqual(['good']);
 });
 
-test("each key's call runs in the async context of its first caller", async () => {
+test("each key's call runs in the trace context of its first caller", async () => {
   const inner = counted(new RateLimiterMemory({ points: 10, duration: 60 }));
   const limiter = coalescing(inner);
   await Promise.all([
-    als.run('request-1', () => limiter.consume('a')),
-    als.run('request-2', () => limiter.consume('b')),
-    als.run('request-3', () => limiter.consume('a')),
+    inRequest('request-1', () => limiter.consume('a')),
+    inRequest('request-2', () => limiter.consume('b')),
+    inRequest('request-3', () => limiter.consume('a')),
   ]);
   expect(inner.calls).toEqual([
     { key: 'a', points: 2, store: 'request-1' },
