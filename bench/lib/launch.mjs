@@ -27,6 +27,7 @@ export async function launchTarget(target, ctx, { nodeFlags = [], env = {}, dead
     await waitReady(url, {
       child: started.reuse ? undefined : child,
       deadlineMs,
+      accept: (r) => r.status === (target.status ?? 200), // async routes answer 202
       fatal: (r) => r.body.includes('ROUTE_NOT_FOUND'),
     });
   } catch (err) {
