@@ -110,7 +110,7 @@ function openClient(config: RedisConfig, name: StoreClientName, logger: Logger):
 }
 
 /** Resolves when the client is ready or `ms` passed, whichever comes first; never rejects. */
-function statusReady(client: RedisClient, ms: number): Promise<void> {
+export function statusReady(client: RedisClient, ms: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {

@@ -12,7 +12,7 @@ import type { Config, RouteConfig } from '../config/schema.js';
 import type { BuiltinRoute } from '../middleware/kind.js';
 import type { TaskRunner } from '../pool/types.js';
 import { connectRedis, type RedisClient } from '../stores/connect.js';
-import { whenReady } from './redis-ready.js';
+import { statusReady as whenReady } from '../stores/redis.js';
 import { redisMode } from '../stores/config.js';
 import type { TaskEvent } from '../telemetry/metrics.js';
 import { acceptTask } from './accept.js';

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { PorticoError } from '../errors.js';
 import type { RedisClient } from '../stores/connect.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
-import { whenReady } from './redis-ready.js';
+import { statusReady as whenReady } from '../stores/redis.js';
 import type { Accepted, Claim, DeadLetter, Finish, TaskRecord, TaskState, TaskStatus, TaskStore } from './types.js';
 
 const GROUP = 'portico';

@@ -5,6 +5,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Portico } from '../../src/main.js';
+import { startTestPortico } from './portico.js';
 
 export type Mode =
   | { readonly kind: 'ok' }
@@ -121,4 +123,34 @@ export async function startFleet(count: number): Promise<Member[]> {
 /** Counts requests per member name from the answers' bodies. */
 export function byName(members: readonly Member[]): Record<string, number> {
   return Object.fromEntries(members.map((member) => [member.name, member.hits.length]));
+}
+
+type Closable = { close?: () => Promise<void>; shutdown?: () => Promise<void> };
+
+/**
+ * For one test file: starts fleets and Porticos and registers an `afterEach` that closes everything started (and
+ * anything else `track`ed), newest first, so a failing test leaves no listener behind.
+ */
+export function closedAfterEach(): {
+  fleet: (count: number) => Promise<Member[]>;
+  portico: (yaml: string) => Promise<Portico>;
+  track: (item: Closable) => void;
+} {
+  const running: Closable[] = [];
+  afterEach(async () => {
+    for (const item of running.splice(0).reverse()) await (item.shutdown ?? item.close)?.call(item);
+  });
+  return {
+    fleet: async (count) => {
+      const members = await startFleet(count);
+      running.push(...members);
+      return members;
+    },
+    portico: async (yaml) => {
+      const started = await startTestPortico(yaml);
+      running.push(started);
+      return started;
+    },
+    track: (item) => void running.push(item),
+  };
 }

@@ -2,28 +2,13 @@
  * Health checks, outlier ejection, readiness and the panic policy, on real upstreams on 127.0.0.1: an upstream that
  * dies is taken out without a client error, gets no traffic while out, and comes back after the healthy threshold.
  */
-import { startTestPortico, testConfig } from '../helpers/portico.js';
+import { testConfig } from '../helpers/portico.js';
 import { request } from '../helpers/http.js';
-import { startFleet, type Member } from '../helpers/fleet.js';
+import { closedAfterEach, type Member } from '../helpers/fleet.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Portico } from '../../src/main.js';
 
-const running: Array<{ close?: () => Promise<void>; shutdown?: () => Promise<void> }> = [];
-afterEach(async () => {
-  for (const item of running.splice(0).reverse()) await (item.shutdown ?? item.close)?.call(item);
-});
-
-async function fleet(count: number): Promise<Member[]> {
-  const members = await startFleet(count);
-  running.push(...members);
-  return members;
-}
-
-async function portico(yaml: string): Promise<Portico> {
-  const started = await startTestPortico(yaml);
-  running.push(started);
-  return started;
-}
+const { fleet, portico } = closedAfterEach();
 
 interface Readiness {
   status: number;

@@ -3,30 +3,14 @@
  * idempotent bodiless request), never past the retry budget; and the circuit breaker that fails fast and recovers.
  */
 import http from 'node:http';
-import { startTestPortico } from '../helpers/portico.js';
 import { request, type RawResponse } from '../helpers/http.js';
 import { sparePort } from '../helpers/ports.js';
-import { startFleet, type Member } from '../helpers/fleet.js';
+import { closedAfterEach } from '../helpers/fleet.js';
 import { staleOnSecondRequest, startUpstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Portico } from '../../src/main.js';
 
-const running: Array<{ close?: () => Promise<void>; shutdown?: () => Promise<void> }> = [];
-afterEach(async () => {
-  for (const item of running.splice(0).reverse()) await (item.shutdown ?? item.close)?.call(item);
-});
-
-async function fleet(count: number): Promise<Member[]> {
-  const members = await startFleet(count);
-  running.push(...members);
-  return members;
-}
-
-async function portico(yaml: string): Promise<Portico> {
-  const started = await startTestPortico(yaml);
-  running.push(started);
-  return started;
-}
+const { fleet, portico, track } = closedAfterEach();
 
 /** One client connection, so Portico's requests reuse one upstream socket (the stale case needs a reuse). */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -137,7 +121,7 @@ describe('retry on another upstream', () => {
 describe('the stale keep-alive replay on a resilient route', () => {
   it('replays a GET that met a stale pooled socket on a fresh connection to the same upstream, not as a failure', async () => {
     const up = await startUpstream(staleOnSecondRequest());
-    running.push(up);
+    track(up);
     const p = await portico(
       `routes:\n  - name: orders\n    upstream: ${up.url}\n    retry: { attempts: 2 }\n    outlierDetection: { consecutiveFailures: 1 }\n`,
     );
