@@ -14,11 +14,11 @@
  * Memory bound: at most `maxBodySize` per copy, times (pool workers + pool queue) copies.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import https from 'node:https';
 import type { Logger } from 'pino';
 import type { RouteConfig } from '../config/schema.js';
 import type { TaskRunner } from '../pool/pool.js';
 import { QueueFullError } from '../pool/errors.js';
+import { sendBuffered } from './send-buffered.js';
 import type { Metrics, MirrorOutcome } from '../telemetry/metrics.js';
 
 export type MirrorConfig = NonNullable<RouteConfig['mirror']>;
@@ -122,30 +122,13 @@ function teeBody(
 
 /** Sends one copy and resolves with the shadow's status once its response has been read to the end. */
 function sendCopy(copy: Copy, target: URL, agent: http.Agent, signal: AbortSignal): Promise<number> {
-  const base = target.pathname === '/' ? '' : target.pathname.replace(/\/$/, '');
-  const request = target.protocol === 'https:' ? https.request : http.request;
-  return new Promise((resolve, reject) => {
-    const outgoing = request(
-      {
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        method: copy.method,
-        path: base + copy.path,
-        headers: copy.headers,
-        agent,
-        signal,
-      },
-      (res) => {
-        res.on('close', () =>
-          res.complete ? resolve(res.statusCode ?? 0) : reject(new Error('shadow response cut short')),
-        );
-        res.resume();
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(copy.size > 0 ? Buffer.concat(copy.chunks, copy.size) : undefined);
-  });
+  const body = copy.size > 0 ? Buffer.concat(copy.chunks, copy.size) : Buffer.alloc(0);
+  return sendBuffered(target, agent, signal, {
+    method: copy.method,
+    path: copy.path,
+    headers: copy.headers,
+    body,
+  }).then((answer) => answer.status);
 }
 
 /** Builds the mirror of one route, once per plan. */

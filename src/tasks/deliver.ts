@@ -5,10 +5,10 @@
  * with tracing off the accepting request's traceparent is passed on as it was.
  */
 import http from 'node:http';
-import https from 'node:https';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Link } from '@opentelemetry/api';
 import { formatTraceparent } from '../tracing/request-trace.js';
 import type { TaskRecord } from './types.js';
+import { sendBuffered } from '../proxy/send-buffered.js';
 
 const tracer = trace.getTracer('portico');
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -54,34 +54,12 @@ export function deliver(
     ROOT_CONTEXT,
   );
   const traceparent = span.isRecording() ? formatTraceparent(span.spanContext()) : task.traceparent;
-  const base = target.pathname === '/' ? '' : target.pathname.replace(/\/$/, '');
-  const request = target.protocol === 'https:' ? https.request : http.request;
-  const sent = new Promise<Answer>((resolve, reject) => {
-    const outgoing = request(
-      {
-        protocol: target.protocol,
-        hostname: target.hostname,
-        port: target.port,
-        method: task.method,
-        path: base + task.path,
-        headers: deliveryHeaders(task, traceparent),
-        agent,
-        signal,
-      },
-      (res) => {
-        const retryAfter = res.headers['retry-after'];
-        res.on('error', reject);
-        res.on('close', () =>
-          res.complete
-            ? resolve({ status: res.statusCode ?? 0, retryAfter })
-            : reject(new Error('upstream response cut short')),
-        );
-        res.resume();
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(task.body.length > 0 ? task.body : undefined);
-  });
+  const sent = sendBuffered(target, agent, signal, {
+    method: task.method,
+    path: task.path,
+    headers: deliveryHeaders(task, traceparent),
+    body: task.body,
+  }).then((answer): Answer => ({ status: answer.status, retryAfter: answer.headers['retry-after'] }));
   return sent.then(
     (answer) => {
       span.setAttribute('http.response.status_code', answer.status);
