@@ -31,6 +31,9 @@ export function summarize(results) {
       rssMb: Math.max(...rounds.map((r) => r.rssMb ?? 0)) || undefined,
       p50c1Ms: t.latency?.p50Ms,
       p99c1Ms: t.latency?.p99Ms,
+      // Per round, in round order: the rounds of every target are interleaved, so round i of two targets ran within
+      // a minute of each other, and their ratio cancels the machine's drift between rounds (comparisons() pairs them).
+      roundRps: rounds.map((r) => r.rps),
       rpsMin: Math.min(...rounds.map((r) => r.rps)),
       rpsMax: Math.max(...rounds.map((r) => r.rps)),
       errors: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
@@ -121,6 +124,18 @@ function noteOf(row) {
   return notes.join('; ');
 }
 
+/**
+ * The median over rounds of one target's req/s over another's in the same round (rounds are interleaved across
+ * targets): a slow spell of the machine lowers both sides of a round's ratio, where it lowers only one side of the
+ * ratio of medians when it falls on one target's rounds. Undefined unless both have the same number of rounds (>= 2).
+ */
+function pairedRatio(a, b) {
+  const x = a.roundRps ?? [];
+  const y = b.roundRps ?? [];
+  if (x.length < 2 || x.length !== y.length) return undefined;
+  return median(x.map((value, i) => value / y[i]));
+}
+
 /** The comparisons issues 3, 4, 5, 9 and 17 ask for, with their targets; reported, never asserted. */
 export function comparisons(rows) {
   const by = Object.fromEntries(rows.filter((r) => r.rps).map((r) => [r.id, r]));
@@ -131,11 +146,17 @@ export function comparisons(rows) {
     const value = by[a].rps / by[b].rps;
     // CPU per request is steadier than req/s when another process takes part of a core for a round.
     const byCpu = by[a].cpuUsPerReq && by[b].cpuUsPerReq ? by[b].cpuUsPerReq / by[a].cpuUsPerReq : undefined;
-    const text = `${value.toFixed(2)}x${byCpu === undefined ? '' : ` (by CPU/req ${byCpu.toFixed(2)}x)`}`;
+    const paired = pairedRatio(by[a], by[b]);
+    const extra = [
+      paired === undefined ? undefined : `paired ${paired.toFixed(2)}x`,
+      byCpu === undefined ? undefined : `by CPU/req ${byCpu.toFixed(2)}x`,
+    ].filter(Boolean);
+    const text = `${value.toFixed(2)}x${extra.length === 0 ? '' : ` (${extra.join('; ')})`}`;
     out.push({
       name,
       value: text,
       ratio: value,
+      ratioPaired: paired,
       ratioByCpu: byCpu,
       target: shown,
       met: target === undefined ? undefined : value >= target,
