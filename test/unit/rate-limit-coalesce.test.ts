@@ -148,3 +148,59 @@ test('limiters sharing a flush group flush in one step, inside one hold', async 
   await first.consume('a');
   expect(events.slice(5)).toEqual(['hold', 'first:ax1', 'release']);
 });
+
+describe('one deadline per turn (deadlineMs)', () => {
+  /** A store whose calls wait until the test answers them: `answer(i, res)` settles the i-th call. */
+  function held(): Consumer & { answer(i: number, res: RateLimiterRes): void; readonly calls: number } {
+    const waiting: Array<(res: RateLimiterRes) => void> = [];
+    return {
+      points: 10,
+      consume: () => new Promise<RateLimiterRes>((resolve) => waiting.push(resolve)),
+      answer: (i: number, res: RateLimiterRes) => waiting[i]?.(res),
+      get calls() {
+        return waiting.length;
+      },
+    } as unknown as Consumer & { answer(i: number, res: RateLimiterRes): void; readonly calls: number };
+  }
+
+  test('every batch still waiting when the deadline passes is rejected with the store timeout; a late reply is dropped', async () => {
+    const store = held();
+    const limiter = coalescing(store, flushGroup(), 20);
+    const results = settle([limiter.consume('a'), limiter.consume('a'), limiter.consume('b')]);
+    const outcome = await results; // nothing answers: only the deadline can settle them
+    expect(store.calls).toBe(2);
+    for (const r of outcome) {
+      expect(r.allowed).toBe(false);
+      expect(r.res).toEqual(new Error('Command timed out'));
+    }
+    // The store's reply after the deadline changes nothing (and throws nothing).
+    store.answer(0, new RateLimiterRes(8, 1000, 2, true));
+    store.answer(1, new RateLimiterRes(9, 1000, 1, true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await results).map((r) => r.allowed)).toEqual([false, false, false]);
+  });
+
+  test('batches answered in time are answered by the store, and the deadline then rejects nobody', async () => {
+    const store = held();
+    const limiter = coalescing(store, flushGroup(), 60_000);
+    const pending = settle([limiter.consume('a'), limiter.consume('a'), limiter.consume('b')]);
+    await new Promise((resolve) => setImmediate(resolve)); // the turn's flush sent both calls
+    expect(store.calls).toBe(2);
+    store.answer(0, new RateLimiterRes(8, 1000, 2, true));
+    store.answer(1, new RateLimiterRes(9, 1000, 1, true));
+    const results = await pending;
+    expect(results.map((r) => r.allowed)).toEqual([true, true, true]);
+    expect(results.map((r) => (r.res as RateLimiterRes).consumedPoints)).toEqual([1, 2, 1]);
+  });
+
+  test('one batch answered, one past the deadline: each gets its own outcome', async () => {
+    const store = held();
+    const limiter = coalescing(store, flushGroup(), 30);
+    const pending = settle([limiter.consume('a'), limiter.consume('b')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    store.answer(0, new RateLimiterRes(9, 1000, 1, true));
+    const [a, b] = await pending;
+    expect(a?.allowed).toBe(true);
+    expect(b?.res).toEqual(new Error('Command timed out'));
+  });
+});
