@@ -21,12 +21,6 @@
  * client's socket corked meanwhile: the commands of all keys and policies of a turn then leave in one write, the
  * gain ioredis's auto-pipelining would give, without its flaw of running every command in the first command's
  * context (each key's call keeps its own first caller's context here).
- *
- * A store whose every command would carry its own timer (ioredis's `commandTimeout`) can hand the bound to the
- * flush instead (`deadlineMs`): one timer for all the calls of a turn, which answers every batch still waiting when
- * it fires with the same error ioredis would have given (`Command timed out`); a reply that comes later is dropped.
- * The per-command timer cost 17% of a standalone ioredis loop's commands per second and doubled what each command
- * promoted to the old generation (bench/README.md, "Third round, late").
  */
 import { context, type Context } from '@opentelemetry/api';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
@@ -45,20 +39,7 @@ interface Batch {
   readonly waiters: Waiter[];
   /** The first caller's trace context, in which the store call runs. */
   readonly context: Context;
-  /** The turn's shared deadline, when the limiter has one. */
-  deadline: Deadline | undefined;
-  /** Answered: by the store, or by the deadline (then the store's late reply is dropped). */
-  settled: boolean;
 }
-
-/** One timer for the batches a flush sent; cleared when the last of them is answered. */
-interface Deadline {
-  open: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-/** What a batch past its deadline is rejected with: ioredis's own message for a command past `commandTimeout`. */
-export const TIMED_OUT = 'Command timed out';
 
 /**
  * Splits one store answer for a batch back into per-caller results: `total` is the batch's sum and `res` the
@@ -90,72 +71,31 @@ function call(limiter: Consumer, key: string, points: number, batch: Batch): Pro
   }
 }
 
-/** Marks the batch answered; false when it already was (its deadline fired first: the late reply is dropped). */
-function settle(batch: Batch): boolean {
-  if (batch.settled) return false;
-  batch.settled = true;
-  const deadline = batch.deadline;
-  if (deadline !== undefined && --deadline.open === 0) clearTimeout(deadline.timer);
-  return true;
-}
-
-/** The deadline fired: every batch of its turn still waiting gets the timeout error. */
-function expire(batches: ReadonlyMap<string, Batch>): void {
-  for (const batch of batches.values()) {
-    if (!settle(batch)) continue;
-    const err = new Error(TIMED_OUT);
-    for (const waiter of batch.waiters) waiter.reject(err);
-  }
-}
-
 function send(limiter: Consumer, key: string, batch: Batch): void {
   const { waiters } = batch;
   if (waiters.length === 1) {
     const only = waiters[0] as Waiter;
-    const sent = call(limiter, key, only.points, batch);
-    // Without a deadline nothing else can answer the batch: the caller's own functions, no closure.
-    if (batch.deadline === undefined) sent.then(only.resolve, only.reject);
-    else
-      sent.then(
-        (res) => {
-          if (settle(batch)) only.resolve(res);
-        },
-        (reason: unknown) => {
-          if (settle(batch)) only.reject(reason);
-        },
-      );
+    call(limiter, key, only.points, batch).then(only.resolve, only.reject);
     return;
   }
   let total = 0;
   for (const waiter of waiters) total += waiter.points;
   const limit = limiter.points;
   call(limiter, key, total, batch).then(
-    (res) => {
-      if (settle(batch)) split(res, waiters, total, limit);
-    },
+    (res) => split(res, waiters, total, limit),
     (reason: unknown) => {
-      if (!settle(batch)) return;
       if (reason instanceof RateLimiterRes) split(reason, waiters, total, limit);
       else for (const waiter of waiters) waiter.reject(reason); // the store failed: every caller sees the error
     },
   );
 }
 
-/**
- * Wraps `limiter` so that same-key consumes of one event-loop turn share one store call, sent by `group`. With
- * `deadlineMs`, the calls of a turn are bounded by one timer of that length (lifting the store's own per-call bound
- * while the group flushes is the caller's part: src/middleware/rate-limit/redis-limiter.ts).
- */
-export function coalescing(limiter: Consumer, group: FlushGroup = flushGroup(), deadlineMs?: number): Consumer {
+/** Wraps `limiter` so that same-key consumes of one event-loop turn share one store call, sent by `group`. */
+export function coalescing(limiter: Consumer, group: FlushGroup = flushGroup()): Consumer {
   let pending = new Map<string, Batch>();
   const flush = (): void => {
     const batches = pending;
     pending = new Map();
-    if (deadlineMs !== undefined) {
-      const deadline: Deadline = { open: batches.size, timer: undefined };
-      for (const batch of batches.values()) batch.deadline = deadline;
-      deadline.timer = setTimeout(expire, deadlineMs, batches).unref();
-    }
     for (const [key, batch] of batches) send(limiter, key, batch);
   };
   return {
@@ -168,7 +108,7 @@ export function coalescing(limiter: Consumer, group: FlushGroup = flushGroup(), 
         let batch = pending.get(id);
         if (batch === undefined) {
           if (pending.size === 0) group.add(flush);
-          batch = { waiters: [], context: context.active(), deadline: undefined, settled: false };
+          batch = { waiters: [], context: context.active() };
           pending.set(id, batch);
         }
         batch.waiters.push({ points, resolve, reject });

@@ -4,7 +4,6 @@
  * concurrent requests across any number of instances admit exactly `limit`: the increment happens before the
  * comparison, never a read-then-write. A client that is not ready fails the call at once (no queueing).
  */
-import { Redis } from 'ioredis';
 import type { RedisClient } from '../../stores/connect.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { flushGroup, type FlushGroup } from '../../turn.js';
@@ -14,45 +13,19 @@ import { BURST_KEY_PREFIX, KEY_PREFIX, fromFlexible, type Limiter, type LimiterS
 const groups = new WeakMap<RedisClient, FlushGroup>();
 
 /**
- * The bound the flush puts on a turn's commands in place of ioredis's per-command timer: a single-node (or Sentinel)
- * client's `commandTimeout`. A Cluster client sends through node clients of its own, whose timers stay as they are.
- */
-function turnDeadline(client: RedisClient): number | undefined {
-  const ms = singleNode(client)?.options.commandTimeout;
-  return typeof ms === 'number' ? ms : undefined;
-}
-
-/** The client when it is ioredis's single-node (or Sentinel) `Redis`; a Cluster, or anything else, keeps its ways. */
-function singleNode(client: RedisClient): Redis | undefined {
-  return client instanceof Redis ? client : undefined;
-}
-
-/**
  * The flush group of every limiter on `client`. A single-node client's socket is corked while the turn's commands
  * are issued (rate-limiter-flexible reaches ioredis's synchronous write without awaiting), so they leave in one
  * write; a Cluster client spreads commands over several node sockets and is left as it is. The synchronous write is
  * not promised by either library: test/contracts/rate-limiter-flexible.test.ts checks it.
- *
- * While the turn's commands are issued, the client's `commandTimeout` is lifted: ioredis reads it as it sends each
- * command and arms a timer per command; the coalescing limiters bound the whole turn with one timer instead
- * (coalesce.ts). Nothing but those limiters' calls runs inside the flush, and the option is back before it returns
- * (a command resent later, a NOSCRIPT fallback, any other caller of the client keeps its own timer). ioredis reads the
- * option per command: test/contracts/ioredis.test.ts.
  */
 function groupFor(client: RedisClient): FlushGroup {
   let group = groups.get(client);
   if (group === undefined) {
-    const lift = turnDeadline(client) === undefined ? undefined : singleNode(client);
     group = flushGroup(() => {
       const stream = 'stream' in client ? client.stream : undefined;
       if (stream === undefined || stream.destroyed) return undefined;
       stream.cork();
-      const bound = lift?.options.commandTimeout;
-      if (lift !== undefined) lift.options.commandTimeout = undefined;
-      return () => {
-        if (lift !== undefined) lift.options.commandTimeout = bound;
-        stream.uncork();
-      };
+      return () => stream.uncork();
     });
     groups.set(client, group);
   }
@@ -77,9 +50,5 @@ export function redisLimiter(client: RedisClient, spec: LimiterSpec): Limiter {
         })
       : undefined;
   const group = groupFor(client);
-  const deadline = turnDeadline(client);
-  return fromFlexible(
-    coalescing(main, group, deadline),
-    burst === undefined ? undefined : coalescing(burst, group, deadline),
-  );
+  return fromFlexible(coalescing(main, group), burst === undefined ? undefined : coalescing(burst, group));
 }
