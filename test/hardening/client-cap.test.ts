@@ -3,7 +3,7 @@
  * gets 429 for more, while other clients are served; a request that ends, finished or cut, frees its place.
  */
 import http from 'node:http';
-import { request } from '../helpers/http.js';
+import { request, WEBSOCKET_HANDSHAKE } from '../helpers/http.js';
 import { acceptWebSockets } from '../helpers/upstream.js';
 import { portico, rawSocket, serverSection, settlesTo, stopAll, upstream, within } from './support.js';
 
@@ -67,9 +67,7 @@ describe('maxRequestsPerClient: 1 and a WebSocket', () => {
       `${serverSection('  maxRequestsPerClient: 1\n')}routes:\n  - name: api\n    timeout: 10s\n    upstream: ${up.url}\n`,
     );
     const ws = await rawSocket(p.port);
-    ws.socket.write(
-      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
-    );
+    ws.socket.write(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\n`);
     await settlesTo(() => /^HTTP\/1\.1 101 /.test(ws.text()), true, 'the upgrade accepted');
     expect((await request(`${p.portico.proxyUrl}/x`)).status).toBe(429);
     ws.socket.destroy();

@@ -6,14 +6,11 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { once } from 'node:events';
-import { request } from '../helpers/http.js';
+import { WEBSOCKET_HANDSHAKE, request } from '../helpers/http.js';
 import { acceptWebSockets } from '../helpers/upstream.js';
 import { connections, portico, rawSocket, serverSection, settlesTo, stopAll, upstream, within } from './support.js';
 
 afterEach(stopAll);
-
-const HANDSHAKE =
-  'Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
 
 /**
  * An upstream whose 'upgrade' handler is `onUpgrade` (default: hold the socket and never answer). Like any real
@@ -42,7 +39,7 @@ describe('upgrade handshakes are bounded', () => {
     const p = await portico(`routes:\n  - name: ws\n    timeout: 300ms\n    upstream: ${up.url}\n`);
     const client = await rawSocket(p.port);
     const started = Date.now();
-    client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
+    client.socket.write(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\n`);
     expect(await within(client.closed, 3000)).toBe(true);
     expect(Date.now() - started).toBeGreaterThanOrEqual(280);
     expect(client.text()).toMatch(/^HTTP\/1\.1 504 Gateway Timeout\r\n/);
@@ -61,7 +58,7 @@ describe('upgrade handshakes are bounded', () => {
       const { up, held } = await upgradeUpstream();
       const p = await portico(`routes:\n  - name: ws\n    timeout: 30s\n    upstream: ${up.url}\n`);
       const client = await rawSocket(p.port);
-      client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
+      client.socket.write(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\n`);
       await settlesTo(() => held.length, 1, 'handshake at the upstream');
       const gone = once(held[0] as net.Socket, 'close');
       if (leave === 'destroy') client.socket.destroy();
@@ -78,7 +75,7 @@ describe('upgrade handshakes are bounded', () => {
       `${serverSection('  upstreamMaxSockets: 2\n')}routes:\n  - name: ws\n    timeout: 10s\n    upstream: ${up.url}\n`,
     );
     const clients = await Promise.all(Array.from({ length: 6 }, () => rawSocket(p.port)));
-    for (const client of clients) client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
+    for (const client of clients) client.socket.write(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\n`);
     await settlesTo(() => held.length, 6, 'handshakes at the upstream');
     const ordinary = request(`${p.portico.proxyUrl}/plain`);
     expect(await within(ordinary, 2000)).toBe(true);
@@ -90,7 +87,7 @@ describe('upgrade handshakes are bounded', () => {
     acceptWebSockets(up);
     const p = await portico(`routes:\n  - name: ws\n    timeout: 300ms\n    upstream: ${up.url}\n`);
     const client = await rawSocket(p.port);
-    client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\nearly`);
+    client.socket.write(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\nearly`);
     await settlesTo(() => /\r\n\r\nearly$/.test(client.text()), true, 'the 101 and the echoed early bytes');
     // Past the handshake the route timeout no longer applies: the connection lives on.
     client.socket.write('-later');
@@ -107,7 +104,7 @@ describe('upgrade requests with a body', () => {
     const { up, held } = await upgradeUpstream();
     const p = await portico(`routes:\n  - name: ws\n    upstream: ${up.url}\n`);
     const client = await rawSocket(p.port);
-    client.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}${rest}`);
+    client.socket.write(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}${rest}`);
     expect(await within(client.closed, 2000)).toBe(true);
     expect(client.text()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(client.text()).toContain('"code":"PORTICO_BAD_REQUEST"');
@@ -143,10 +140,10 @@ describe('every upgrade exchange releases its sockets', () => {
   }
 
   it('when the upgrade request carried body bytes', async () => {
-    await leaveThenRefuse(`GET /ws HTTP/1.1\r\n${HANDSHAKE}Content-Length: 5\r\n\r\nhello`);
+    await leaveThenRefuse(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}Content-Length: 5\r\n\r\nhello`);
   });
 
   it('when the client sent bytes ahead of the 101', async () => {
-    await leaveThenRefuse(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\nearly frame bytes`);
+    await leaveThenRefuse(`GET /ws HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\nearly frame bytes`);
   });
 });

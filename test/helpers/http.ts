@@ -2,6 +2,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
+import { waitFor } from './wait.js';
 
 export interface RawResponse {
   readonly status: number;
@@ -66,6 +67,26 @@ export async function rawExchange(
   clearTimeout(timer);
   raw.socket.destroy();
   return { text: raw.text(), closed };
+}
+
+/** A WebSocket upgrade's request headers (RFC 6455's sample key), ending in CRLF: add the blank line or a body. */
+export const WEBSOCKET_HANDSHAKE =
+  'Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+
+/** A raw socket that asked for a WebSocket upgrade of `path` and got its 101. */
+export async function openWebSocket(port: number, path: string): Promise<RawSocket> {
+  const ws = await openRawSocket(port);
+  ws.socket.write(`GET ${path} HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\n`);
+  await waitFor(() => ws.text().startsWith('HTTP/1.1 101'), { message: `the 101 for ${path}` });
+  return ws;
+}
+
+/** A request its client abandons mid-exchange: sent, seen by the upstream (`arrived`), then its socket destroyed. */
+export async function abandonRequest(url: string, arrived: () => boolean): Promise<void> {
+  const gone = http.get(url);
+  gone.on('error', () => undefined);
+  await waitFor(arrived, { message: `the upstream got ${url}` });
+  gone.destroy();
 }
 
 /** The suite's polling helper, re-exported here for the tests that import it from this module. */

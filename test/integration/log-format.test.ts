@@ -5,7 +5,6 @@
  * only the lines at or above it (pino's numeric levels), and a traced request's lines name the very trace and span
  * the exporter got.
  */
-import http from 'node:http';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import { prettyFactory } from 'pino-pretty';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -14,7 +13,7 @@ import { startTelemetry, type Telemetry } from '../../src/telemetry/bootstrap.js
 import type { Portico } from '../../src/main.js';
 import { startTestPortico } from '../helpers/portico.js';
 import { acceptWebSockets, closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { openRawSocket, rawExchange, request, waitFor } from '../helpers/http.js';
+import { abandonRequest, openWebSocket, rawExchange, request, waitFor } from '../helpers/http.js';
 
 type Line = Record<string, unknown> & { level: number; msg: string };
 
@@ -23,9 +22,6 @@ const capture = { write: (text: string) => void raw.push(text) };
 const config = telemetrySchema.parse({ serviceName: 'log-format-test', logs: { level: 'debug' } });
 const { logger } = createLogger(config, { stream: capture });
 const exporter = new InMemorySpanExporter();
-const HANDSHAKE =
-  'Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
-
 let telemetry: Telemetry;
 let up: TestUpstream;
 let slow: TestUpstream;
@@ -60,13 +56,8 @@ beforeAll(async () => {
   expect(
     (await rawExchange(port, `GET /orders HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`)).text,
   ).toMatch(/^HTTP\/1\.1 431 /);
-  const gone = http.get(`${portico.proxyUrl}/slow`);
-  gone.on('error', () => undefined);
-  await waitFor(() => slow.received.length === 1, { message: 'the slow upstream got the request' });
-  gone.destroy();
-  const ws = await openRawSocket(port);
-  ws.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
-  await waitFor(() => ws.text().startsWith('HTTP/1.1 101'), { message: 'the 101' });
+  await abandonRequest(`${portico.proxyUrl}/slow`, () => slow.received.length === 1);
+  const ws = await openWebSocket(port, '/ws');
   ws.socket.end();
   await ws.closed;
   const shown = await request(`${portico.adminUrl}/config`);

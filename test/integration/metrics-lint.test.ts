@@ -5,11 +5,10 @@
  * that traffic did in the new series. Where promtool is not installed (CI installs Debian's `prometheus` package)
  * the promtool check says SKIPPED on the test output and the series checks still run.
  */
-import http from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { startTestPortico } from '../helpers/portico.js';
 import { acceptWebSockets, closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { openRawSocket, rawExchange, request, waitFor } from '../helpers/http.js';
+import { abandonRequest, openWebSocket, rawExchange, request, waitFor } from '../helpers/http.js';
 import type { Portico } from '../../src/main.js';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8', timeout: 10_000 });
@@ -19,9 +18,6 @@ let up: TestUpstream;
 let slow: TestUpstream;
 let portico: Portico;
 let scrape: string;
-
-const HANDSHAKE =
-  'Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
 
 beforeAll(async () => {
   up = await startUpstream();
@@ -52,14 +48,9 @@ beforeAll(async () => {
   );
   expect(bad.text).toMatch(/^HTTP\/1\.1 400 /);
   // abandoned: the client leaves while the upstream still thinks
-  const gone = http.get(`${portico.proxyUrl}/slow`);
-  gone.on('error', () => undefined);
-  await waitFor(() => slow.received.length === 1, { message: 'the slow upstream got the request' });
-  gone.destroy();
+  await abandonRequest(`${portico.proxyUrl}/slow`, () => slow.received.length === 1);
   // a WebSocket opened, echoed and closed
-  const ws = await openRawSocket(port);
-  ws.socket.write(`GET /ws HTTP/1.1\r\n${HANDSHAKE}\r\n`);
-  await waitFor(() => ws.text().startsWith('HTTP/1.1 101'), { message: 'the 101' });
+  const ws = await openWebSocket(port, '/ws');
   const metricsUrl = `${portico.adminUrl}/metrics`;
   await waitFor(async () => /portico_websocket_connections\{route="ws"\} 1/.test((await request(metricsUrl)).body), {
     message: 'open',

@@ -10,7 +10,7 @@ import {
   startUpstream,
   type TestUpstream,
 } from '../helpers/upstream.js';
-import { rawExchange, request, waitFor } from '../helpers/http.js';
+import { rawExchange, request, waitFor, WEBSOCKET_HANDSHAKE } from '../helpers/http.js';
 import type { Portico } from '../../src/main.js';
 
 const running: Array<{ close?: () => Promise<void>; shutdown?: () => Promise<void> }> = [];
@@ -227,9 +227,7 @@ describe('WebSocket upgrades', () => {
   async function handshake(port: number, path: string): Promise<{ socket: net.Socket; head: string }> {
     const socket = net.connect(port, '127.0.0.1');
     await once(socket, 'connect');
-    socket.write(
-      `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    );
+    socket.write(`GET ${path} HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}\r\n`);
     let head = '';
     await new Promise<void>((resolve, reject) => {
       socket.on('data', function onData(chunk: Buffer) {

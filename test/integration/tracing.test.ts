@@ -13,7 +13,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { acceptWebSockets, closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { request, waitFor } from '../helpers/http.js';
+import { request, waitFor, WEBSOCKET_HANDSHAKE } from '../helpers/http.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN_ID = '00f067aa0ba902b7';
@@ -213,7 +213,7 @@ describe('tracing', () => {
     const socket = net.connect(Number(new URL(portico.proxyUrl).port), '127.0.0.1');
     await once(socket, 'connect');
     socket.write(
-      `GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\ntraceparent: 00-${TRACE_ID}-${CLIENT_SPAN_ID}-01\r\n\r\n`,
+      `GET /ws/chat HTTP/1.1\r\n${WEBSOCKET_HANDSHAKE}traceparent: 00-${TRACE_ID}-${CLIENT_SPAN_ID}-01\r\n\r\n`,
     );
     const [head] = (await once(socket, 'data')) as [Buffer];
     expect(head.toString('latin1')).toMatch(/^HTTP\/1\.1 101/);
