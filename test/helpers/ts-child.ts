@@ -3,6 +3,7 @@
  * module loader bypasses): a require hook that compiles src/*.ts on load and maps the `.js` of relative imports to
  * `.ts`, as ts-jest does for tests. No build step, no type check (the test run type-checks).
  */
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -38,4 +39,16 @@ export function writeTsChild(dir: string, body: string): string {
     `${HOOK}\nconst src = (p) => require('node:path').join(${src}, p);\nconst dep = (name) => (${deps})[name];\n${body}`,
   );
   return file;
+}
+
+/** The child's next IPC message; rejects if it exits first. */
+export function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const onExit = (code: number | null): void => reject(new Error(`child exited with ${code} before answering`));
+    child.once('exit', onExit);
+    child.once('message', (message) => {
+      child.off('exit', onExit);
+      resolvePromise(message as T);
+    });
+  });
 }

@@ -7,7 +7,7 @@
  * A second run loads the server before telemetry and shows why the order matters: no ioredis span.
  */
 import http from 'node:http';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { request } from '../helpers/http.js';
-import { writeTsChild } from '../helpers/ts-child.js';
+import { nextMessage, writeTsChild } from '../helpers/ts-child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-tracing-bootstrap-'));
 const POLICY = `tracing-bootstrap-${process.pid}-${Date.now()}`;
@@ -118,18 +118,6 @@ interface Run {
   readonly loadedEarly: string[];
   readonly shutdownMs: number;
   readonly code: number | null;
-}
-
-/** The child's next IPC message; rejects if it exits first. */
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolvePromise, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`child exited with ${code} before answering`));
-    child.once('exit', onExit);
-    child.once('message', (message) => {
-      child.off('exit', onExit);
-      resolvePromise(message as T);
-    });
-  });
 }
 
 /** Runs the child, sends one traced request through it, stops it. */

@@ -12,7 +12,7 @@
  * exported span.
  */
 import http from 'node:http';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { request } from '../helpers/http.js';
-import { writeTsChild } from '../helpers/ts-child.js';
+import { nextMessage, writeTsChild } from '../helpers/ts-child.js';
 import { dropSchema, PG_URL, uniqueName } from './users-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portico-tracing-conventions-'));
@@ -192,17 +192,6 @@ let up: TestUpstream;
 let spans: Span[] = [];
 const exportHeaders: http.IncomingHttpHeaders[] = [];
 let user: Record<string, unknown>;
-
-function nextMessage<T>(child: ChildProcess): Promise<T> {
-  return new Promise((resolvePromise, reject) => {
-    const onExit = (code: number | null): void => reject(new Error(`child exited with ${code} before answering`));
-    child.once('exit', onExit);
-    child.once('message', (message) => {
-      child.off('exit', onExit);
-      resolvePromise(message as T);
-    });
-  });
-}
 
 beforeAll(async () => {
   const bodies: Buffer[] = [];

@@ -1,24 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/config-error.js';
-import { defaultRegistry } from '../../src/middleware/registry.js';
-
-const FIXTURES = join(__dirname, '..', 'fixtures', 'config');
-
-function load(text: string, env: Record<string, string> = {}) {
-  return loadConfigText(text, 'inline.yaml', { registry: defaultRegistry, env });
-}
-
-function errorOf(file: string): string {
-  try {
-    loadConfigText(readFileSync(join(FIXTURES, file), 'utf8'), file, { registry: defaultRegistry, env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`${file} loaded without error`);
-}
+import { fixtureError as errorOf, loadInline as load } from '../helpers/config.js';
 
 describe('invalid config files are refused with file, line, column and key path', () => {
   const table: Array<[string, string]> = [

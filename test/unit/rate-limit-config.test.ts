@@ -1,14 +1,8 @@
 /** One fixture per rate-limit config error: each names the file, the line and the field. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfigText } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/config-error.js';
-import { defaultRegistry } from '../../src/middleware/registry.js';
+import { loadFixture } from '../helpers/config.js';
 
-const FIXTURES = join(__dirname, '..', 'fixtures', 'config');
-
-const loading = (file: string) => (): unknown =>
-  loadConfigText(readFileSync(join(FIXTURES, file), 'utf8'), file, { registry: defaultRegistry, env: {} });
+const loading = (file: string) => (): unknown => loadFixture(file);
 
 test.each([
   [

@@ -1,26 +1,8 @@
 /** The resilience keys of a route: accepted shapes and, per fixture, the error naming file, line and field. */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfigText } from '../../src/config/load.js';
-import { ConfigError } from '../../src/config/config-error.js';
-import { defaultRegistry } from '../../src/middleware/registry.js';
 import { isPlainRoute } from '../../src/upstream/build.js';
+import { fixtureError as errorOf, loadInline } from '../helpers/config.js';
 
-const FIXTURES = join(__dirname, '..', 'fixtures', 'config');
-
-function load(text: string) {
-  return loadConfigText(text, 'inline.yaml', { registry: defaultRegistry, env: {} });
-}
-
-function errorOf(file: string): string {
-  try {
-    loadConfigText(readFileSync(join(FIXTURES, file), 'utf8'), file, { registry: defaultRegistry, env: {} });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`${file} loaded without error`);
-}
+const load = (text: string) => loadInline(text);
 
 describe('bad resilience values are refused with file, line and field', () => {
   it.each([
