@@ -17,8 +17,6 @@ import {
   CLIENT_HEADER,
 } from './portico.mjs';
 
-const ENGINE = fileURLToPath(new URL('../servers/engine.mjs', import.meta.url));
-const EXPRESS_CORS = fileURLToPath(new URL('../servers/express-cors.mjs', import.meta.url));
 const server = (file) => fileURLToPath(new URL(`../servers/${file}`, import.meta.url));
 /** Connections of the many-clients rows (BENCH_CONNECTIONS sets the others). */
 export const MANY_CONNECTIONS = 256;
@@ -94,13 +92,19 @@ const peerChainRan = (id, prefix) => async (ctx) => {
 };
 
 /** A peer in its own Node process on the proxy core; `args(ctx)` after the script. */
-const nodePeer = (id, label, file, { args = () => [], preload = [], env = () => ({}), needs = [], check } = {}) => ({
+const nodePeer = (
+  id,
+  label,
+  file,
+  { args = () => [], preload = [], env = () => ({}), needs = [], check, connections } = {},
+) => ({
   id,
   label,
   group: 'peer',
   path: '/api/bench',
   needs,
   check,
+  connections,
   start: (ctx) =>
     spawnPinned({
       cpu: ctx.proxyCpu,
@@ -171,37 +175,8 @@ export const TARGETS = [
         pinning: ctx.pinning,
       }),
   },
-  {
-    id: 'engine',
-    label: 'engine (httpxy, bare http)',
-    group: 'peer',
-    path: '/api/bench',
-    needs: [],
-    start: (ctx) =>
-      spawnPinned({
-        cpu: ctx.proxyCpu,
-        pinning: ctx.pinning,
-        command: process.execPath,
-        args: [...(ctx.nodeFlags ?? []), ENGINE, String(ctx.port), ctx.upstreamUrl],
-        logFile: join(ctx.dir, 'engine.log'),
-      }),
-  },
-  {
-    id: 'express-cors',
-    label: 'Express 5 + cors + http-proxy-middleware',
-    group: 'peer',
-    path: '/api/bench',
-    needs: [],
-    check: corsRan,
-    start: (ctx) =>
-      spawnPinned({
-        cpu: ctx.proxyCpu,
-        pinning: ctx.pinning,
-        command: process.execPath,
-        args: [...(ctx.nodeFlags ?? []), EXPRESS_CORS, String(ctx.port), ctx.upstreamUrl],
-        logFile: join(ctx.dir, 'express-cors.log'),
-      }),
-  },
+  nodePeer('engine', 'engine (httpxy, bare http)', 'engine.mjs'),
+  nodePeer('express-cors', 'Express 5 + cors + http-proxy-middleware', 'express-cors.mjs', { check: corsRan }),
   // Peers of the full chain, each built as its ecosystem documents it (bench/servers/*-chain.cjs), and the bare
   // fastify proxy.
   tracedPeer(
@@ -219,22 +194,7 @@ export const TARGETS = [
     'bench-fastify-chain-',
   ),
   nodePeer('fastify-bare', 'fastify 5 + @fastify/http-proxy, no plugins', 'fastify-bare.mjs'),
-  {
-    id: 'engine-c256',
-    label: `engine, ${MANY_CONNECTIONS} connections`,
-    group: 'peer',
-    path: '/api/bench',
-    needs: [],
-    connections: MANY_CONNECTIONS,
-    start: (ctx) =>
-      spawnPinned({
-        cpu: ctx.proxyCpu,
-        pinning: ctx.pinning,
-        command: process.execPath,
-        args: [...(ctx.nodeFlags ?? []), ENGINE, String(ctx.port), ctx.upstreamUrl],
-        logFile: join(ctx.dir, 'engine-c256.log'),
-      }),
-  },
+  nodePeer('engine-c256', `engine, ${MANY_CONNECTIONS} connections`, 'engine.mjs', { connections: MANY_CONNECTIONS }),
   portico('portico', 'portico, no middleware', { middleware: [] }),
   // The express kind's price: Express objects for the request, one timer and listener per call, cors itself.
   portico(
