@@ -14,7 +14,6 @@ import type {
   MirrorOutcome,
   PoolStatsSource,
   RateLimitOutcome,
-  RequestMeter,
   TaskEvent,
   TelemetryDropsSource,
   UpstreamErrorKind,
@@ -127,16 +126,10 @@ export function createPrometheusMetrics(options: PrometheusOptions = {}): Promet
     registry,
     contentType: registry.contentType,
     meter: (route: string) => requests.meter(route),
-    observeRequest: (
-      meter: RequestMeter,
-      method: string,
-      status: number,
-      seconds: number,
-      completed: boolean,
-      traceId: string | undefined,
-    ) => requests.observe(meter as RouteMeter, method, status, seconds, completed, traceId),
-    observeUpstream: (meter: RequestMeter, seconds: number, traceId: string | undefined) =>
-      requests.observeUpstream(meter as RouteMeter, seconds, traceId),
+    // Parameter types from Metrics (the object is returned as PrometheusMetrics): the meters are this registry's own.
+    observeRequest: (meter, method, status, seconds, completed, traceId) =>
+      requests.observe(meter as RouteMeter, method, status, seconds, completed, traceId),
+    observeUpstream: (meter, seconds, traceId) => requests.observeUpstream(meter as RouteMeter, seconds, traceId),
     websocketUpgrade(route: string, outcome: WebSocketOutcome) {
       upgrades.inc({ route, outcome });
       if (outcome === 'accepted') websockets.inc({ route });
