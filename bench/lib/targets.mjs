@@ -148,6 +148,22 @@ const tracing = 'tracing';
 const rateLimit = { rateLimit: 'bench' };
 const rateLimitPerRequest = { rateLimit: 'bench-keyed' };
 
+/** The full chain with a rate-limit key per request (the load generator numbers a header per request). */
+const FULL_CHAIN_KEYED = {
+  middleware: [logging, tracing, rateLimitPerRequest],
+  logging: true,
+  tracing: true,
+  rateLimit: true,
+  redis: true,
+  clientHeader: true,
+};
+
+/**
+ * Many clients: 256 connections from one address, so the per-client cap (server.maxRequestsPerClient, 256 in flight
+ * by default) is raised above it; it still counts every request.
+ */
+const MANY_CLIENTS = { connections: MANY_CONNECTIONS, server: { maxRequestsPerClient: 4 * MANY_CONNECTIONS } };
+
 export const TARGETS = [
   {
     id: 'direct',
@@ -224,30 +240,14 @@ export const TARGETS = [
   }),
   // The bench's clients all share one address, coalescing's best case (one Redis command per turn for all of them);
   // here every request has its own key, the case coalescing cannot merge.
-  portico('portico-full-keys', 'portico full chain, a key per request', {
-    middleware: [logging, tracing, rateLimitPerRequest],
-    logging: true,
-    tracing: true,
-    rateLimit: true,
-    redis: true,
-    clientHeader: true,
-  }),
-  // Many clients: 256 connections from one address, so the per-client cap (server.maxRequestsPerClient, 256 in
-  // flight by default) is raised above it; it still counts every request.
+  portico('portico-full-keys', 'portico full chain, a key per request', { ...FULL_CHAIN_KEYED }),
   portico('portico-c256', `portico, no middleware, ${MANY_CONNECTIONS} connections`, {
     middleware: [],
-    connections: MANY_CONNECTIONS,
-    server: { maxRequestsPerClient: 4 * MANY_CONNECTIONS },
+    ...MANY_CLIENTS,
   }),
   portico('portico-full-keys-c256', `portico full chain, a key per request, ${MANY_CONNECTIONS} conn.`, {
-    middleware: [logging, tracing, rateLimitPerRequest],
-    logging: true,
-    tracing: true,
-    rateLimit: true,
-    redis: true,
-    clientHeader: true,
-    connections: MANY_CONNECTIONS,
-    server: { maxRequestsPerClient: 4 * MANY_CONNECTIONS },
+    ...FULL_CHAIN_KEYED,
+    ...MANY_CLIENTS,
   }),
   portico('portico-rl-redis', 'portico + rateLimit (redis)', { middleware: [rateLimit], rateLimit: true, redis: true }),
   portico('portico-rl-memory', 'portico + rateLimit (in-process)', { middleware: [rateLimit], rateLimit: true }),
