@@ -35,6 +35,7 @@ import type { Logger } from 'pino';
 import type { TelemetryConfig } from './config.js';
 import { createInstrumentations } from './instrumentations.js';
 import { EncodingSpanProcessor, otlpProtobufExporter } from './otlp-export.js';
+import { SPAN_LIMITS } from '../tracing/span-attributes.js';
 
 export interface Telemetry {
   /** Exports every span ended so far (bounded by the exporter timeout). Never rejects: a failed export is logged. */
@@ -120,6 +121,7 @@ export function startTelemetry(config: TelemetryConfig, options: TelemetryOption
     ),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.traces.sampleRatio) }),
     spanProcessors: [processor],
+    spanLimits: SPAN_LIMITS, // the limits src/tracing/span-attributes.ts applies when it writes attributes itself
   });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);

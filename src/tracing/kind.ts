@@ -18,15 +18,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  context,
-  isSpanContextValid,
-  trace,
-  type Attributes,
-  type Context,
-} from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, context, isSpanContextValid, trace, type Context } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   ATTR_CLIENT_ADDRESS,
@@ -55,6 +47,7 @@ import { removeHeader } from '../proxy/headers.js';
 import { pathOf } from '../proxy/path.js';
 import { defineKind } from '../middleware/kind.js';
 import { TRACER_NAME, TRACER_VERSION } from './scope.js';
+import { putAttributes, type PrimitiveAttributes } from './span-attributes.js';
 
 const tracer = trace.getTracer(TRACER_NAME, TRACER_VERSION);
 const propagator = new W3CTraceContextPropagator();
@@ -73,7 +66,7 @@ function upstreamAttributes(urls: readonly URL[]): UpstreamAttributes {
   );
 }
 
-function serverAttributes(req: IncomingMessage, route: string, template: string | undefined): Attributes {
+function serverAttributes(req: IncomingMessage, route: string, template: string | undefined): PrimitiveAttributes {
   const method = req.method ?? 'GET';
   const host = req.headers.host ?? '';
   const colon = host.lastIndexOf(':');
@@ -139,13 +132,11 @@ export const tracingKind = defineKind({
       const remote = trace.getSpanContext(parent) !== undefined;
       // tracestate is meaningless without the traceparent it belongs to
       if (!remote) removeHeader(req.headers, 'tracestate');
+      // The attributes are written once the span is known to record (./span-attributes.ts says why not here); the
+      // sampler (parent-based, trace-id ratio: src/telemetry/bootstrap.ts) decides without them.
       const span = tracer.startSpan(
         spanNames.get(req.method ?? '') ?? otherName,
-        {
-          kind: SpanKind.SERVER,
-          startTime: req.portico?.startedAt,
-          attributes: serverAttributes(req, route, template),
-        },
+        { kind: SpanKind.SERVER, startTime: req.portico?.startedAt },
         parent,
       );
       const spanContext = span.spanContext();
@@ -160,6 +151,7 @@ export const tracingKind = defineKind({
         next();
         return;
       }
+      putAttributes(span, serverAttributes(req, route, template));
       if (hasExtra) span.setAttributes(extra);
       const record = { span, context: trace.setSpan(parent, span), traceparent, req, upstreams };
       setRequestTrace(req, record);

@@ -6,12 +6,13 @@
  * A record is in flight from `trackRequest` until `finishRequest` ends its server span (once).
  */
 import type { IncomingMessage } from 'node:http';
-import { SpanStatusCode, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
+import { SpanStatusCode, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_HTTP_RESPONSE_STATUS_CODE } from '@opentelemetry/semantic-conventions';
 import { currentForward } from '../proxy/forward-scope.js';
+import { putAttribute, type PrimitiveAttributes } from './span-attributes.js';
 
 /** Per-upstream attributes of a client span, computed once per route at plan build. */
-export type UpstreamAttributes = ReadonlyMap<string, Attributes>;
+export type UpstreamAttributes = ReadonlyMap<string, PrimitiveAttributes>;
 
 export interface RequestTrace {
   readonly span: Span;
@@ -100,12 +101,12 @@ export function finishRequest(record: RequestTrace, status: number, completed: b
   record.ended = true;
   if (record.traceparent !== null) open--;
   const span = record.span;
-  span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  putAttribute(span, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   // Server spans mark only 5xx as errors; 4xx is the client's mistake (semantic conventions, HTTP server span status).
   if (status >= 500) {
-    span.setAttribute(ATTR_ERROR_TYPE, String(status));
+    putAttribute(span, ATTR_ERROR_TYPE, String(status));
     span.setStatus({ code: SpanStatusCode.ERROR });
   }
-  if (!completed) span.setAttribute('portico.client_aborted', true);
+  if (!completed) putAttribute(span, 'portico.client_aborted', true);
   span.end();
 }

@@ -31,6 +31,7 @@ import { pathOf } from '../proxy/path.js';
 import { redactedQuery } from './query.js';
 import { finishRequest, formatTraceparent, inFlightRequest, type RequestTrace } from './request-trace.js';
 import { TRACER_NAME, TRACER_VERSION } from './scope.js';
+import { putAttribute, putAttributes } from './span-attributes.js';
 
 const tracer = trace.getTracer(TRACER_NAME, TRACER_VERSION);
 /**
@@ -78,18 +79,10 @@ function onCreated(message: unknown): void {
   record.upstreamCall = 'open';
   const origin = record.req.portico?.upstream;
   const base = origin === undefined ? undefined : record.upstreams.get(origin);
-  const span = tracer.startSpan(
-    request.method,
-    {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        ...base,
-        [ATTR_HTTP_REQUEST_METHOD]: request.method,
-        [ATTR_URL_FULL]: fullUrl(origin, request.path),
-      },
-    },
-    record.context,
-  );
+  const span = tracer.startSpan(request.method, { kind: SpanKind.CLIENT }, record.context);
+  if (base !== undefined) putAttributes(span, base);
+  putAttribute(span, ATTR_HTTP_REQUEST_METHOD, request.method);
+  putAttribute(span, ATTR_URL_FULL, fullUrl(origin, request.path));
   request.setHeader('traceparent', formatTraceparent(span.spanContext()));
   (request as ClientRequest & Carrier)[CALL] = { span, record, failed: false };
   request.on('close', endCall);
@@ -101,16 +94,16 @@ function onResponse(message: unknown): void {
   const call = (request as ClientRequest & Carrier)[CALL];
   if (call === undefined) return;
   const status = response.statusCode ?? 0;
-  call.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  putAttribute(call.span, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   // The peer the response came from: only now is the socket's address known (a pooled socket, or a fresh one).
   const socket = response.socket;
   if (socket !== null && socket.remoteAddress !== undefined) {
-    call.span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, socket.remoteAddress);
-    if (socket.remotePort !== undefined) call.span.setAttribute(ATTR_NETWORK_PEER_PORT, socket.remotePort);
+    putAttribute(call.span, ATTR_NETWORK_PEER_ADDRESS, socket.remoteAddress);
+    if (socket.remotePort !== undefined) putAttribute(call.span, ATTR_NETWORK_PEER_PORT, socket.remotePort);
   }
   // Client spans mark 4xx and 5xx as errors (semantic conventions, HTTP client span status).
   if (status >= 400) {
-    call.span.setAttribute(ATTR_ERROR_TYPE, String(status));
+    putAttribute(call.span, ATTR_ERROR_TYPE, String(status));
     call.span.setStatus({ code: SpanStatusCode.ERROR });
   }
 }
@@ -121,7 +114,7 @@ function onError(message: unknown): void {
   if (call === undefined) return;
   call.failed = true;
   call.record.upstreamCall = 'failed'; // before the retry is created, from this same error
-  call.span.setAttribute(ATTR_ERROR_TYPE, typeof error.code === 'string' ? error.code : error.name);
+  putAttribute(call.span, ATTR_ERROR_TYPE, typeof error.code === 'string' ? error.code : error.name);
   call.span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
 }
 
@@ -134,7 +127,7 @@ export function retryingUpstreamCall(request: ClientRequest, status: string): vo
   if (call === undefined) return;
   call.failed = true;
   call.record.upstreamCall = 'failed';
-  call.span.setAttribute('portico.retried', true);
+  putAttribute(call.span, 'portico.retried', true);
   call.span.setStatus({ code: SpanStatusCode.ERROR, message: `answered ${status}; retried` });
 }
 
@@ -143,7 +136,7 @@ function onUpgrade(this: ClientRequest, response: IncomingMessage): void {
   const call = (this as ClientRequest & Carrier)[CALL];
   if (call === undefined) return;
   const status = response.statusCode ?? 101;
-  call.span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  putAttribute(call.span, ATTR_HTTP_RESPONSE_STATUS_CODE, status);
   endCall.call(this);
   finishRequest(call.record, status, true);
 }

@@ -96,6 +96,24 @@ assumption(
   },
 );
 
+assumption(
+  "a recording SDK span's `attributes` is the live, extensible record setAttribute writes into and span processors read at onEnd; an ended span is no longer recording",
+  "src/tracing/span-attributes.ts putAttributes()/putAttribute(): write Portico's span attributes into that record, bypassing the per-value checks",
+  () => {
+    const { spans, provider } = recordSpans();
+    const span = provider.getTracer('contracts').startSpan('written');
+    expect(span.isRecording()).toBe(true);
+    const record = (span as unknown as { attributes: Record<string, unknown> }).attributes;
+    expect(typeof record === 'object' && Object.isExtensible(record)).toBe(true);
+    record['written.directly'] = 'yes';
+    span.setAttribute('via.sdk', 1);
+    expect(record).toEqual({ 'written.directly': 'yes', 'via.sdk': 1 });
+    span.end();
+    expect(span.isRecording()).toBe(false);
+    expect(spans[0]?.attributes).toEqual({ 'written.directly': 'yes', 'via.sdk': 1 });
+  },
+);
+
 /**
  * Runs in a plain child process: the SDK's HTTP transport loads `http` with a dynamic import(), which jest's
  * CommonJS loader refuses. Prints the export result as one JSON line.
