@@ -112,7 +112,7 @@ const nodePeer = (
       command: process.execPath,
       args: [...(ctx.nodeFlags ?? []), ...preload, server(file), String(ctx.port), ctx.upstreamUrl, ...args(ctx)],
       logFile: join(ctx.dir, `${id}.stdout.log`),
-      env: env(ctx),
+      env: { ...env(ctx), ...ctx.env },
     }),
 });
 
