@@ -21,6 +21,8 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { logLevel } from '../telemetry/config.js';
+import { flatLinesOf } from '../telemetry/logger.js';
+import type { FlatLineWriter } from '../telemetry/flat-line.js';
 import { pathOf } from '../proxy/path.js';
 import { headerNamesSet } from './headers.js';
 import { defineKind } from './kind.js';
@@ -31,6 +33,8 @@ export interface LoggingEntry {
   readonly headers: boolean;
   /** Headers whose values the config sets (`headers` entries): masked in those lines, whatever their names. */
   readonly masked: ReadonlySet<string>;
+  /** Writes the line without pino's call (src/telemetry/flat-line.ts says why); absent when lines carry headers. */
+  readonly flat?: FlatLineWriter;
 }
 
 /*
@@ -130,34 +134,33 @@ function logExchange(this: ServerResponse): void {
   if (!log.isLevelEnabled(level)) return;
   const trace = ctx.trace;
   const spanContext = trace?.span.spanContext();
-  log[level](
-    {
-      reqId: ctx.id,
-      method: req.method,
-      path: pathOf((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url),
-      route: ctx.route,
-      status: sent ? status : undefined,
-      durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
-      bytesIn: bytesIn(req),
-      bytesOut: bytesOut(req, this, status, completed),
-      upstream: ctx.upstream,
-      clientIp: ctx.clientIp,
-      userAgent: req.headers['user-agent'],
-      trace_id: spanContext?.traceId,
-      // only a span that is exported is named; an unsampled request says so with its flags
-      span_id: trace?.traceparent === null ? undefined : spanContext?.spanId,
-      trace_flags: spanContext === undefined ? undefined : (spanContext.traceFlags & 1) === 1 ? '01' : '00',
-      aborted: completed ? undefined : sent ? 'client_closed' : 'client_closed_before_status',
-      req: entry.headers ? { headers: maskHeaders(req.headers, entry.masked) } : undefined,
-      res: entry.headers ? { headers: maskHeaders(this.getHeaders(), entry.masked) } : undefined,
-    },
-    completed ? 'request completed' : 'request aborted by the client',
-  );
+  const fields = {
+    reqId: ctx.id,
+    method: req.method,
+    path: pathOf((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url),
+    route: ctx.route,
+    status: sent ? status : undefined,
+    durationMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
+    bytesIn: bytesIn(req),
+    bytesOut: bytesOut(req, this, status, completed),
+    upstream: ctx.upstream,
+    clientIp: ctx.clientIp,
+    userAgent: req.headers['user-agent'],
+    trace_id: spanContext?.traceId,
+    // only a span that is exported is named; an unsampled request says so with its flags
+    span_id: trace?.traceparent === null ? undefined : spanContext?.spanId,
+    trace_flags: spanContext === undefined ? undefined : (spanContext.traceFlags & 1) === 1 ? '01' : '00',
+    aborted: completed ? undefined : sent ? 'client_closed' : 'client_closed_before_status',
+    req: entry.headers ? { headers: maskHeaders(req.headers, entry.masked) } : undefined,
+    res: entry.headers ? { headers: maskHeaders(this.getHeaders(), entry.masked) } : undefined,
+  };
+  const msg = completed ? 'request completed' : 'request aborted by the client';
+  if (entry.flat?.write(level, fields, msg) !== true) log[level](fields, msg);
 }
 
 /** The entry for requests the edge refuses before any chain runs (bad request line, client cap): the process logger's level, no headers. */
 export function edgeLogging(logger: Logger): LoggingEntry {
-  return { log: logger, headers: false, masked: new Set() };
+  return { log: logger, headers: false, masked: new Set(), flat: flatLinesOf(logger) };
 }
 
 /** Logs the request's line when its response closes, as the `logging` kind does (for requests that run no chain). */
@@ -177,7 +180,9 @@ export const loggingKind = defineKind({
     const level = options?.level ?? deps.config.telemetry.logs.level;
     const log = level === deps.logger.level ? deps.logger : deps.logger.child({}, { level });
     const headers = log.isLevelEnabled('debug');
-    const entry: LoggingEntry = { log, headers, masked: headers ? headerNamesSet(deps.config) : new Set() };
+    const entry: LoggingEntry = headers
+      ? { log, headers, masked: headerNamesSet(deps.config) }
+      : { log, headers, masked: new Set(), flat: flatLinesOf(deps.logger) };
     return (req, res, next) => {
       const ctx = req.portico;
       if (ctx === undefined) {

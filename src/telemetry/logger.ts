@@ -30,6 +30,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { TelemetryConfig } from './config.js';
+import { flatLineWriter, type FlatLineWriter } from './flat-line.js';
 
 /** Header names whose values never reach a log line, on the request and the response side. */
 const SECRET_HEADERS = ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'];
@@ -128,23 +129,41 @@ function openDestination(path: string): Destination {
   return pino.destination({ ...options, dest: openSync(path, 'a') });
 }
 
+/** The flat-line writer of each logger createLogger made (not of its children: callers look up the root). */
+const flatWriters = new WeakMap<Logger, FlatLineWriter>();
+
+/**
+ * The writer of flat lines in this logger's exact format (./flat-line.ts), for a logger createLogger made without
+ * redaction paths of the user's own: those may name any field of a line, and only pino applies them.
+ */
+export function flatLinesOf(logger: Logger): FlatLineWriter | undefined {
+  return flatWriters.get(logger);
+}
+
 /** Creates the logger from the `telemetry` section. Throws on an unwritable file (a startup error). */
 export function createLogger(telemetry: TelemetryConfig, options: LoggerOptions = {}): ProcessLogger {
   const destination = options.stream === undefined ? openDestination(telemetry.logs.destination) : undefined;
   const batch = destination === undefined ? undefined : new TurnBatch(destination);
   if (batch !== undefined) batches.add(batch);
+  const base = { service: telemetry.serviceName, pid: process.pid };
+  const stream = options.stream ?? (batch as TurnBatch);
   const logger = pino(
     {
       level: telemetry.logs.level,
-      base: { service: telemetry.serviceName, pid: process.pid },
+      base,
       ...(telemetry.logs.levelFormat === 'label'
         ? { formatters: { level: (label: string) => ({ level: label }) } }
         : {}),
       serializers: { err: pino.stdSerializers.errWithCause },
       redact: { paths: [...DEFAULT_REDACT, ...telemetry.logs.redact], censor: '[Redacted]' },
     },
-    options.stream ?? batch,
+    stream,
   );
+  if (telemetry.logs.redact.length === 0)
+    flatWriters.set(
+      logger,
+      flatLineWriter(logger, stream, { labels: telemetry.logs.levelFormat === 'label', bindings: base }),
+    );
   if (batch === undefined) return { logger, flush: () => Promise.resolve(true), flushSync: () => {}, dropped: () => 0 };
   return { logger, ...guard(batch) };
 }
