@@ -13,10 +13,9 @@
 // BENCH_REDIS_URL).
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TARGETS } from './lib/targets.mjs';
-import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { targetById } from './lib/targets.mjs';
+import { startSurroundings, toolSetup } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
-import { chooseLoadGenerator } from './lib/load.mjs';
 import { measureTarget } from './lib/measure.mjs';
 import { stop } from './lib/proc.mjs';
 import { median } from './lib/report.mjs';
@@ -35,8 +34,7 @@ export function parseVariant(text) {
           .slice(at + 1)
           .split(/[\s,]+/)
           .filter(Boolean);
-  const target = TARGETS.find((t) => t.id === id);
-  if (!target) throw new Error(`unknown target ${id} (known: ${TARGETS.map((t) => t.id).join(', ')})`);
+  const target = targetById(id);
   return { label: text, target, nodeFlags: flags, checkout: checkout === undefined ? undefined : resolve(checkout) };
 }
 
@@ -47,20 +45,15 @@ if (variants.length === 0) {
 }
 const rounds = Number(process.env.BENCH_AB_ROUNDS ?? 8);
 const seconds = Number(process.env.BENCH_AB_SECONDS ?? 3);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const m = machine();
-const generator = chooseLoadGenerator();
-const pin = loadPin(m);
-const warning = warnIfNotPinnedNode();
-if (warning) process.stderr.write(`${warning}\n`);
-process.stderr.write(
-  `A/B: ${variants.length} variants + engine, ${rounds} rounds of ${seconds}s, ${generator.name}, ${connections} connections; ${pinningText(m)}\n`,
+const { m, generator, pin, connections } = toolSetup(
+  'ab.mjs',
+  `A/B: ${variants.length} variants + engine, ${rounds} rounds of ${seconds}s`,
 );
 
 const { ctx, stopAll } = await startSurroundings(m);
 const running = [];
 try {
-  const engine = TARGETS.find((t) => t.id === 'engine');
+  const engine = targetById('engine');
   running.push({ label: 'engine', target: engine, ...(await launchTarget(engine, ctx)) });
   for (const [i, v] of variants.entries()) {
     const reason = unavailableReason(v.target, ctx);

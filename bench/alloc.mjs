@@ -11,10 +11,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { TARGETS } from './lib/targets.mjs';
-import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { targetById } from './lib/targets.mjs';
+import { startSurroundings, toolSetup } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
-import { chooseLoadGenerator } from './lib/load.mjs';
 import { measureTarget } from './lib/measure.mjs';
 import { stop } from './lib/proc.mjs';
 import { RESULTS_DIR } from './lib/report.mjs';
@@ -23,14 +22,9 @@ import { packageOf } from './lib/cpuprofile.mjs';
 const SAMPLER = fileURLToPath(new URL('./lib/heap-sampler.cjs', import.meta.url));
 const ids = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['engine', 'portico', 'portico-full'];
 const seconds = Number(process.env.BENCH_ALLOC_DURATION ?? 8);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const m = machine();
-const generator = chooseLoadGenerator();
-const pin = loadPin(m);
-const nodeWarning = warnIfNotPinnedNode();
-if (nodeWarning) process.stderr.write(`warning: ${nodeWarning} (or node_modules/.bin/node bench/alloc.mjs)\n`);
-process.stderr.write(
-  `allocations of ${ids.join(', ')}: ${generator.name}, ${connections} connections, ${seconds}s; ${pinningText(m)}\n`,
+const { m, generator, pin, connections } = toolSetup(
+  'alloc.mjs',
+  `allocations of ${ids.join(', ')}, ${seconds}s windows`,
 );
 
 /** CPU ms of each thread of `pid`, by `name#tid`. */
@@ -102,8 +96,7 @@ try {
   for (const spec of ids) {
     const [id, checkout] = spec.split(':');
     const label = checkout === undefined ? id : `${id} (${checkout})`;
-    const target = TARGETS.find((t) => t.id === id);
-    if (!target) throw new Error(`unknown target ${id} (known: ${TARGETS.map((t) => t.id).join(', ')})`);
+    const target = targetById(id);
     const reason = unavailableReason(target, ctx);
     if (reason) {
       out.push(`== ${label}: unavailable: ${reason}`);

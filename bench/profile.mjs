@@ -4,10 +4,9 @@
 // Knobs: BENCH_PROFILE_DURATION (s, 8), BENCH_CONNECTIONS (32), plus those of setup (BENCH_PIN, BENCH_REDIS_URL).
 import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { TARGETS } from './lib/targets.mjs';
-import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
+import { targetById } from './lib/targets.mjs';
+import { startSurroundings, toolSetup } from './lib/setup.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
-import { chooseLoadGenerator } from './lib/load.mjs';
 import { measureTarget } from './lib/measure.mjs';
 import { stop } from './lib/proc.mjs';
 import { RESULTS_DIR } from './lib/report.mjs';
@@ -15,24 +14,13 @@ import { summarizeProfile, profileText } from './lib/cpuprofile.mjs';
 
 const ids = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['engine', 'portico', 'portico-full'];
 const seconds = Number(process.env.BENCH_PROFILE_DURATION ?? 8);
-const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const m = machine();
-const generator = chooseLoadGenerator();
-const pin = loadPin(m);
-// Targets run on this process's Node: a profile taken on another version (its AsyncLocalStorage, HTTP internals)
-// describes a different program.
-const nodeWarning = warnIfNotPinnedNode();
-if (nodeWarning) process.stderr.write(`warning: ${nodeWarning} (or node_modules/.bin/node bench/profile.mjs)\n`);
-process.stderr.write(
-  `profiling ${ids.join(', ')}: ${generator.name}, ${connections} connections, ${seconds}s; ${pinningText(m)}\n`,
-);
+const { m, generator, pin, connections } = toolSetup('profile.mjs', `profiling ${ids.join(', ')} for ${seconds}s`);
 
 const { ctx, stopAll } = await startSurroundings(m);
 const out = [];
 try {
   for (const id of ids) {
-    const target = TARGETS.find((t) => t.id === id);
-    if (!target) throw new Error(`unknown target ${id} (known: ${TARGETS.map((t) => t.id).join(', ')})`);
+    const target = targetById(id);
     const reason = unavailableReason(target, ctx);
     if (reason) {
       out.push(`== ${id}: unavailable: ${reason}`);

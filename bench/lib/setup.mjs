@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { freePort, spawnPinned, stop, waitReady, which } from './proc.mjs';
 import { nginxBinary, nginxVersion } from './nginx.mjs';
+import { chooseLoadGenerator } from './load.mjs';
 
 const SERVERS = fileURLToPath(new URL('../servers/', import.meta.url));
 
@@ -50,6 +51,21 @@ export function pinningText(m) {
 export function warnIfNotPinnedNode() {
   const major = Number(process.versions.node.split('.')[0]);
   return major < 24 ? `running on Node ${process.version}, not the pinned Node 24: use npm run bench` : undefined;
+}
+
+/**
+ * The opening every measuring tool shares (profile.mjs, ab.mjs, alloc.mjs): the machine, the load generator and its
+ * pinning, the connection count, a warning when not on the pinned Node (targets run on this process's Node: a figure
+ * taken on another version describes another program), and one line saying what is measured and how.
+ */
+export function toolSetup(script, describe) {
+  const m = machine();
+  const generator = chooseLoadGenerator();
+  const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+  const warning = warnIfNotPinnedNode();
+  if (warning) process.stderr.write(`warning: ${warning} (or node_modules/.bin/node bench/${script})\n`);
+  process.stderr.write(`${describe}: ${generator.name}, ${connections} connections; ${pinningText(m)}\n`);
+  return { m, generator, pin: loadPin(m), connections };
 }
 
 /** Starts upstream, OTLP sink and (when redis-server exists) a private Redis; returns ctx + a stop function. */

@@ -316,3 +316,10 @@ export function selectTargets(only) {
   }
   return TARGETS.filter((t) => ids.has(t.id));
 }
+
+/** The target named `id`; an unknown id throws, naming the known ones. */
+export function targetById(id) {
+  const target = TARGETS.find((t) => t.id === id);
+  if (!target) throw new Error(`unknown target ${id} (known: ${TARGETS.map((t) => t.id).join(', ')})`);
+  return target;
+}
