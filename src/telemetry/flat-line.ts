@@ -4,7 +4,7 @@
  *
  * Why: measured in the running proxy (interleaved A/B, bench/README.md "Fourth round"), the access line cost ~11 µs
  * of CPU per request, ~7 µs of it inside the pino call (in isolation 1.3 µs a line; in the proxy its string
- * building, property walks and garbage add up), against ~0.4 µs in isolation for this writer. A flat line of
+ * building, property walks and garbage add up), against 0.4-0.8 µs in isolation for this writer. A flat line of
  * strings and numbers has nothing for pino's machinery to do: no serializers (the access line has no `err`), no
  * redaction (the defaults only name header objects, which the line carries only at debug, and then it goes through
  * pino), no mixin, hooks or nested key (src/telemetry/logger.ts sets none).
