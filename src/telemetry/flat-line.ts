@@ -17,11 +17,8 @@
  */
 import type { DestinationStream, Level, Logger } from 'pino';
 
-/** A value a flat line holds; anything else (an object, an Error) is pino's to serialize. */
-export type FlatValue = string | number | boolean | undefined;
-
 export interface FlatLineWriter {
-  /** Writes the line, or returns false without writing when a field is not a FlatValue (log it through pino then). */
+  /** Writes the line, or returns false without writing when a field is not a string, number, boolean or undefined (log it through pino then). */
   write(level: Level, fields: Readonly<Record<string, unknown>>, msg: string): boolean;
 }
 
@@ -33,7 +30,7 @@ export function jsonString(value: string): string {
 }
 
 /**
- * `,"key":value` for each defined field, or undefined if one is not a FlatValue. JSON.stringify writes what pino
+ * `,"key":value` for each defined field, or undefined if one is anything else (an object, an Error: pino's to serialize). JSON.stringify writes what pino
  * writes for such fields (undefined left out, a non-finite number as null, strings escaped alike but for the lone
  * surrogate above) and builds one string in native code: 1.1 KB of garbage per access line against 3.5 KB for
  * concatenating the fields one by one, and half the time.

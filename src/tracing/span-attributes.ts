@@ -13,9 +13,9 @@
  * live record `setAttribute` writes into, and a span that is not recording (ended, unsampled, or the API's no-op)
  * says so through `isRecording()`. test/contracts/opentelemetry.test.ts states both; a span without such a record
  * takes the SDK's own methods. The limits the SDK would apply are Portico's provider's (`SPAN_LIMITS`, passed
- * explicitly in src/telemetry/bootstrap.ts): values are truncated here as the SDK truncates them, and a span holds
- * far fewer attributes than the count limit (a server span at most 16 of its own; the extras an entry configures
- * go through the SDK).
+ * explicitly in src/telemetry/bootstrap.ts): no value length limit, so nothing is truncated (a test fails if one is
+ * set: these writes would have to truncate), and a count limit far above what a span holds (a server span at most
+ * 16 of its own; the extras an entry configures go through the SDK).
  */
 import type { Span } from '@opentelemetry/api';
 
@@ -23,7 +23,10 @@ import type { Span } from '@opentelemetry/api';
 export type PrimitiveValue = string | number | boolean | undefined;
 export type PrimitiveAttributes = Readonly<Record<string, PrimitiveValue>>;
 
-/** The span limits of Portico's tracer provider: the SDK's defaults, written out so this file and the SDK agree. */
+/**
+ * The span limits of Portico's tracer provider: the SDK's defaults, written out so this file and the SDK agree.
+ * Writing attributes directly relies on there being no value length limit.
+ */
 export const SPAN_LIMITS = {
   attributeCountLimit: 128,
   attributeValueLengthLimit: Number.POSITIVE_INFINITY,
@@ -40,12 +43,6 @@ function recordOf(span: Span): Writable | undefined {
     : undefined;
 }
 
-function bounded(value: string | number | boolean): string | number | boolean {
-  return typeof value === 'string' && value.length > SPAN_LIMITS.attributeValueLengthLimit
-    ? value.slice(0, SPAN_LIMITS.attributeValueLengthLimit)
-    : value;
-}
-
 /** Sets `attributes` on `span`, skipping undefined values; a span that is not recording keeps none. */
 export function putAttributes(span: Span, attributes: PrimitiveAttributes): void {
   const record = recordOf(span);
@@ -55,7 +52,7 @@ export function putAttributes(span: Span, attributes: PrimitiveAttributes): void
   }
   for (const key in attributes) {
     const value = attributes[key];
-    if (value !== undefined) record[key] = bounded(value);
+    if (value !== undefined) record[key] = value;
   }
 }
 
@@ -63,5 +60,5 @@ export function putAttributes(span: Span, attributes: PrimitiveAttributes): void
 export function putAttribute(span: Span, key: string, value: string | number | boolean): void {
   const record = recordOf(span);
   if (record === undefined) span.setAttribute(key, value);
-  else record[key] = bounded(value);
+  else record[key] = value;
 }

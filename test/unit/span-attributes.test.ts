@@ -64,3 +64,13 @@ test('a non-recording span (no SDK: the API no-op) takes the writes without fail
   expect((span as Span & { attributes?: unknown }).attributes).toBeUndefined();
   expect(span.isRecording()).toBe(false);
 });
+
+test("values are written whole: Portico's provider sets no value length limit, which direct writes would have to apply", () => {
+  expect(SPAN_LIMITS.attributeValueLengthLimit).toBe(Number.POSITIVE_INFINITY);
+  const { ended, start } = tracer();
+  const span = start('long');
+  const long = 'u'.repeat(10_000);
+  putAttribute(span, 'user_agent.original', long);
+  span.end();
+  expect(ended[0]?.attributes['user_agent.original']).toBe(long);
+});
