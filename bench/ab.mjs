@@ -1,9 +1,9 @@
 // `node bench/ab.mjs VARIANT...`: an interleaved comparison of Portico variants against the engine, for judging one
 // change on a machine whose speed drifts between runs. Every variant and the engine run at once, each its own
-// process on the proxy core (idle while another is measured); rounds measure the engine, then each variant in turn,
-// so a slow spell of the machine hits all of them in the same round. Each variant's figure per round is the
-// engine's CPU per request divided by the variant's (its "x engine" by CPU), and the report gives the median and the
-// range over rounds, the req/s ratio's median, and peak RSS.
+// process on the proxy core (held still with SIGSTOP while another is measured: bench/lib/measure.mjs); rounds
+// measure the engine, then each variant in turn, so a slow spell of the machine hits all of them in the same round.
+// Each variant's figure per round is the engine's CPU per request divided by the variant's (its "x engine" by CPU),
+// and the report gives the median and the range over rounds, the req/s ratio's median, and peak RSS.
 //
 // VARIANT is a bench target id (bench/lib/targets.mjs), optionally with Node flags after `@` (space- or
 // comma-separated; they come after Portico's own, so they override them) and another built checkout after `:`:
@@ -65,15 +65,27 @@ try {
     running.push({ ...v, ...(await launchTarget(v.target, own, { nodeFlags: v.nodeFlags })) });
   }
   for (const entry of running)
-    await measureTarget(generator, entry, { connections, seconds: 2, pin, proxyCpu: m.proxyCpu }); // warm-up
+    await measureTarget(generator, entry, { connections, seconds: 2, pin, proxyCpu: m.proxyCpu, others: running }); // warm-up
   const [engineEntry, ...variantEntries] = running;
   const engineCpu = [];
   const results = variantEntries.map(() => []);
   for (let round = 1; round <= rounds; round++) {
-    const base = await measureTarget(generator, engineEntry, { connections, seconds, pin, proxyCpu: m.proxyCpu });
+    const base = await measureTarget(generator, engineEntry, {
+      connections,
+      seconds,
+      pin,
+      proxyCpu: m.proxyCpu,
+      others: running,
+    });
     engineCpu.push(base.cpuUsPerReq);
     for (const [i, entry] of variantEntries.entries()) {
-      const r = await measureTarget(generator, entry, { connections, seconds, pin, proxyCpu: m.proxyCpu });
+      const r = await measureTarget(generator, entry, {
+        connections,
+        seconds,
+        pin,
+        proxyCpu: m.proxyCpu,
+        others: running,
+      });
       results[i].push({ byCpu: base.cpuUsPerReq / r.cpuUsPerReq, byRps: r.rps / base.rps, rssMb: r.rssMb });
     }
     process.stderr.write(`round ${round}/${rounds}: engine ${Math.round(base.cpuUsPerReq)} us CPU/req\n`);

@@ -4,7 +4,7 @@
 //
 // Knobs (env): BENCH_DURATION (s per measurement, 4), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (32),
 // BENCH_LATENCY_DURATION (s at 1 connection, 2), BENCH_ONLY (comma list of target ids and set names, e.g. issue22;
-// bench/lib/targets.mjs), BENCH_LOADGEN=autocannon, BENCH_PIN=0, BENCH_REDIS_URL, BENCH_BUDGET (s, 600),
+// bench/lib/targets.mjs), BENCH_LOADGEN=autocannon, BENCH_PIN=0, BENCH_REDIS_URL, BENCH_BUDGET (s, 780),
 // BENCH_KEEP_TMP=1.
 import { stop, get } from './lib/proc.mjs';
 import { launchTarget, unavailableReason } from './lib/launch.mjs';
@@ -21,7 +21,7 @@ const options = {
   warmup: num('BENCH_WARMUP', 3),
   connections: num('BENCH_CONNECTIONS', 32),
   latencyDuration: num('BENCH_LATENCY_DURATION', 2),
-  budgetS: num('BENCH_BUDGET', 600),
+  budgetS: num('BENCH_BUDGET', 780),
 };
 const selected = selectTargets(process.env.BENCH_ONLY);
 const began = Date.now();
@@ -75,10 +75,16 @@ try {
   }
 
   for (const entry of live)
-    await measureTarget(generator, entry, { ...options, seconds: options.warmup, pin, proxyCpu: m.proxyCpu });
+    await measureTarget(generator, entry, {
+      ...options,
+      seconds: options.warmup,
+      pin,
+      proxyCpu: m.proxyCpu,
+      others: live,
+    });
 
   for (let round = 1; round <= options.rounds; round++) {
-    const perRound = live.length * (options.duration + 0.5) + live.length * options.latencyDuration;
+    const perRound = live.length * (options.duration + 1.5) + live.length * options.latencyDuration;
     if ((Date.now() - began) / 1000 + perRound > options.budgetS && round > 1) {
       log(`round ${round}: skipped, it would pass the ${options.budgetS}s budget`);
       break;
@@ -89,6 +95,7 @@ try {
         seconds: options.duration,
         pin,
         proxyCpu: m.proxyCpu,
+        others: live,
       });
       entry.result.rounds.push(r);
       log(
@@ -104,6 +111,7 @@ try {
       seconds: options.latencyDuration,
       pin,
       proxyCpu: m.proxyCpu,
+      others: live,
     });
     entry.result.latency = { p50Ms: r.p50Ms, p99Ms: r.p99Ms, rps: r.rps };
   }

@@ -1,11 +1,27 @@
 // One measurement of one target: the load generator's figures plus what the proxy process itself spent (CPU time
 // per request from /proc, its share of one core over the run, the share of its core that other processes used
 // meanwhile, peak RSS sampled every 250 ms while the load runs).
+import { setTimeout as delay } from 'node:timers/promises';
 import { measure } from './load.mjs';
-import { cpuBusyMicros, cpuMicros, rssBytes } from './proc.mjs';
+import { cpuBusyMicros, cpuMicros, holdTree, rssBytes } from './proc.mjs';
 
-export async function measureTarget(generator, entry, { connections, seconds, pin, proxyCpu }) {
+/** Idle time given to the target, alone, before its load starts (see `others`). */
+const SETTLE_MS = 1000;
+
+/**
+ * `others`: the other live targets of a run that keeps several running. Those the bench spawned are held still
+ * (SIGSTOP) from before this target's settle second until its measurement ends, so it is alone on the proxy core: an
+ * idle Node target still runs timers, and a few seconds after its own load stopped V8's memory reducer runs full
+ * collections, which took 2-11% of the core from whichever target was measured meanwhile (bench/README.md, "Fifth
+ * round"). The settle second lets the target finish what it had left when it was held or last measured: the load
+ * generator closes its connections with requests in flight, and a new burst of 256 connections on top of that
+ * teardown stalled some requests for over a second (the engine's too).
+ */
+export async function measureTarget(generator, entry, { connections, seconds, pin, proxyCpu, others }) {
   const pid = entry.child.pid;
+  const held = (others ?? []).filter((other) => other !== entry && other.owned && other.child?.pid !== undefined);
+  for (const other of held) holdTree(other.child.pid, true);
+  if (others !== undefined) await delay(SETTLE_MS);
   let peakRss = rssBytes(pid);
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(pid))), 250);
   const cpuBefore = cpuMicros(pid);
@@ -39,5 +55,6 @@ export async function measureTarget(generator, entry, { connections, seconds, pi
     };
   } finally {
     clearInterval(sampler);
+    for (const other of held) holdTree(other.child.pid, false);
   }
 }

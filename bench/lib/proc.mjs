@@ -120,6 +120,20 @@ export function processTree(pid) {
   return pids;
 }
 
+/**
+ * Holds a process and its descendants still (SIGSTOP) or lets them run again (SIGCONT). Only ever called on
+ * children this bench spawned.
+ */
+export function holdTree(pid, held) {
+  for (const p of processTree(pid)) {
+    try {
+      process.kill(p, held ? 'SIGSTOP' : 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
+}
+
 /** Sums `read(pid)` over the tree; a process that exits meanwhile counts 0. */
 function sumOverTree(pid, read) {
   let total = 0;
