@@ -34,6 +34,7 @@ export function summarize(results) {
       // Per round, in round order: the rounds of every target are interleaved, so round i of two targets ran within
       // a minute of each other, and their ratio cancels the machine's drift between rounds (comparisons() pairs them).
       roundRps: rounds.map((r) => r.rps),
+      roundP99Ms: rounds.map((r) => r.p99Ms),
       rpsMin: Math.min(...rounds.map((r) => r.rps)),
       rpsMax: Math.max(...rounds.map((r) => r.rps)),
       errors: rounds.reduce((n, r) => n + r.errors + r.non2xx, 0),
@@ -129,9 +130,9 @@ function noteOf(row) {
  * targets): a slow spell of the machine lowers both sides of a round's ratio, where it lowers only one side of the
  * ratio of medians when it falls on one target's rounds. Undefined unless both have the same number of rounds (>= 2).
  */
-function pairedRatio(a, b) {
-  const x = a.roundRps ?? [];
-  const y = b.roundRps ?? [];
+function pairedRatio(a, b, field = 'roundRps') {
+  const x = a[field] ?? [];
+  const y = b[field] ?? [];
   if (x.length < 2 || x.length !== y.length) return undefined;
   return median(x.map((value, i) => value / y[i]));
 }
@@ -180,9 +181,16 @@ export function comparisons(rows) {
       return out.push({ name, value: undefined, target: `<= ${target}x`, met: undefined });
     const value = by[a].p99Ms / by[b].p99Ms;
     const p999 = by[a].p999Ms && by[b].p999Ms ? by[a].p999Ms / by[b].p999Ms : undefined;
+    // Paired as the throughput ratios are: one round's p99 moved by 5x on this VM (7 to 37 ms for the engine).
+    const paired = pairedRatio(by[a], by[b], 'roundP99Ms');
+    const extra = [
+      `${by[a].p99Ms.toFixed(2)} / ${by[b].p99Ms.toFixed(2)} ms`,
+      paired === undefined ? undefined : `paired ${paired.toFixed(2)}x`,
+      p999 === undefined ? undefined : `p99.9 ${p999.toFixed(2)}x`,
+    ].filter(Boolean);
     out.push({
       name,
-      value: `${value.toFixed(2)}x (${by[a].p99Ms.toFixed(2)} / ${by[b].p99Ms.toFixed(2)} ms${p999 === undefined ? '' : `; p99.9 ${p999.toFixed(2)}x`})`,
+      value: `${value.toFixed(2)}x (${extra.join('; ')})`,
       ratio: value,
       target: `<= ${target}x`,
       met: value <= target,
