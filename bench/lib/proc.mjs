@@ -120,11 +120,33 @@ export function processTree(pid) {
   return pids;
 }
 
+const heldPids = new Set();
+let releasing = false;
+
+/** Ctrl-C or a kill of the bench lets held targets go first: a stopped child would not act on its own signal. */
+function releaseOnInterrupt() {
+  if (releasing) return;
+  releasing = true;
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ]) {
+    process.once(signal, () => {
+      for (const pid of heldPids) holdTree(pid, false);
+      process.exit(code);
+    });
+  }
+}
+
 /**
  * Holds a process and its descendants still (SIGSTOP) or lets them run again (SIGCONT). Only ever called on
  * children this bench spawned.
  */
 export function holdTree(pid, held) {
+  if (held) {
+    heldPids.add(pid);
+    releaseOnInterrupt();
+  } else heldPids.delete(pid);
   for (const p of processTree(pid)) {
     try {
       process.kill(p, held ? 'SIGSTOP' : 'SIGCONT');
