@@ -3,7 +3,8 @@
 // process on the proxy core (held still with SIGSTOP while another is measured: bench/lib/measure.mjs); rounds
 // measure the engine, then each variant in turn, so a slow spell of the machine hits all of them in the same round.
 // Each variant's figure per round is the engine's CPU per request divided by the variant's (its "x engine" by CPU),
-// and the report gives the median and the range over rounds, the req/s ratio's median, and peak RSS.
+// and the report gives the median and the range over rounds, the medians of the req/s ratio and of the p99 ratio
+// (the variant's p99 over the engine's in the same round), and peak RSS.
 //
 // VARIANT is a bench target id (bench/lib/targets.mjs), optionally with Node flags after `@` (space- or
 // comma-separated; they come after Portico's own, so they override them) and another built checkout after `:`:
@@ -86,20 +87,25 @@ try {
         proxyCpu: m.proxyCpu,
         others: running,
       });
-      results[i].push({ byCpu: base.cpuUsPerReq / r.cpuUsPerReq, byRps: r.rps / base.rps, rssMb: r.rssMb });
+      results[i].push({
+        byCpu: base.cpuUsPerReq / r.cpuUsPerReq,
+        byRps: r.rps / base.rps,
+        p99: r.p99Ms / base.p99Ms,
+        rssMb: r.rssMb,
+      });
     }
     process.stderr.write(`round ${round}/${rounds}: engine ${Math.round(base.cpuUsPerReq)} us CPU/req\n`);
   }
   const fmt = (x) => x.toFixed(2);
   const lines = [
-    '| variant | x engine by CPU/req, median | range over rounds | x engine by req/s, median | peak RSS MB |',
-    '|---|---:|---:|---:|---:|',
+    '| variant | x engine by CPU/req, median | range over rounds | x engine by req/s, median | p99 / engine p99, median | peak RSS MB |',
+    '|---|---:|---:|---:|---:|---:|',
   ];
   for (const [i, v] of variants.entries()) {
     const rs = results[i];
     const byCpu = rs.map((r) => r.byCpu);
     lines.push(
-      `| ${v.label} | ${fmt(median(byCpu))} | ${fmt(Math.min(...byCpu))}-${fmt(Math.max(...byCpu))} | ${fmt(median(rs.map((r) => r.byRps)))} | ${Math.round(Math.max(...rs.map((r) => r.rssMb)))} |`,
+      `| ${v.label} | ${fmt(median(byCpu))} | ${fmt(Math.min(...byCpu))}-${fmt(Math.max(...byCpu))} | ${fmt(median(rs.map((r) => r.byRps)))} | ${fmt(median(rs.map((r) => r.p99)))} | ${Math.round(Math.max(...rs.map((r) => r.rssMb)))} |`,
     );
   }
   lines.push(
