@@ -75,8 +75,16 @@ async function redisKeys(ctx, prefix) {
   const redis = new Redis(ctx.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
-    const [, keys] = await redis.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 10_000);
-    return keys.length;
+    // One SCAN call looks at one slice of the keyspace: a full run's keyed rows and user cache leave more keys than
+    // a slice holds, so the cursor is followed to its end.
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10_000);
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== '0');
+    return count;
   } finally {
     redis.disconnect();
   }
