@@ -1,6 +1,7 @@
 // `npm run bench`: every target of bench/lib/targets.mjs measured in one run with the same load generator,
-// connections, duration and pinning; rounds interleaved across targets so background noise spreads evenly; median
-// of rounds; a table on stdout and JSON in bench/results/. Bounded: a deadline stops starting new rounds.
+// connections, duration and pinning; rounds interleaved across targets so background noise spreads evenly, the other
+// targets held still while one is measured (bench/lib/measure.mjs); median of rounds; a table on stdout and JSON in
+// bench/results/. Bounded: a deadline stops starting new rounds.
 //
 // Knobs (env): BENCH_DURATION (s per measurement, 4), BENCH_ROUNDS (3), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (32),
 // BENCH_LATENCY_DURATION (s at 1 connection, 2), BENCH_ONLY (comma list of target ids and set names, e.g. issue22;
