@@ -65,28 +65,16 @@ try {
     const own = { ...ctx, dir, checkout: v.checkout };
     running.push({ ...v, ...(await launchTarget(v.target, own, { nodeFlags: v.nodeFlags })) });
   }
-  for (const entry of running)
-    await measureTarget(generator, entry, { connections, seconds: 2, pin, proxyCpu: m.proxyCpu, others: running }); // warm-up
+  const common = { connections, pin, proxyCpu: m.proxyCpu, others: running };
+  for (const entry of running) await measureTarget(generator, entry, { ...common, seconds: 2 }); // warm-up
   const [engineEntry, ...variantEntries] = running;
   const engineCpu = [];
   const results = variantEntries.map(() => []);
   for (let round = 1; round <= rounds; round++) {
-    const base = await measureTarget(generator, engineEntry, {
-      connections,
-      seconds,
-      pin,
-      proxyCpu: m.proxyCpu,
-      others: running,
-    });
+    const base = await measureTarget(generator, engineEntry, { ...common, seconds });
     engineCpu.push(base.cpuUsPerReq);
     for (const [i, entry] of variantEntries.entries()) {
-      const r = await measureTarget(generator, entry, {
-        connections,
-        seconds,
-        pin,
-        proxyCpu: m.proxyCpu,
-        others: running,
-      });
+      const r = await measureTarget(generator, entry, { ...common, seconds });
       results[i].push({
         byCpu: base.cpuUsPerReq / r.cpuUsPerReq,
         byRps: r.rps / base.rps,

@@ -13,7 +13,7 @@ import { chooseLoadGenerator } from './lib/load.mjs';
 import { selectTargets } from './lib/targets.mjs';
 import { machine, loadPin, pinningText, startSurroundings, warnIfNotPinnedNode } from './lib/setup.mjs';
 import { summarize, table, comparisons, comparisonText, writeJson } from './lib/report.mjs';
-import { measureTarget } from './lib/measure.mjs';
+import { measureTarget, SETTLE_MS } from './lib/measure.mjs';
 
 const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
 const options = {
@@ -75,29 +75,17 @@ try {
     }
   }
 
-  for (const entry of live)
-    await measureTarget(generator, entry, {
-      ...options,
-      seconds: options.warmup,
-      pin,
-      proxyCpu: m.proxyCpu,
-      others: live,
-    });
+  const common = { ...options, pin, proxyCpu: m.proxyCpu, others: live };
+  for (const entry of live) await measureTarget(generator, entry, { ...common, seconds: options.warmup });
 
   for (let round = 1; round <= options.rounds; round++) {
-    const perRound = live.length * (options.duration + 1.5) + live.length * options.latencyDuration;
+    const perRound = live.length * (options.duration + 0.5 + SETTLE_MS / 1000) + live.length * options.latencyDuration;
     if ((Date.now() - began) / 1000 + perRound > options.budgetS && round > 1) {
       log(`round ${round}: skipped, it would pass the ${options.budgetS}s budget`);
       break;
     }
     for (const entry of live) {
-      const r = await measureTarget(generator, entry, {
-        ...options,
-        seconds: options.duration,
-        pin,
-        proxyCpu: m.proxyCpu,
-        others: live,
-      });
+      const r = await measureTarget(generator, entry, { ...common, seconds: options.duration });
       entry.result.rounds.push(r);
       log(
         `round ${round} ${entry.target.id}: ${Math.round(r.rps)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, p99.9 ${r.p999Ms?.toFixed(2)} ms`,
@@ -106,14 +94,7 @@ try {
   }
 
   for (const entry of live) {
-    const r = await measureTarget(generator, entry, {
-      ...options,
-      connections: 1,
-      seconds: options.latencyDuration,
-      pin,
-      proxyCpu: m.proxyCpu,
-      others: live,
-    });
+    const r = await measureTarget(generator, entry, { ...common, connections: 1, seconds: options.latencyDuration });
     entry.result.latency = { p50Ms: r.p50Ms, p99Ms: r.p99Ms, rps: r.rps };
   }
 

@@ -6,7 +6,7 @@ import { measure } from './load.mjs';
 import { cpuBusyMicros, cpuMicros, holdTree, rssBytes } from './proc.mjs';
 
 /** Idle time given to the target, alone, before its load starts (see `others`). */
-const SETTLE_MS = 1000;
+export const SETTLE_MS = 1000;
 
 /**
  * `others`: the other live targets of a run that keeps several running. Those the bench spawned are held still
