@@ -13,9 +13,9 @@ export const SETTLE_MS = 1000;
  * (SIGSTOP) from before this target's settle second until its measurement ends, so it is alone on the proxy core: an
  * idle Node target still runs timers, and a few seconds after its own load stopped V8's memory reducer runs full
  * collections, which took 2-11% of the core from whichever target was measured meanwhile (bench/README.md, "Fifth
- * round"). The settle second lets the target finish what it had left when it was held or last measured: the load
- * generator closes its connections with requests in flight, and a new burst of 256 connections on top of that
- * teardown stalled some requests for over a second (the engine's too).
+ * round"). The settle second lets the target finish what it had left when it was held or last measured: wrk closes
+ * its connections with requests in flight, and a new wrk run of 256 connections on top of that teardown saw some
+ * requests stall for over a second (the engine's too; not seen with a Node client).
  */
 export async function measureTarget(generator, entry, { connections, seconds, pin, proxyCpu, others }) {
   const pid = entry.child.pid;
